@@ -1,0 +1,151 @@
+"""CloneJob: a test clone of a MigratingVm, made from its latest successful snapshots."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field
+
+from clonejob_operator.api.base import (
+    ApiModel,
+    Empty,
+    Int64,
+    SubdomainName,
+    Timestamp,
+    cel,
+    exactly_one,
+    validations,
+)
+from clonejob_operator.api.common import Condition, RpcStatus
+from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDetails, ComputeEngineTargetDetails
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
+from clonejob_operator.api.migratingvm import DiskSnapshot
+
+
+class State(StrEnum):
+    STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    FAILED = "FAILED"
+    SUCCEEDED = "SUCCEEDED"
+    CANCELLED = "CANCELLED"
+    CANCELLING = "CANCELLING"
+    ADAPTING_OS = "ADAPTING_OS"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+
+class StepKind(StrEnum):
+    """The member of the seed's CloneStep oneof, with the CloneJob state it runs in."""
+
+    PREPARING_VM_DISKS = "preparingVmDisks"
+    ADAPTING_OS = "adaptingOs"
+    INSTANTIATING_MIGRATED_VM = "instantiatingMigratedVm"
+
+    @property
+    def state(self) -> State:
+        return State.ADAPTING_OS if self is StepKind.ADAPTING_OS else State.ACTIVE
+
+
+STEP_MEMBERS = [kind.value for kind in StepKind]
+
+
+class CloneJobSpec(ApiModel):
+    migrating_vm: SubdomainName = Field(
+        description="A MigratingVm in the CloneJob's namespace.",
+        json_schema_extra=validations(
+            cel("self == oldSelf", "migratingVm is immutable; create a new CloneJob to clone another VM")
+        ),
+    )
+    cancel: bool = Field(
+        default=False,
+        description="Set true to cancel. It can't be set back to false.",
+        json_schema_extra=validations(cel("self || !oldSelf", "cancel may only change from false to true")),
+    )
+
+
+class CloneStep(ApiModel):
+    model_config = ConfigDict(json_schema_extra=validations(exactly_one(STEP_MEMBERS)))
+
+    adapting_os: Empty | None = None
+    preparing_vm_disks: Empty | None = None
+    instantiating_migrated_vm: Empty | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    progress_percent: int | None = Field(default=None, ge=0, le=100)
+
+    @property
+    def kind(self) -> StepKind:
+        for kind in StepKind:
+            if getattr(self, _SNAKE[kind]) is not None:
+                return kind
+        raise ValueError("a CloneStep has none of its members set")
+
+    @classmethod
+    def begin(cls, kind: StepKind, at: str) -> CloneStep:
+        return cls.model_validate({kind.value: {}, "startTime": at, "progressPercent": 0})
+
+
+_SNAKE = {
+    StepKind.PREPARING_VM_DISKS: "preparing_vm_disks",
+    StepKind.ADAPTING_OS: "adapting_os",
+    StepKind.INSTANTIATING_MIGRATED_VM: "instantiating_migrated_vm",
+}
+
+
+class SourceSync(ApiModel):
+    """The replication cycle and snapshots this clone was made from."""
+
+    migrating_vm_uid: str | None = Field(default=None, max_length=64)
+    cycle_number: int | None = None
+    last_sync_time: Timestamp | None = None
+    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=64)
+
+
+class ResourceRef(ApiModel):
+    api_version: str = Field(max_length=253)
+    kind: str = Field(max_length=63)
+    name: str = Field(max_length=253)
+    namespace: str | None = Field(default=None, max_length=63)
+    uid: str | None = Field(default=None, max_length=64)
+
+
+class CloneJobStatus(ApiModel):
+    """The seed's CloneJob fields, with their names and meanings, plus the Kubernetes extensions."""
+
+    # The seed's fields.
+    name: str | None = Field(default=None, max_length=1024)
+    create_time: Timestamp | None = None
+    state: State | None = None
+    state_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    error: RpcStatus | None = None
+    steps: list[CloneStep] | None = Field(default=None, max_length=8)
+    kubevirt_target_details: KubevirtTargetDetails | None = None
+    compute_engine_target_details: ComputeEngineTargetDetails | None = None
+    compute_engine_disks_target_details: ComputeEngineDisksTargetDetails | None = None
+    target_details: ComputeEngineTargetDetails | None = Field(
+        default=None, description="Deprecated mirror of computeEngineTargetDetails."
+    )
+    compute_engine_vm_details: ComputeEngineTargetDetails | None = Field(
+        default=None, description="Deprecated mirror of computeEngineTargetDetails."
+    )
+    # Kubernetes extensions.
+    observed_generation: Int64 | None = None
+    conditions: list[Condition] | None = Field(default=None, max_length=8)
+    current_step: str | None = Field(default=None, max_length=64)
+    progress_percent: int | None = Field(default=None, ge=0, le=100)
+    source_sync: SourceSync | None = None
+    created_resources: list[ResourceRef] | None = Field(default=None, max_length=64)
+
+    @property
+    def current(self) -> State:
+        return State(self.state) if self.state else State.STATE_UNSPECIFIED
+
+    @property
+    def running_step(self) -> CloneStep | None:
+        if self.steps and self.steps[-1].end_time is None:
+            return self.steps[-1]
+        return None

@@ -1,0 +1,126 @@
+"""The KubeVirt target: ``kubevirtTargetDefaults`` on a MigratingVm, ``kubevirtTargetDetails`` on a CloneJob.
+
+Every field is optional; ``kubevirtTargetDefaults: {}`` clones to a 1-core, 2Gi BIOS VM on the pod network,
+named after the CloneJob, with disks on the default storage class.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from clonejob_operator.api.base import (
+    DNS_LABEL,
+    QUANTITY,
+    ApiModel,
+    Empty,
+    Name,
+    SubdomainName,
+    cel,
+    exactly_one,
+    validations,
+)
+
+RunStrategy = Literal["Always", "Halted", "Manual", "RerunOnFailure", "Once"]
+AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+
+
+class InstancetypeRef(ApiModel):
+    """``spec.instancetype`` of a kubevirt.io/v1 VirtualMachine."""
+
+    name: SubdomainName
+    kind: Literal["VirtualMachineInstancetype", "VirtualMachineClusterInstancetype"] | None = None
+
+
+class PreferenceRef(ApiModel):
+    """``spec.preference`` of a kubevirt.io/v1 VirtualMachine."""
+
+    name: SubdomainName
+    kind: Literal["VirtualMachinePreference", "VirtualMachineClusterPreference"] | None = None
+
+
+class Cpu(ApiModel):
+    """``domain.cpu`` topology."""
+
+    cores: int | None = Field(default=None, ge=1, le=1024)
+    sockets: int | None = Field(default=None, ge=1, le=64)
+    threads: int | None = Field(default=None, ge=1, le=8)
+
+
+class MultusNetwork(ApiModel):
+    network_name: str = Field(min_length=1, max_length=253, description="A NetworkAttachmentDefinition, [ns/]name.")
+
+
+class Network(ApiModel):
+    """One NIC: a VM network (``pod`` or ``multus``) plus its interface binding."""
+
+    model_config = ConfigDict(json_schema_extra=validations(exactly_one(["pod", "multus"])))
+
+    name: Name
+    pod: Empty | None = None
+    multus: MultusNetwork | None = None
+    binding: Literal["masquerade", "bridge", "sriov"] | None = Field(
+        default=None, description="Interface binding; masquerade for pod networks, bridge otherwise by default."
+    )
+
+
+class Firmware(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.secureBoot) || !self.secureBoot || (has(self.bootloader) && self.bootloader == 'EFI')",
+                "secureBoot requires bootloader: EFI",
+                fieldPath=".secureBoot",
+            )
+        )
+    )
+
+    bootloader: Literal["BIOS", "EFI"] | None = Field(default=None, description="Default BIOS.")
+    secure_boot: bool | None = Field(default=None, description="EFI only. Default false.")
+
+
+class OsAdaptation(ApiModel):
+    """A batch/v1 Job that mounts the prepared disks and adapts the guest OS before the VM starts."""
+
+    image: str = Field(min_length=1, max_length=1024)
+    command: list[str] | None = Field(default=None, max_length=64)
+    args: list[str] | None = Field(default=None, max_length=256)
+    service_account_name: Name | None = None
+    backoff_limit: int | None = Field(default=None, ge=0, le=20, description="Default 0: a failed run fails the job.")
+
+
+class KubevirtTargetDefaults(ApiModel):
+    """How a clone of the migrating VM is made on KubeVirt."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.instancetype) || (!has(self.cpu) && !has(self.memory))",
+                "set instancetype or cpu/memory, not both",
+                fieldPath=".instancetype",
+            )
+        )
+    )
+
+    vm_name: Name | None = Field(default=None, description="Default: the CloneJob's name.")
+    storage_class_name: SubdomainName | None = None
+    access_modes: list[AccessMode] | None = Field(default=None, max_length=4)
+    volume_mode: Literal["Filesystem", "Block"] | None = None
+    disk_bus: Literal["virtio", "sata", "scsi"] | None = Field(default=None, description="Default virtio.")
+    instancetype: InstancetypeRef | None = None
+    preference: PreferenceRef | None = None
+    cpu: Cpu | None = Field(default=None, description="Default 1 core, unless instancetype is set.")
+    memory: str | None = Field(
+        default=None, pattern=QUANTITY, max_length=64, description="Guest memory. Default 2Gi, unless instancetype."
+    )
+    labels: dict[str, str] | None = Field(default=None, description="Labels for the VM and its instances.")
+    networks: list[Network] | None = Field(default=None, max_length=16, description="Default: one pod network.")
+    hostname: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)
+    firmware: Firmware | None = None
+    run_strategy: RunStrategy | None = Field(default=None, description="Default Always.")
+    os_adaptation: OsAdaptation | None = None
+
+
+class KubevirtTargetDetails(KubevirtTargetDefaults):
+    """The defaults as resolved when the CloneJob started: what the clone was built from."""

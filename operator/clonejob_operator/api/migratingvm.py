@@ -1,0 +1,110 @@
+"""MigratingVm: the VM being replicated, parent of CloneJobs.
+
+Its ``status`` belongs to whatever replicates the VM; this operator reads it and writes only
+``status.recentCloneJobs``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, exactly_one, validations
+from clonejob_operator.api.common import RpcStatus
+from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
+from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
+
+TARGET_MEMBERS = ["kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults"]
+
+
+class MigratingVmState(StrEnum):
+    STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
+    PENDING = "PENDING"
+    READY = "READY"
+    FIRST_SYNC = "FIRST_SYNC"
+    ACTIVE = "ACTIVE"
+    CUTTING_OVER = "CUTTING_OVER"
+    CUTOVER = "CUTOVER"
+    FINAL_SYNC = "FINAL_SYNC"
+    PAUSED = "PAUSED"
+    FINALIZING = "FINALIZING"
+    FINALIZED = "FINALIZED"
+    ERROR = "ERROR"
+    EXPIRED = "EXPIRED"
+    FINALIZED_EXPIRED = "FINALIZED_EXPIRED"
+
+
+class MigratingVmSpec(ApiModel):
+    model_config = ConfigDict(json_schema_extra=validations(exactly_one(TARGET_MEMBERS)))
+
+    source_vm_id: str = Field(min_length=1, max_length=1024, description="The VM's id in the source.")
+    display_name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=4096)
+    kubevirt_target_defaults: KubevirtTargetDefaults | None = None
+    compute_engine_target_defaults: ComputeEngineTargetDefaults | None = None
+    compute_engine_disks_target_defaults: ComputeEngineDisksTargetDefaults | None = None
+
+
+class DiskSnapshot(ApiModel):
+    """One replicated disk at the end of the last successful sync."""
+
+    model_config = ConfigDict(json_schema_extra=validations(exactly_one(["volumeSnapshot", "computeEngineSnapshot"])))
+
+    disk: str = Field(min_length=1, max_length=253, description="The source disk this snapshot is of.")
+    volume_snapshot: SubdomainName | None = Field(
+        default=None, description="A snapshot.storage.k8s.io/v1 VolumeSnapshot in the MigratingVm's namespace."
+    )
+    compute_engine_snapshot: str | None = Field(default=None, max_length=1024, description="A Compute Engine snapshot.")
+    size_bytes: Int64 | None = Field(default=None, ge=0)
+
+
+class LastSync(ApiModel):
+    last_sync_time: Timestamp | None = None
+    cycle_number: int | None = Field(default=None, ge=0)
+    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=64)
+
+
+class CycleStep(ApiModel):
+    initializing_replication: dict[str, int] | None = None
+    replicating: dict[str, int] | None = Field(
+        default=None, description="totalBytes, replicatedBytes and the average rates, as in the seed."
+    )
+    post_processing: dict[str, int] | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+
+
+class ReplicationCycle(ApiModel):
+    name: str | None = None
+    cycle_number: int | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    total_pause_duration: str | None = Field(default=None, description="A google.protobuf.Duration, e.g. 3.5s.")
+    progress_percent: int | None = Field(default=None, ge=0, le=100)
+    steps: list[CycleStep] | None = Field(default=None, max_length=16)
+    state: Literal["STATE_UNSPECIFIED", "RUNNING", "PAUSED", "FAILED", "SUCCEEDED"] | None = None
+    error: RpcStatus | None = None
+
+
+class CloneJobSummary(ApiModel):
+    """An entry of ``recentCloneJobs``: the seed's CloneJob, without the bulky parts."""
+
+    name: str = Field(max_length=1024, description="namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    create_time: Timestamp | None = None
+    state: str | None = Field(default=None, max_length=32)
+    state_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    error: RpcStatus | None = None
+
+
+class MigratingVmStatus(ApiModel):
+    state: MigratingVmState | None = None
+    state_time: Timestamp | None = None
+    last_sync: LastSync | None = None
+    last_replication_cycle: ReplicationCycle | None = None
+    error: RpcStatus | None = None
+    recent_clone_jobs: list[CloneJobSummary] | None = Field(
+        default=None, max_length=8, description="Written by clonejob-operator: the running and the last finished."
+    )

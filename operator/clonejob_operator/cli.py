@@ -1,0 +1,124 @@
+"""The ``clonejob-operator`` command: ``run`` the operator, or print the ``crds``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+import kopf
+
+from clonejob_operator import crdgen
+from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.handlers import build_registry, operator_settings
+from clonejob_operator.kube import Kube
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
+from clonejob_operator.timestamps import parse_duration
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
+    step, sep, value = text.partition("=")
+    try:
+        kind = StepKind(step)
+    except ValueError:
+        choices = ", ".join(k.value for k in StepKind)
+        raise argparse.ArgumentTypeError(f"unknown step {step!r}; one of {choices}") from None
+    if not sep:
+        raise argparse.ArgumentTypeError("use STEP=DURATION, e.g. preparingVmDisks=6h")
+    return kind, _duration(value)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="clonejob-operator", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator against the cluster in KUBECONFIG or in-cluster")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch all namespaces (the default)")
+    run.add_argument("--liveness", metavar="URL", help="serve a health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--max-active", type=int, default=0, metavar="N", help="at most N CloneJobs hold products at once (0: no limit)"
+    )
+    run.add_argument("--standalone", action="store_true", help="no peering with other operator instances")
+    run.add_argument(
+        "--pending-deadline",
+        type=_duration,
+        default=timedelta(hours=1),
+        metavar="DURATION",
+        help="fail a job whose preconditions stay unmet this long (default 1h)",
+    )
+    defaults = ", ".join(f"{k.value}={int(v.total_seconds())}s" for k, v in DEFAULT_STEP_TIMEOUTS.items())
+    run.add_argument(
+        "--step-timeout",
+        type=_step_timeout,
+        action="append",
+        default=[],
+        metavar="STEP=DURATION",
+        help=f"a step's timeout (defaults: {defaults})",
+    )
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often unfinished jobs are reconciled (default 5)",
+    )
+    run.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then in-cluster)")
+    run.add_argument("--context", help="the kubeconfig context to use")
+    run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
+    run.add_argument("--verbose", action="store_true")
+    commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
+    return top
+
+
+def connect(kubeconfig: str | None, context: str | None) -> Kube:
+    if kubeconfig or os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return Kube.from_kubeconfig(kubeconfig, context)
+    return Kube.in_cluster()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "crds":
+        sys.stdout.write(crdgen.render_all())
+        return 0
+    if args.max_active < 0:
+        parser().error("--max-active must be 0 or more")
+    settings = Settings(
+        pending_deadline=args.pending_deadline,
+        step_timeouts={**DEFAULT_STEP_TIMEOUTS, **dict(args.step_timeout)},
+        max_active=args.max_active,
+        resync_interval=args.resync_interval,
+        namespaces=tuple(args.namespace),
+    )
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    kube = connect(args.kubeconfig, args.context)
+    reconciler = Reconciler(kube, settings)
+    asyncio.run(
+        kopf.operator(
+            registry=build_registry(reconciler, kube.configuration),
+            settings=operator_settings(args.namespace),
+            standalone=args.standalone,
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            liveness_endpoint=args.liveness,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The one place that computes a CloneJob's kstatus conditions: ``Ready``, ``Reconciling`` and ``Stalled``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from clonejob_operator.api.clonejob import CloneJobStatus, State
+from clonejob_operator.api.common import Condition
+from clonejob_operator.codes import Code
+
+READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a job that is not finished is doing or waiting for, in condition terms."""
+
+    reason: str
+    message: str
+    stalled: bool = False
+
+
+def compute(
+    status: CloneJobStatus,
+    generation: int,
+    activity: Activity | None,
+    previous: list[Condition] | None,
+    now: str,
+) -> list[Condition]:
+    """Conditions for ``status``; a condition whose status is unchanged keeps its lastTransitionTime."""
+    state = status.current
+    wanted: list[tuple[str, Literal["True", "False", "Unknown"], str, str]]  # type, status, reason, message
+    if state is State.SUCCEEDED:
+        done = "Succeeded"
+        wanted = [
+            (READY, "True", done, "the clone is ready"),
+            (RECONCILING, "False", done, ""),
+            (STALLED, "False", done, ""),
+        ]
+    elif state is State.FAILED:
+        code = Code(status.error.code) if status.error else Code.UNKNOWN
+        message = (status.error.message if status.error else None) or "failed"
+        wanted = [
+            (READY, "False", code.reason, message),
+            (RECONCILING, "False", "Failed", ""),
+            (STALLED, "True", code.reason, message),
+        ]
+    elif state is State.CANCELLED:
+        message = "cancelled; everything it created was removed"
+        wanted = [
+            (READY, "False", "Cancelled", message),
+            (RECONCILING, "False", "Cancelled", ""),
+            (STALLED, "True", "Cancelled", message),
+        ]
+    else:
+        act = activity or Activity("Pending", "waiting to start")
+        if act.stalled:
+            wanted = [
+                (READY, "False", act.reason, act.message),
+                (RECONCILING, "False", act.reason, ""),
+                (STALLED, "True", act.reason, act.message),
+            ]
+        else:
+            wanted = [
+                (READY, "False", act.reason, act.message),
+                (RECONCILING, "True", act.reason, act.message),
+                (STALLED, "False", act.reason, ""),
+            ]
+    before = {c.type: c for c in previous or []}
+    out = []
+    for kind, value, reason, message in wanted:
+        old = before.get(kind)
+        since = old.last_transition_time if old is not None and old.status == value else now
+        out.append(
+            Condition(
+                type=kind,
+                status=value,
+                observed_generation=generation,
+                last_transition_time=since,
+                reason=reason,
+                message=message,
+            )
+        )
+    return out

@@ -1,0 +1,181 @@
+"""CustomResourceDefinitions generated from the pydantic models: ``crds/`` is this module's output."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from clonejob_operator import GROUP, VERSION
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
+from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
+
+Schema = dict[str, Any]
+_DROP = {"title", "discriminator"}
+
+
+def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
+    """Inline ``$ref``s, fold ``Optional`` unions, drop what a structural schema does not allow."""
+    if isinstance(node, list):
+        return [_resolve(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node.pop("$ref").rsplit("/", 1)[-1]])
+        target.update(node)  # sibling keys (description, validations) win over the definition's own
+        return _resolve(target, defs)
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in node:
+            options = [opt for opt in node.pop(combinator) if opt != {"type": "null"}]
+            if len(options) != 1:
+                raise ValueError(f"cannot express a union in a structural schema: {options}")
+            merged = dict(options[0])
+            merged.update(node)
+            return _resolve(merged, defs)
+    if "allOf" in node and len(node["allOf"]) == 1:
+        merged = dict(node.pop("allOf")[0])
+        merged.update(node)
+        return _resolve(merged, defs)
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if node.get("default", 0) is None:
+        del node["default"]
+    if node.get("additionalProperties") is False or node.get("additionalProperties") is True:
+        del node["additionalProperties"]
+    bare = "properties" not in node and "additionalProperties" not in node
+    if node.get("type") == "object" and bare and not node.get("x-kubernetes-preserve-unknown-fields"):
+        node["properties"] = {}
+    out: Schema = {}
+    for key, value in node.items():
+        if key in _DROP or key == "$defs":
+            continue
+        if key == "properties":
+            out[key] = {name: _resolve(prop, defs) for name, prop in value.items()}
+        else:
+            out[key] = _resolve(value, defs)
+    return out
+
+
+def schema_of(model: type[BaseModel]) -> Schema:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return dict(_resolve(raw, raw.get("$defs", {})))
+
+
+def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": schema_of(spec),
+            "status": schema_of(status),
+        },
+    }
+
+
+def _crd(
+    *,
+    kind: str,
+    plural: str,
+    short: str,
+    schema: Schema,
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.{GROUP}",
+            "labels": {"app.kubernetes.io/name": "clonejob-operator", "app.kubernetes.io/part-of": "clonejob-operator"},
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "categories": ["vmmigration"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def _column(name: str, path: str, kind: str = "string", priority: int = 0, description: str = "") -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "type": kind, "jsonPath": path}
+    if priority:
+        column["priority"] = priority
+    if description:
+        column["description"] = description
+    return column
+
+
+def clonejob_crd() -> dict[str, Any]:
+    return _crd(
+        kind="CloneJob",
+        plural="clonejobs",
+        short="cj",
+        schema=_root(CloneJobSpec, CloneJobStatus, "A test clone of a MigratingVm, made from its latest snapshots."),
+        columns=[
+            _column("State", ".status.state"),
+            _column("Step", ".status.currentStep"),
+            _column("MigratingVm", ".spec.migratingVm"),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+            _column("Ended", ".status.endTime", "date"),
+            _column("Progress", ".status.progressPercent", "integer", 1, "Whole-job progress, percent."),
+            _column("VM", ".status.kubevirtTargetDetails.vmName", priority=1),
+            _column("Error", ".status.error.message", priority=1),
+        ],
+    )
+
+
+def migratingvm_crd() -> dict[str, Any]:
+    return _crd(
+        kind="MigratingVm",
+        plural="migratingvms",
+        short="mvm",
+        schema=_root(MigratingVmSpec, MigratingVmStatus, "A VM being replicated; the parent of CloneJobs."),
+        columns=[
+            _column("Source VM", ".spec.sourceVmId"),
+            _column("State", ".status.state"),
+            _column("Cycle", ".status.lastSync.cycleNumber", "integer"),
+            _column("Last Sync", ".status.lastSync.lastSyncTime", "date"),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+            _column("Display Name", ".spec.displayName", priority=1),
+        ],
+    )
+
+
+def all_crds() -> dict[str, dict[str, Any]]:
+    """File name -> CRD, in the order they are applied."""
+    return {
+        f"{GROUP}_migratingvms.yaml": migratingvm_crd(),
+        f"{GROUP}_clonejobs.yaml": clonejob_crd(),
+    }
+
+
+def render(crd: dict[str, Any]) -> str:
+    header = "# Generated from the pydantic models by `clonejob-operator crds`. Do not edit.\n"
+    return header + yaml.safe_dump(crd, sort_keys=False, width=120)
+
+
+def render_all() -> str:
+    return "---\n".join(render(crd) for crd in all_crds().values())

@@ -1,0 +1,128 @@
+"""The driver interface: one small contract per clone target, one module per target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator import names
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
+from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.kube import Body, Kind, Kube, status_of
+from clonejob_operator.machine import Plan, StepReport
+
+
+@dataclass(frozen=True)
+class Source:
+    """The MigratingVm a job clones, as the driver needs it."""
+
+    name: str
+    uid: str
+    spec: MigratingVmSpec
+    last_sync: LastSync
+
+
+@dataclass(frozen=True)
+class JobContext:
+    namespace: str
+    name: str
+    uid: str
+    migrating_vm: str
+    status: CloneJobStatus
+    step_timeout: timedelta
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return names.product_labels(self.name, self.uid, self.migrating_vm)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    report: StepReport
+    products: tuple[ResourceRef, ...] = ()
+
+
+class Driver(Protocol):
+    def plan(self, clone_job: str, source: Source) -> Plan:
+        """The steps and target details of a job about to start; raises JobError when it can't start."""
+
+    def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
+        """The steps a started job runs, from the details recorded when it started."""
+
+    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
+        """Create what ``step`` needs and is missing, then report how far it has got."""
+
+    def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        """Every kind this target may have created for the job: what cleanup searches."""
+
+
+def ref(kind: Kind, body: Body) -> ResourceRef:
+    meta = body.get("metadata", {})
+    return ResourceRef(
+        api_version=kind.api_version,
+        kind=kind.kind,
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace"),
+        uid=meta.get("uid"),
+    )
+
+
+def ensure(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
+    """The object named by ``manifest``: created when missing, refused when somebody else's."""
+    meta = manifest["metadata"]
+    try:
+        existing = kube.get(kind, meta["namespace"], meta["name"])
+        if existing is None:
+            try:
+                return kube.create(kind, meta["namespace"], manifest)
+            except ApiException as error:
+                if status_of(error) != 409:
+                    raise
+                existing = kube.get(kind, meta["namespace"], meta["name"])
+                if existing is None:
+                    raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created") from None
+    except ApiException as error:
+        raise api_error(error, f"{kind.kind} {meta['name']}") from None
+    return owned(kind, existing, job_uid)
+
+
+def owned(kind: Kind, body: Body, job_uid: str) -> Body:
+    """``body`` itself when it carries this job's uid label; a JobError when somebody else made it."""
+    meta = body.get("metadata", {})
+    if meta.get("labels", {}).get(names.LABEL_JOB_UID) != job_uid:
+        raise JobError(
+            Code.ALREADY_EXISTS,
+            f"{kind.kind} {meta.get('name')} already exists and was not created by this CloneJob; "
+            "choose another vmName or remove it",
+        )
+    return body
+
+
+def api_error(error: ApiException, what: str) -> Exception:
+    """A refusal that will not go away by retrying becomes a JobError; the rest stay ApiExceptions."""
+    code = {403: Code.PERMISSION_DENIED, 404: Code.NOT_FOUND, 400: Code.INVALID_ARGUMENT, 422: Code.INVALID_ARGUMENT}
+    mapped = code.get(status_of(error))
+    if mapped is None:
+        return error
+    return JobError(mapped, f"{what}: the API answered {error.status} {error.reason}: {_message(error)}")
+
+
+def _message(error: ApiException) -> str:
+    import json
+
+    try:
+        body: Any = json.loads(error.body or "{}")
+        return str(body.get("message", ""))[:500]
+    except ValueError:
+        return str(error.body or "")[:500]
+
+
+def condition(body: Body, kind: str) -> dict[str, Any] | None:
+    for entry in body.get("status", {}).get("conditions", None) or []:
+        if entry.get("type") == kind:
+            return dict(entry)
+    return None

@@ -1,0 +1,167 @@
+"""The KubeVirt target: disks as CDI DataVolumes restored from VolumeSnapshots, the clone as a VirtualMachine."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from clonejob_operator import names
+from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
+from clonejob_operator.api.kubevirt import Firmware, KubevirtTargetDetails
+from clonejob_operator.builders import kubevirt as build
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.drivers.base import JobContext, Source, SyncResult, condition, ensure, owned, ref
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kind, Kube
+from clonejob_operator.machine import Plan, StepReport
+
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+
+
+class KubevirtDriver:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def plan(self, clone_job: str, source: Source) -> Plan:
+        defaults = source.spec.kubevirt_target_defaults
+        if defaults is None:
+            raise JobError(Code.INVALID_ARGUMENT, f"MigratingVm {source.name}: spec.kubevirtTargetDefaults is unset")
+        snapshots = source.last_sync.snapshots or []
+        for index, snapshot in enumerate(snapshots):
+            if not snapshot.volume_snapshot:
+                raise JobError(
+                    Code.INVALID_ARGUMENT,
+                    f"MigratingVm {source.name}: status.lastSync.snapshots[{index}].volumeSnapshot is required "
+                    f"by the KubeVirt target (disk {snapshot.disk!r} has none)",
+                )
+        details = KubevirtTargetDetails.model_validate(defaults.model_dump())
+        details.vm_name = names.vm_name(clone_job, defaults.vm_name)
+        details.run_strategy = details.run_strategy or "Always"
+        details.disk_bus = details.disk_bus or "virtio"
+        details.firmware = details.firmware or Firmware(bootloader="BIOS")
+        if details.instancetype is None:
+            details.memory = details.memory or build.DEFAULT_MEMORY
+        sync = SourceSync(
+            migrating_vm_uid=source.uid,
+            cycle_number=source.last_sync.cycle_number,
+            last_sync_time=source.last_sync.last_sync_time,
+            snapshots=snapshots,
+        )
+        return Plan(steps=_steps(details), target={"kubevirt_target_details": details}, source_sync=sync)
+
+    def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
+        return _steps(_details(status))
+
+    def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        details = status.kubevirt_target_details
+        adapting = details is not None and details.os_adaptation is not None
+        return (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME) if adapting else (VIRTUAL_MACHINE, DATA_VOLUME)
+
+    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
+        if step is StepKind.PREPARING_VM_DISKS:
+            return self._disks(job)
+        if step is StepKind.ADAPTING_OS:
+            return self._adaptation(job)
+        return self._vm(job)
+
+    def _disks(self, job: JobContext) -> SyncResult:
+        details = _details(job.status)
+        products, progress, waiting = [], [], []
+        for disk in _disks(job.status):
+            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name)
+            if body is None:
+                snapshot = self._snapshot(job, disk.volume_snapshot)
+                if snapshot.get("status", {}).get("readyToUse") is not True:
+                    waiting.append(f"VolumeSnapshot {disk.volume_snapshot} is not readyToUse")
+                    progress.append(0.0)
+                    continue
+                size = disk.size or snapshot.get("status", {}).get("restoreSize")
+                manifest = build.data_volume(details, job.namespace, _sized(disk, size), job.labels)
+                body = ensure(self.kube, DATA_VOLUME, manifest, job.uid)
+            else:
+                body = owned(DATA_VOLUME, body, job.uid)
+            products.append(ref(DATA_VOLUME, body))
+            status = body.get("status", {})
+            phase = status.get("phase", "")
+            if phase == "Failed":
+                why = "; ".join(c.get("message", "") for c in status.get("conditions", []) if c.get("message"))
+                raise JobError(Code.INTERNAL, f"DataVolume {disk.name} failed" + (f": {why}" if why else ""))
+            progress.append(100.0 if phase == "Succeeded" else _percent(status.get("progress")))
+        ready = sum(1 for value in progress if value >= 100.0)
+        total = len(progress) or 1
+        detail = f"{ready}/{len(progress)} disks ready" + (f"; {waiting[0]}" if waiting else "")
+        report = StepReport(progress=int(sum(progress) / total), done=ready == len(progress), detail=detail)
+        return SyncResult(report, tuple(products))
+
+    def _snapshot(self, job: JobContext, name: str) -> dict[str, Any]:
+        snapshot = self.kube.get(VOLUME_SNAPSHOT, job.namespace, name)
+        if snapshot is None:
+            raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {name} not found in namespace {job.namespace}")
+        return snapshot
+
+    def _adaptation(self, job: JobContext) -> SyncResult:
+        details = _details(job.status)
+        name = names.adaptation_job_name(details.vm_name or job.name)
+        manifest = build.adaptation_job(
+            details, job.namespace, name, _disks(job.status), job.labels, int(job.step_timeout.total_seconds())
+        )
+        body = ensure(self.kube, BATCH_JOB, manifest, job.uid)
+        failed, complete = condition(body, "Failed"), condition(body, "Complete")
+        if failed and failed.get("status") == "True":
+            raise JobError(Code.INTERNAL, f"Job {name} failed: {failed.get('reason', '')} {failed.get('message', '')}")
+        done = bool(complete and complete.get("status") == "True")
+        running = bool(body.get("status", {}).get("active"))
+        progress = 100 if done else 50 if running else 0
+        detail = f"Job {name} " + ("complete" if done else "running" if running else "starting")
+        return SyncResult(StepReport(progress=progress, done=done, detail=detail), (ref(BATCH_JOB, body),))
+
+    def _vm(self, job: JobContext) -> SyncResult:
+        details = _details(job.status)
+        manifest = build.virtual_machine(details, job.namespace, _disks(job.status), job.labels)
+        body = ensure(self.kube, VIRTUAL_MACHINE, manifest, job.uid)
+        failure = condition(body, "Failure")
+        if failure and failure.get("status") == "True":
+            raise JobError(
+                Code.INTERNAL,
+                f"VirtualMachine {details.vm_name} failed: {failure.get('reason', '')} {failure.get('message', '')}",
+            )
+        status = body.get("status", {})
+        halted = details.run_strategy == "Halted"
+        done = halted or status.get("ready") is True
+        printable = status.get("printableStatus", "")
+        detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
+        progress = 100 if done else 50 if status.get("created") else 10
+        return SyncResult(StepReport(progress=progress, done=done, detail=detail), (ref(VIRTUAL_MACHINE, body),))
+
+
+def _steps(details: KubevirtTargetDetails) -> tuple[StepKind, ...]:
+    middle = (StepKind.ADAPTING_OS,) if details.os_adaptation else ()
+    return (StepKind.PREPARING_VM_DISKS, *middle, StepKind.INSTANTIATING_MIGRATED_VM)
+
+
+def _details(status: CloneJobStatus) -> KubevirtTargetDetails:
+    if status.kubevirt_target_details is None:
+        raise JobError(Code.INVALID_ARGUMENT, "status.kubevirtTargetDetails is missing from a started job")
+    return status.kubevirt_target_details
+
+
+def _disks(status: CloneJobStatus) -> list[build.Disk]:
+    details = _details(status)
+    snapshots = status.source_sync.snapshots if status.source_sync else None
+    return [
+        build.Disk(
+            index=index,
+            name=names.disk_name(details.vm_name or "vm", index),
+            volume_snapshot=snapshot.volume_snapshot or "",
+            size=str(snapshot.size_bytes) if snapshot.size_bytes else None,
+        )
+        for index, snapshot in enumerate(snapshots or [])
+    ]
+
+
+def _sized(disk: build.Disk, size: Any) -> build.Disk:
+    return build.Disk(disk.index, disk.name, disk.volume_snapshot, str(size) if size else None)
+
+
+def _percent(value: Any) -> float:
+    match = _PERCENT.match(str(value or ""))
+    return min(99.0, float(match.group(1))) if match else 0.0

@@ -1,0 +1,52 @@
+"""Kubernetes Events about CloneJobs. Posting is best effort: a 403 or an outage never fails a job."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.kube import Kube, status_of
+from clonejob_operator.timestamps import format_time, now
+
+log = logging.getLogger(__name__)
+COMPONENT = "clonejob-operator"
+
+
+class EventPoster:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.instance = socket.gethostname()
+        self._refused: set[int] = set()
+
+    def post(self, involved: dict[str, str], type_: str, reason: str, message: str) -> bool:
+        """Post one Event; False (and a log line, once per refusal code) when the API refuses it."""
+        moment = format_time(now())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{involved['name']}.", "namespace": involved["namespace"]},
+            "involvedObject": involved,
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": moment,
+            "lastTimestamp": moment,
+            "count": 1,
+        }
+        try:
+            self.kube.call(self.kube.core.create_namespaced_event, involved["namespace"], body)
+            return True
+        except ApiException as error:
+            code = status_of(error)
+            if code not in self._refused:
+                self._refused.add(code)
+                log.warning("cannot post Events (API answered %s); carrying on without them", code)
+            return False
+        except OSError as error:  # connection trouble: the job goes on
+            log.warning("cannot post an Event: %s", error)
+            return False

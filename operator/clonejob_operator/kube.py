@@ -1,0 +1,190 @@
+"""Kubernetes access: one small client over the official library, with retries on 429 and 5xx."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+Body = dict[str, Any]
+RETRIED = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+CLONE_JOB = Kind(GROUP, VERSION, "clonejobs", "CloneJob")
+MIGRATING_VM = Kind(GROUP, VERSION, "migratingvms", "MigratingVm")
+DATA_VOLUME = Kind("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume")
+VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
+VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
+BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
+
+
+def status_of(error: ApiException) -> int:
+    return int(error.status or 0)
+
+
+def _retry_after(error: ApiException, attempt: int) -> float:
+    header = (error.headers or {}).get("Retry-After") if error.headers else None
+    try:
+        return min(float(header), 30.0) if header else min(0.2 * 2**attempt, 10.0) + random.random() * 0.1
+    except ValueError:
+        return 1.0
+
+
+class Kube:
+    """Typed-enough access to custom resources (and batch Jobs, events) in one cluster."""
+
+    def __init__(self, configuration: kubernetes.client.Configuration, attempts: int = 6) -> None:
+        self.configuration = configuration
+        self.api_client = kubernetes.client.ApiClient(configuration)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
+        self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.attempts = attempts
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> Kube:
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=configuration
+        )
+        return cls(configuration)
+
+    @classmethod
+    def in_cluster(cls) -> Kube:
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+        return cls(configuration)
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the API; the server's 429 and 5xx answers are retried with backoff (honouring Retry-After)."""
+        for attempt in range(self.attempts):
+            try:
+                return fn(*args, _request_timeout=(10, 60), **kwargs)
+            except ApiException as error:
+                if status_of(error) not in RETRIED or attempt == self.attempts - 1:
+                    raise
+                delay = _retry_after(error, attempt)
+                log.info("API answered %s; retrying in %.1fs", error.status, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    # Namespaced objects of any group (batch/v1 Jobs included: the custom-objects paths fit every group).
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        try:
+            found: Body = self.call(
+                self.custom.get_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, name
+            )
+            return found
+        except ApiException as error:
+            if status_of(error) == 404:
+                return None
+            raise
+
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        """Objects of ``kind`` in ``namespace`` (all namespaces for None); [] when the kind is not served."""
+        try:
+            if namespace is None:
+                result = self.call(
+                    self.custom.list_cluster_custom_object,
+                    kind.group,
+                    kind.version,
+                    kind.plural,
+                    label_selector=selector or "",
+                )
+            else:
+                result = self.call(
+                    self.custom.list_namespaced_custom_object,
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                    label_selector=selector or "",
+                )
+        except ApiException as error:
+            if status_of(error) == 404:
+                return []
+            raise
+        return list(result.get("items", []))
+
+    def create(self, kind: Kind, namespace: str, body: Body) -> Body:
+        created: Body = self.call(
+            self.custom.create_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, body
+        )
+        return created
+
+    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
+        """Delete in the background (dependents too); gone already is fine; ``uid`` guards against a namesake."""
+        options: Body = {"propagationPolicy": "Background"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        try:
+            self.call(
+                self.custom.delete_namespaced_custom_object,
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                name,
+                body=options,
+            )
+        except ApiException as error:
+            if status_of(error) != 404:
+                raise
+
+    def replace_status(self, kind: Kind, namespace: str, name: str, body: Body) -> Body:
+        """Write ``status`` with the body's resourceVersion: a concurrent change answers 409."""
+        replaced: Body = self.call(
+            self.custom.replace_namespaced_custom_object_status,
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            body,
+        )
+        return replaced
+
+    def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
+        patched: Body = self.call(
+            self.custom.patch_namespaced_custom_object_status,
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            name,
+            patch,
+        )
+        return patched
+
+
+def ref_of(body: Body) -> dict[str, str]:
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion", ""),
+        "kind": body.get("kind", ""),
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+    }

@@ -1,0 +1,100 @@
+"""``status.recentCloneJobs`` of a MigratingVm: the running CloneJob and the last finished one.
+
+The running entry doubles as a claim: a job starts only after writing itself there under the
+MigratingVm's resourceVersion, so two jobs of one MigratingVm can never run at once, even across
+operator restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.api.clonejob import CloneJobStatus, State
+from clonejob_operator.api.migratingvm import CloneJobSummary
+from clonejob_operator.kube import MIGRATING_VM, Body, Kube, status_of
+
+log = logging.getLogger(__name__)
+
+
+def summary(status: CloneJobStatus) -> CloneJobSummary:
+    return CloneJobSummary(
+        name=status.name or "",
+        create_time=status.create_time,
+        state=status.state,
+        state_time=status.state_time,
+        end_time=status.end_time,
+        error=status.error,
+    )
+
+
+def clone_job_name(entry: CloneJobSummary) -> str:
+    return entry.name.rsplit("/", 1)[-1]
+
+
+def finished(entry: CloneJobSummary) -> bool:
+    return entry.state in {s.value for s in State if s.terminal}
+
+
+def merged(entries: list[CloneJobSummary], mine: CloneJobSummary) -> list[CloneJobSummary]:
+    """The running job first (if any), then the last finished one."""
+    others = [entry for entry in entries if entry.name != mine.name]
+    if finished(mine):
+        return [*[entry for entry in others if not finished(entry)][:1], mine]
+    last = sorted((e for e in others if finished(e)), key=lambda e: e.end_time or "")[-1:]
+    return [mine, *last]
+
+
+def _entries(body: Body) -> list[CloneJobSummary]:
+    raw = (body.get("status") or {}).get("recentCloneJobs") or []
+    out = []
+    for item in raw:
+        try:
+            out.append(CloneJobSummary.model_validate(item))
+        except ValueError:
+            log.warning("ignoring an unreadable recentCloneJobs entry: %r", item)
+    return out
+
+
+def running_elsewhere(body: Body, mine: str, still_running: Callable[[str], bool]) -> str | None:
+    """The name of another CloneJob holding the MigratingVm's running slot, if one really does."""
+    for entry in _entries(body):
+        if entry.name != mine and not finished(entry) and still_running(clone_job_name(entry)):
+            return clone_job_name(entry)
+    return None
+
+
+def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, still_running: Callable[[str], bool]) -> bool:
+    """Take the running slot; False when another job holds it or the MigratingVm changed meanwhile."""
+    if running_elsewhere(body, mine.name, still_running):
+        return False
+    keep = [e for e in _entries(body) if finished(e)]
+    return _write(kube, namespace, body, merged(keep, mine))
+
+
+def record(kube: Kube, namespace: str, migrating_vm: str, mine: CloneJobSummary, attempts: int = 3) -> None:
+    """Best effort: put the job's latest summary into its MigratingVm's recentCloneJobs."""
+    for _ in range(attempts):
+        try:
+            body = kube.get(MIGRATING_VM, namespace, migrating_vm)
+        except ApiException as error:
+            log.warning("cannot read MigratingVm %s/%s: %s", namespace, migrating_vm, error.status)
+            return
+        if body is None or _write(kube, namespace, body, merged(_entries(body), mine)):
+            return
+
+
+def _write(kube: Kube, namespace: str, body: Body, entries: list[CloneJobSummary]) -> bool:
+    patch = {
+        "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+        "status": {"recentCloneJobs": [entry.wire() for entry in entries]},
+    }
+    try:
+        kube.patch_status(MIGRATING_VM, namespace, body["metadata"]["name"], patch)
+        return True
+    except ApiException as error:
+        if status_of(error) in (404, 409):
+            return False
+        raise

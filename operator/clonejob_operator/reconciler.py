@@ -1,0 +1,199 @@
+"""One reconciliation of one CloneJob: read the world, ask the state machine, carry out its decision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from clonejob_operator import machine, recentjobs
+from clonejob_operator.admission import Gate
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef
+from clonejob_operator.cleanup import Sweeper
+from clonejob_operator.codes import JobError
+from clonejob_operator.drivers import Drivers
+from clonejob_operator.drivers.base import JobContext
+from clonejob_operator.events import EventPoster
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, ref_of, status_of
+from clonejob_operator.machine import Decision, Facts, Job, Need, StepReport
+from clonejob_operator.settings import Settings
+from clonejob_operator.timestamps import now as utc_now
+from clonejob_operator.timestamps import parse_time
+from clonejob_operator.validation import describe
+
+log = logging.getLogger(__name__)
+
+
+class Conflict(Exception):
+    """The CloneJob or its MigratingVm changed under us; reconcile again soon."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    finished: bool
+    """The job is terminal or gone: nothing more will happen to it."""
+    state: str | None = None
+
+
+def read_job(body: Body) -> Job:
+    """The CloneJob as the state machine sees it; unusable stored fields become ``spec_error``."""
+    meta = body["metadata"]
+    problems: list[str] = []
+    try:
+        spec: CloneJobSpec | None = CloneJobSpec.model_validate(body.get("spec") or {})
+    except ValidationError as error:
+        spec = None
+        problems.append(describe(error, "spec"))
+    status, dropped = _lenient_status(body.get("status") or {})
+    problems.extend(dropped)
+    return Job(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation") or 1),
+        created=parse_time(meta["creationTimestamp"]),
+        spec=spec,
+        status=status,
+        deleting=bool(meta.get("deletionTimestamp")),
+        spec_error="; ".join(problems) or None,
+    )
+
+
+def _lenient_status(raw: dict[str, Any]) -> tuple[CloneJobStatus, list[str]]:
+    """Keep every readable top-level status field, so that a bad one never hides what was created."""
+    try:
+        return CloneJobStatus.model_validate(raw), []
+    except ValidationError:
+        pass
+    kept: dict[str, Any] = {}
+    problems = []
+    for key, value in raw.items():
+        try:
+            CloneJobStatus.model_validate({key: value})
+            kept[key] = value
+        except ValidationError as error:
+            problems.append(describe(error, "status"))
+    return CloneJobStatus.model_validate(kept), problems
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self.drivers = Drivers(kube)
+        self.gate = Gate(kube, self.drivers, settings)
+        self.sweeper = Sweeper(kube, self.drivers)
+        self.events = EventPoster(kube)
+        self._admitting = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def reconcile(self, namespace: str, name: str) -> Outcome:
+        with self._lock(namespace, name):
+            body = self.kube.get(CLONE_JOB, namespace, name)
+            if body is None:
+                return Outcome(finished=True)
+            job = read_job(body)
+            need = machine.need(job)
+            if need is Need.ADMISSION:
+                with self._admitting:  # one start decision at a time: --max-active stays exact
+                    return self._step(job, body, need)
+            return self._step(job, body, need)
+
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def _step(self, job: Job, body: Body, need: Need) -> Outcome:
+        facts, products, migrating_vm = self._observe(job, body, need)
+        decision = machine.decide(job, facts, self.settings)
+        if products:
+            decision.status.created_resources = _merge(decision.status.created_resources, products)
+        if decision.claim and not self._claim(job, decision, migrating_vm):
+            raise Conflict(f"MigratingVm {job.spec.migrating_vm if job.spec else '?'} is held or changed")
+        self._write(job, body, decision)
+        return Outcome(finished=decision.status.current.terminal, state=decision.status.state)
+
+    def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
+        now = self.clock()
+        driver = self.drivers.for_status(job.status)
+        planned = driver.steps(job.status) if driver and job.status.steps else ()
+        if need is Need.ADMISSION:
+            mvm = job.spec.migrating_vm if job.spec else ""
+            migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm)
+            admission = self.gate.admit(job, body, migrating_vm)
+            steps = admission.plan.steps if admission.plan else ()
+            return Facts(now=now, steps=steps, admission=admission), [], migrating_vm
+        if need is Need.CLEANUP:
+            report = self.sweeper.sweep(job.namespace, job.uid, job.status)
+            return Facts(now=now, steps=planned, cleanup=report), [], None
+        if need is Need.STEP and driver is not None and job.status.running_step is not None:
+            kind = job.status.running_step.kind
+            context = JobContext(
+                namespace=job.namespace,
+                name=job.name,
+                uid=job.uid,
+                migrating_vm=job.spec.migrating_vm if job.spec else "",
+                status=job.status,
+                step_timeout=self.settings.step_timeout(kind),
+            )
+            try:
+                result = driver.sync(kind, context)
+                return Facts(now=now, steps=planned, step=result.report), list(result.products), None
+            except JobError as error:
+                return Facts(now=now, steps=planned, step=StepReport(error=error)), [], None
+        return Facts(now=now, steps=planned), [], None
+
+    def _claim(self, job: Job, decision: Decision, migrating_vm: Body | None) -> bool:
+        if migrating_vm is None:
+            return False
+        mine = recentjobs.summary(decision.status)
+        return recentjobs.claim(self.kube, job.namespace, migrating_vm, mine, self.gate.still_running(job.namespace))
+
+    def _write(self, job: Job, body: Body, decision: Decision) -> None:
+        new = decision.status.wire()
+        if new != (body.get("status") or {}):
+            replacement = {**body, "status": new}
+            try:
+                self.kube.replace_status(CLONE_JOB, job.namespace, job.name, replacement)
+            except ApiException as error:
+                if status_of(error) == 409:
+                    raise Conflict(f"CloneJob {job.namespace}/{job.name} changed meanwhile") from None
+                raise
+        involved = ref_of(body)
+        for note in decision.notes:
+            log.info(
+                "CloneJob %s/%s: %s: %s",
+                job.namespace,
+                job.name,
+                note.reason,
+                note.message,
+                extra={
+                    "clonejob": job.name,
+                    "namespace": job.namespace,
+                    "reason": note.reason,
+                    "state": decision.status.state,
+                },
+            )
+            self.events.post(involved, note.type, note.reason, note.message)
+        if decision.record and job.spec is not None:
+            recentjobs.record(self.kube, job.namespace, job.spec.migrating_vm, recentjobs.summary(decision.status))
+
+
+def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:
+    out = list(existing or [])
+    known = {(r.kind, r.name, r.uid) for r in out}
+    out.extend(r for r in found if (r.kind, r.name, r.uid) not in known)
+    return out

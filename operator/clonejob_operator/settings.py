@@ -1,0 +1,31 @@
+"""Operator settings: deadlines, limits and timing, with their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from clonejob_operator.api.clonejob import StepKind
+
+DEFAULT_STEP_TIMEOUTS = {
+    StepKind.PREPARING_VM_DISKS: timedelta(hours=6),
+    StepKind.ADAPTING_OS: timedelta(hours=1),
+    StepKind.INSTANTIATING_MIGRATED_VM: timedelta(minutes=30),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    pending_deadline: timedelta = timedelta(hours=1)
+    step_timeouts: dict[StepKind, timedelta] = field(default_factory=lambda: dict(DEFAULT_STEP_TIMEOUTS))
+    max_active: int = 0
+    """At most this many CloneJobs hold products at once; 0 means no limit."""
+    resync_interval: float = 5.0
+    """Seconds between reconciliations of a job that is not finished."""
+    cleanup_stall_after: timedelta = timedelta(minutes=10)
+    """Cleanup still waiting after this long is reported as Stalled (it keeps waiting)."""
+    namespaces: tuple[str, ...] = ()
+    """Watched namespaces; empty means all."""
+
+    def step_timeout(self, kind: StepKind) -> timedelta:
+        return self.step_timeouts.get(kind, DEFAULT_STEP_TIMEOUTS[kind])

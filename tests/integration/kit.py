@@ -1,0 +1,219 @@
+"""Helpers for cluster tests: waiting for conditions, and playing the CDI, KubeVirt and snapshot controllers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import kopf
+
+from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.handlers import build_registry, operator_settings
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    DATA_VOLUME,
+    MIGRATING_VM,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Body,
+    Kind,
+    Kube,
+)
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.settings import Settings
+
+T = TypeVar("T")
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def settings_for(namespace: str, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "pending_deadline": timedelta(minutes=5),
+        "resync_interval": 0.3,
+        "namespaces": (namespace,),
+        "step_timeouts": {kind: timedelta(minutes=5) for kind in StepKind},
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+@dataclass
+class OperatorThread:
+    """The operator, in-process: kopf with our registry, watching the test's namespace only."""
+
+    kube: Kube
+    settings: Settings
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    ready_flag: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+    def start(self) -> OperatorThread:
+        reconciler = Reconciler(self.kube, self.settings)
+        registry = build_registry(reconciler, self.kube.configuration)
+
+        def main() -> None:
+            try:
+                asyncio.run(
+                    kopf.operator(
+                        registry=registry,
+                        settings=operator_settings(self.settings.namespaces),
+                        standalone=True,
+                        namespaces=list(self.settings.namespaces),
+                        stop_flag=self.stop_flag,
+                        ready_flag=self.ready_flag,
+                    )
+                )
+            except BaseException as error:  # surfaced by stop()
+                self.error = error
+
+        self.thread = threading.Thread(target=main, name="operator", daemon=True)
+        self.thread.start()
+        if not self.ready_flag.wait(30):
+            raise AssertionError(f"the operator did not start: {self.error!r}")
+        return self
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        if self.thread:
+            self.thread.join(30)
+            assert not self.thread.is_alive(), "the operator did not stop"
+
+
+@contextmanager
+def running_operator(kube: Kube, settings: Settings) -> Iterator[OperatorThread]:
+    operator = OperatorThread(kube, settings).start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+@dataclass
+class World:
+    """One test namespace, with the controllers that this cluster lacks played by hand."""
+
+    kube: Kube
+    namespace: str
+
+    # --- objects users create -------------------------------------------------------------------------
+    def migrating_vm(self, name: str = "web-1", disks: int = 1, defaults: Body | None = None, synced: bool = True,
+                     ready_snapshots: bool = True) -> Body:
+        body = {
+            "apiVersion": MIGRATING_VM.api_version, "kind": MIGRATING_VM.kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"sourceVmId": f"vm-{name}", "kubevirtTargetDefaults": defaults or {}},
+        }
+        created = self.kube.create(MIGRATING_VM, self.namespace, body)
+        if synced:
+            self.sync(name, disks, ready=ready_snapshots)
+        return created
+
+    def sync(self, name: str, disks: int = 1, cycle: int = 3, ready: bool = True) -> None:
+        """Play the replication tool: snapshots exist, and the MigratingVm's lastSync names them."""
+        snapshots = []
+        for index in range(disks):
+            snapshot = f"{name}-c{cycle}-d{index}"
+            self.snapshot(snapshot, ready=ready)
+            snapshots.append({"disk": f"disk-{index}", "volumeSnapshot": snapshot, "sizeBytes": (index + 1) * 2**30})
+        self.kube.patch_status(MIGRATING_VM, self.namespace, name, {"status": {
+            "state": "ACTIVE", "stateTime": "2026-11-26T10:00:00Z",
+            "lastSync": {"lastSyncTime": "2026-11-26T10:00:00.123456789Z", "cycleNumber": cycle,
+                         "snapshots": snapshots},
+        }})
+
+    def snapshot(self, name: str, ready: bool = True) -> None:
+        self.kube.create(VOLUME_SNAPSHOT, self.namespace, {
+            "apiVersion": VOLUME_SNAPSHOT.api_version, "kind": VOLUME_SNAPSHOT.kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"source": {"persistentVolumeClaimName": f"src-{name}"}},
+        })
+        if ready:
+            self.kube.patch_status(VOLUME_SNAPSHOT, self.namespace, name,
+                                   {"status": {"readyToUse": True, "restoreSize": "1Gi"}})
+
+    def clone_job(self, name: str, migrating_vm: str = "web-1") -> Body:
+        return self.kube.create(CLONE_JOB, self.namespace, {
+            "apiVersion": CLONE_JOB.api_version, "kind": CLONE_JOB.kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"migratingVm": migrating_vm},
+        })
+
+    def cancel(self, name: str) -> None:
+        self.kube.call(self.kube.custom.patch_namespaced_custom_object, CLONE_JOB.group, CLONE_JOB.version,
+                       self.namespace, CLONE_JOB.plural, name, {"spec": {"cancel": True}})
+
+    def delete(self, kind: Kind, name: str) -> None:
+        self.kube.delete(kind, self.namespace, name)
+
+    # --- reading ---------------------------------------------------------------------------------------
+    def get(self, kind: Kind, name: str) -> Body | None:
+        return self.kube.get(kind, self.namespace, name)
+
+    def job(self, name: str) -> Body:
+        body = self.get(CLONE_JOB, name)
+        assert body is not None, f"CloneJob {name} is gone"
+        return body
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.job(name).get("status") or {})
+
+    def state(self, name: str) -> str | None:
+        body = self.get(CLONE_JOB, name)
+        return None if body is None else (body.get("status") or {}).get("state")
+
+    def products(self, kind: Kind) -> list[Body]:
+        return self.kube.list(kind, self.namespace)
+
+    def all_products(self) -> list[str]:
+        return [f"{kind.kind}/{item['metadata']['name']}" for kind in (DATA_VOLUME, VIRTUAL_MACHINE)
+                for item in self.products(kind)]
+
+    def wait_state(self, name: str, state: str, timeout: float = 30.0) -> dict[str, Any]:
+        wait_for(lambda: self.state(name) == state, timeout, f"CloneJob {name} to reach {state}")
+        return self.status(name)
+
+    def wait_step(self, name: str, step: str, timeout: float = 30.0) -> dict[str, Any]:
+        wait_for(lambda: (self.get(CLONE_JOB, name) or {}).get("status", {}).get("currentStep") == step,
+                 timeout, f"CloneJob {name} to run {step}")
+        return self.status(name)
+
+    def wait_gone(self, kind: Kind, name: str, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.get(kind, name) is None, timeout, f"{kind.kind} {name} to disappear")
+
+    def wait_object(self, kind: Kind, name: str, timeout: float = 30.0) -> Body:
+        return wait_for(lambda: self.get(kind, name), timeout, f"{kind.kind} {name} to exist")
+
+    # --- playing CDI and KubeVirt --------------------------------------------------------------------
+    def set_status(self, kind: Kind, name: str, status: dict[str, Any]) -> None:
+        self.kube.patch_status(kind, self.namespace, name, {"status": status})
+
+    def finish_disks(self, vm: str, disks: int = 1, phase: str = "Succeeded") -> None:
+        for index in range(disks):
+            name = f"{vm}-disk-{index}"
+            self.wait_object(DATA_VOLUME, name)
+            self.set_status(DATA_VOLUME, name, {"phase": phase, "progress": "100.0%" if phase == "Succeeded" else "N/A",
+                                                "conditions": [{"type": "Ready", "status": str(phase == "Succeeded"),
+                                                                "message": f"phase {phase}"}]})
+
+    def ready_vm(self, vm: str) -> None:
+        self.wait_object(VIRTUAL_MACHINE, vm)
+        self.set_status(VIRTUAL_MACHINE, vm, {"created": True, "ready": True, "printableStatus": "Running"})
