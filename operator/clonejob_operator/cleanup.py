@@ -44,7 +44,9 @@ class Sweeper:
                 blocked.append(f"cannot list {kind.plural} (API answered {error.status})")
                 continue
             for body in found:
-                seen.add(body["metadata"]["uid"])
+                if (body["metadata"].get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
+                    continue  # never trust a selector alone with a delete
+                seen.add(body["metadata"].get("uid", ""))
                 remaining.append(self._remove(kind, namespace, body, blocked))
         for item in recorded:
             kind = KNOWN.get((item.api_version, item.kind))

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import kopf
 
@@ -79,7 +80,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--context", help="the kubeconfig context to use")
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     run.add_argument("--verbose", action="store_true")
-    commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
+    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
+    crds.add_argument("--output-dir", metavar="DIR", help="write one file per CRD into DIR instead")
     return top
 
 
@@ -92,7 +94,11 @@ def connect(kubeconfig: str | None, context: str | None) -> Kube:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "crds":
-        sys.stdout.write(crdgen.render_all())
+        if args.output_dir:
+            for name, crd in crdgen.all_crds().items():
+                (Path(args.output_dir) / name).write_text(crdgen.render(crd))
+        else:
+            sys.stdout.write(crdgen.render_all())
         return 0
     if args.max_active < 0:
         parser().error("--max-active must be 0 or more")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 
 from kubernetes.client.exceptions import ApiException
 
@@ -26,7 +27,8 @@ class EventPoster:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{involved['name']}.", "namespace": involved["namespace"]},
+            # Named as the kubelet names its Events: unique, and stable for whoever reads them.
+            "metadata": {"name": f"{involved['name']}.{time.time_ns():x}", "namespace": involved["namespace"]},
             "involvedObject": involved,
             "type": type_,
             "reason": reason,

@@ -100,5 +100,5 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 8) -> kopf.
     out.posting.enabled = False  # transitions are posted as Events by the reconciler, 403-tolerant
     out.execution.max_workers = workers
     out.scanning.disabled = bool(namespaces) and not any(set("*?!,") & set(ns) for ns in namespaces)
-    logging.getLogger("kopf.objects").setLevel(logging.INFO)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per timer tick; our own say more
     return out

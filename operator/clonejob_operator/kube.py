@@ -129,10 +129,16 @@ class Kube:
         return list(result.get("items", []))
 
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
-        created: Body = self.call(
+        """Create ``body``; the created object (read back when the answer came without a body)."""
+        created: Body | None = self.call(
             self.custom.create_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, body
         )
-        return created
+        if created:
+            return created
+        again = self.get(kind, namespace, body["metadata"]["name"])
+        if again is None:
+            raise ApiException(status=404, reason=f"{kind.kind} {body['metadata']['name']} vanished after creation")
+        return again
 
     def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
         """Delete in the background (dependents too); gone already is fine; ``uid`` guards against a namesake."""
@@ -153,19 +159,6 @@ class Kube:
             if status_of(error) != 404:
                 raise
 
-    def replace_status(self, kind: Kind, namespace: str, name: str, body: Body) -> Body:
-        """Write ``status`` with the body's resourceVersion: a concurrent change answers 409."""
-        replaced: Body = self.call(
-            self.custom.replace_namespaced_custom_object_status,
-            kind.group,
-            kind.version,
-            namespace,
-            kind.plural,
-            name,
-            body,
-        )
-        return replaced
-
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         patched: Body = self.call(
             self.custom.patch_namespaced_custom_object_status,
@@ -177,6 +170,19 @@ class Kube:
             patch,
         )
         return patched
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The RFC 7386 merge patch that turns ``old`` into ``new`` (lists are replaced whole, as the patch does)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch: Body = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = value
+        elif old[key] != value:
+            patch[key] = merge_patch(old[key], value)
+    return patch
 
 
 def ref_of(body: Body) -> dict[str, str]:

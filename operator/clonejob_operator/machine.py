@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from clonejob_operator import conditions
+from clonejob_operator import conditions, names
 from clonejob_operator.api.clonejob import (
     CloneJobSpec,
     CloneJobStatus,
@@ -154,7 +154,7 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     activity: conditions.Activity | None = None
 
     if status.current is State.STATE_UNSPECIFIED:
-        status.name = _resource_name(job)
+        status.name = names.resource_name(job.namespace, _mvm(job), job.name)
         status.create_time = format_time(job.created)
         _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {_mvm(job)}")
 
@@ -181,10 +181,6 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     return decision
-
-
-def _resource_name(job: Job) -> str:
-    return f"namespaces/{job.namespace}/migratingVms/{_mvm(job)}/cloneJobs/{job.name}"
 
 
 def _mvm(job: Job) -> str:
@@ -313,8 +309,10 @@ def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str) -> 
         return None
     kind = following[0]
     status.steps = [*(status.steps or []), CloneStep.begin(kind, now)]
-    decision.notes.append(Note("Normal", "StepStarted", f"step {kind.value} started"))
-    _enter(decision, kind.state, now, STEP_ACTIVITY[kind], f"step {kind.value} started")
+    if status.current is kind.state:
+        decision.notes.append(Note("Normal", "StepStarted", f"step {kind.value} started"))
+    else:  # one Event for the transition, which names the step
+        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], f"{kind.state.value}: step {kind.value} started")
     return conditions.Activity(STEP_ACTIVITY[kind], f"{kind.value} started")
 
 

@@ -20,7 +20,7 @@ from clonejob_operator.codes import JobError
 from clonejob_operator.drivers import Drivers
 from clonejob_operator.drivers.base import JobContext
 from clonejob_operator.events import EventPoster
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, ref_of, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Facts, Job, Need, StepReport
 from clonejob_operator.settings import Settings
 from clonejob_operator.timestamps import now as utc_now
@@ -164,14 +164,20 @@ class Reconciler:
 
     def _write(self, job: Job, body: Body, decision: Decision) -> None:
         new = decision.status.wire()
-        if new != (body.get("status") or {}):
-            replacement = {**body, "status": new}
+        old = body.get("status") or {}
+        if new != old:
+            # The resourceVersion makes the patch conditional: a concurrent change answers 409.
+            patch = {
+                "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+                "status": merge_patch(old, new),
+            }
             try:
-                self.kube.replace_status(CLONE_JOB, job.namespace, job.name, replacement)
+                self.kube.patch_status(CLONE_JOB, job.namespace, job.name, patch)
             except ApiException as error:
                 if status_of(error) == 409:
                     raise Conflict(f"CloneJob {job.namespace}/{job.name} changed meanwhile") from None
                 raise
+        self._log_progress(job, decision.status)
         involved = ref_of(body)
         for note in decision.notes:
             log.info(
@@ -190,6 +196,23 @@ class Reconciler:
             self.events.post(involved, note.type, note.reason, note.message)
         if decision.record and job.spec is not None:
             recentjobs.record(self.kube, job.namespace, job.spec.migrating_vm, recentjobs.summary(decision.status))
+
+    @staticmethod
+    def _log_progress(job: Job, status: CloneJobStatus) -> None:
+        before, after = job.status.running_step, status.running_step
+        if after is None or before is None or before.kind is not after.kind:
+            return
+        if before.progress_percent != after.progress_percent:
+            condition = next((c for c in status.conditions or [] if c.type == "Reconciling"), None)
+            log.info(
+                "CloneJob %s/%s: %s %s%% (job %s%%): %s",
+                job.namespace,
+                job.name,
+                after.kind.value,
+                after.progress_percent,
+                status.progress_percent,
+                condition.message if condition else "",
+            )
 
 
 def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:

@@ -63,8 +63,8 @@ def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
         if not stand_in:  # our own CRDs are brought up to date; a real KubeVirt/CDI CRD is left alone
             doc["metadata"]["resourceVersion"] = current.metadata.resource_version
             api.replace_custom_resource_definition(name, doc)
-    for doc in docs:
-        wait_for(lambda: _established(api, doc["metadata"]["name"]), 30, f"CRD {doc['metadata']['name']}")
+    for crd_name in [doc["metadata"]["name"] for doc in docs]:
+        wait_for(lambda name=crd_name: _established(api, name), 30, f"CRD {crd_name}")  # type: ignore[misc]
     yield client
     for name in created:
         api.delete_custom_resource_definition(name)
@@ -84,8 +84,15 @@ def namespace(kube: Kube) -> Iterator[str]:
     for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT):
         for item in kube.list(kind, name):
             if item["metadata"].get("finalizers"):
-                kube.call(kube.custom.patch_namespaced_custom_object, kind.group, kind.version, name, kind.plural,
-                          item["metadata"]["name"], {"metadata": {"finalizers": None}})
+                kube.call(
+                    kube.custom.patch_namespaced_custom_object,
+                    kind.group,
+                    kind.version,
+                    name,
+                    kind.plural,
+                    item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                )
             kube.delete(kind, name, item["metadata"]["name"])
     if made_namespace:
         kube.core.delete_namespace(name)

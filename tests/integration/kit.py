@@ -115,10 +115,17 @@ class World:
     namespace: str
 
     # --- objects users create -------------------------------------------------------------------------
-    def migrating_vm(self, name: str = "web-1", disks: int = 1, defaults: Body | None = None, synced: bool = True,
-                     ready_snapshots: bool = True) -> Body:
+    def migrating_vm(
+        self,
+        name: str = "web-1",
+        disks: int = 1,
+        defaults: Body | None = None,
+        synced: bool = True,
+        ready_snapshots: bool = True,
+    ) -> Body:
         body = {
-            "apiVersion": MIGRATING_VM.api_version, "kind": MIGRATING_VM.kind,
+            "apiVersion": MIGRATING_VM.api_version,
+            "kind": MIGRATING_VM.kind,
             "metadata": {"name": name, "namespace": self.namespace},
             "spec": {"sourceVmId": f"vm-{name}", "kubevirtTargetDefaults": defaults or {}},
         }
@@ -134,32 +141,61 @@ class World:
             snapshot = f"{name}-c{cycle}-d{index}"
             self.snapshot(snapshot, ready=ready)
             snapshots.append({"disk": f"disk-{index}", "volumeSnapshot": snapshot, "sizeBytes": (index + 1) * 2**30})
-        self.kube.patch_status(MIGRATING_VM, self.namespace, name, {"status": {
-            "state": "ACTIVE", "stateTime": "2026-11-26T10:00:00Z",
-            "lastSync": {"lastSyncTime": "2026-11-26T10:00:00.123456789Z", "cycleNumber": cycle,
-                         "snapshots": snapshots},
-        }})
+        self.kube.patch_status(
+            MIGRATING_VM,
+            self.namespace,
+            name,
+            {
+                "status": {
+                    "state": "ACTIVE",
+                    "stateTime": "2026-11-26T10:00:00Z",
+                    "lastSync": {
+                        "lastSyncTime": "2026-11-26T10:00:00.123456789Z",
+                        "cycleNumber": cycle,
+                        "snapshots": snapshots,
+                    },
+                }
+            },
+        )
 
     def snapshot(self, name: str, ready: bool = True) -> None:
-        self.kube.create(VOLUME_SNAPSHOT, self.namespace, {
-            "apiVersion": VOLUME_SNAPSHOT.api_version, "kind": VOLUME_SNAPSHOT.kind,
-            "metadata": {"name": name, "namespace": self.namespace},
-            "spec": {"source": {"persistentVolumeClaimName": f"src-{name}"}},
-        })
+        self.kube.create(
+            VOLUME_SNAPSHOT,
+            self.namespace,
+            {
+                "apiVersion": VOLUME_SNAPSHOT.api_version,
+                "kind": VOLUME_SNAPSHOT.kind,
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {"source": {"persistentVolumeClaimName": f"src-{name}"}},
+            },
+        )
         if ready:
-            self.kube.patch_status(VOLUME_SNAPSHOT, self.namespace, name,
-                                   {"status": {"readyToUse": True, "restoreSize": "1Gi"}})
+            self.kube.patch_status(
+                VOLUME_SNAPSHOT, self.namespace, name, {"status": {"readyToUse": True, "restoreSize": "1Gi"}}
+            )
 
     def clone_job(self, name: str, migrating_vm: str = "web-1") -> Body:
-        return self.kube.create(CLONE_JOB, self.namespace, {
-            "apiVersion": CLONE_JOB.api_version, "kind": CLONE_JOB.kind,
-            "metadata": {"name": name, "namespace": self.namespace},
-            "spec": {"migratingVm": migrating_vm},
-        })
+        return self.kube.create(
+            CLONE_JOB,
+            self.namespace,
+            {
+                "apiVersion": CLONE_JOB.api_version,
+                "kind": CLONE_JOB.kind,
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {"migratingVm": migrating_vm},
+            },
+        )
 
     def cancel(self, name: str) -> None:
-        self.kube.call(self.kube.custom.patch_namespaced_custom_object, CLONE_JOB.group, CLONE_JOB.version,
-                       self.namespace, CLONE_JOB.plural, name, {"spec": {"cancel": True}})
+        self.kube.call(
+            self.kube.custom.patch_namespaced_custom_object,
+            CLONE_JOB.group,
+            CLONE_JOB.version,
+            self.namespace,
+            CLONE_JOB.plural,
+            name,
+            {"spec": {"cancel": True}},
+        )
 
     def delete(self, kind: Kind, name: str) -> None:
         self.kube.delete(kind, self.namespace, name)
@@ -184,16 +220,22 @@ class World:
         return self.kube.list(kind, self.namespace)
 
     def all_products(self) -> list[str]:
-        return [f"{kind.kind}/{item['metadata']['name']}" for kind in (DATA_VOLUME, VIRTUAL_MACHINE)
-                for item in self.products(kind)]
+        return [
+            f"{kind.kind}/{item['metadata']['name']}"
+            for kind in (DATA_VOLUME, VIRTUAL_MACHINE)
+            for item in self.products(kind)
+        ]
 
     def wait_state(self, name: str, state: str, timeout: float = 30.0) -> dict[str, Any]:
         wait_for(lambda: self.state(name) == state, timeout, f"CloneJob {name} to reach {state}")
         return self.status(name)
 
     def wait_step(self, name: str, step: str, timeout: float = 30.0) -> dict[str, Any]:
-        wait_for(lambda: (self.get(CLONE_JOB, name) or {}).get("status", {}).get("currentStep") == step,
-                 timeout, f"CloneJob {name} to run {step}")
+        wait_for(
+            lambda: (self.get(CLONE_JOB, name) or {}).get("status", {}).get("currentStep") == step,
+            timeout,
+            f"CloneJob {name} to run {step}",
+        )
         return self.status(name)
 
     def wait_gone(self, kind: Kind, name: str, timeout: float = 30.0) -> None:
@@ -210,9 +252,15 @@ class World:
         for index in range(disks):
             name = f"{vm}-disk-{index}"
             self.wait_object(DATA_VOLUME, name)
-            self.set_status(DATA_VOLUME, name, {"phase": phase, "progress": "100.0%" if phase == "Succeeded" else "N/A",
-                                                "conditions": [{"type": "Ready", "status": str(phase == "Succeeded"),
-                                                                "message": f"phase {phase}"}]})
+            self.set_status(
+                DATA_VOLUME,
+                name,
+                {
+                    "phase": phase,
+                    "progress": "100.0%" if phase == "Succeeded" else "N/A",
+                    "conditions": [{"type": "Ready", "status": str(phase == "Succeeded"), "message": f"phase {phase}"}],
+                },
+            )
 
     def ready_vm(self, vm: str) -> None:
         self.wait_object(VIRTUAL_MACHINE, vm)

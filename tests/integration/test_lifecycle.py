@@ -35,16 +35,21 @@ def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namesp
         assert dv["metadata"]["labels"][names.LABEL_JOB] == "web-1-test-3"
         assert "ownerReferences" not in dv["metadata"]
         world.set_status(DATA_VOLUME, "web-1-test-3-disk-0", {"phase": "ImportInProgress", "progress": "50.0%"})
-        wait_for(lambda: (world.status("web-1-test-3")["steps"][0].get("progressPercent") or 0) >= 25, 10,
-                 "disk progress to show")
+        wait_for(
+            lambda: (world.status("web-1-test-3")["steps"][0].get("progressPercent") or 0) >= 25,
+            10,
+            "disk progress to show",
+        )
         world.finish_disks("web-1-test-3", disks=2)
         world.wait_step("web-1-test-3", "instantiatingMigratedVm")
         world.ready_vm("web-1-test-3")
         status = world.wait_state("web-1-test-3", "SUCCEEDED")
 
     assert status["name"] == f"namespaces/{namespace}/migratingVms/web-1/cloneJobs/web-1-test-3"
-    assert [list(k for k in step if k in ("preparingVmDisks", "adaptingOs", "instantiatingMigratedVm"))
-            for step in status["steps"]] == [["preparingVmDisks"], ["instantiatingMigratedVm"]]
+    assert [
+        list(k for k in step if k in ("preparingVmDisks", "adaptingOs", "instantiatingMigratedVm"))
+        for step in status["steps"]
+    ] == [["preparingVmDisks"], ["instantiatingMigratedVm"]]
     stamps = [status["createTime"]]
     for step in status["steps"]:
         stamps += [step["startTime"], step["endTime"]]
@@ -58,14 +63,19 @@ def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namesp
     assert status["kubevirtTargetDetails"]["vmName"] == "web-1-test-3"
     assert status["sourceSync"]["cycleNumber"] == 3
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
-        "Ready": "True", "Reconciling": "False", "Stalled": "False"}
+        "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
+    }
     assert all(c["observedGeneration"] == 1 for c in status["conditions"])
     assert status["observedGeneration"] == 1
     assert sorted(r["kind"] for r in status["createdResources"]) == ["DataVolume", "DataVolume", "VirtualMachine"]
     vm = world.get(VIRTUAL_MACHINE, "web-1-test-3")
     assert vm is not None
     assert [v["dataVolume"]["name"] for v in vm["spec"]["template"]["spec"]["volumes"]] == [
-        "web-1-test-3-disk-0", "web-1-test-3-disk-1"]
+        "web-1-test-3-disk-0",
+        "web-1-test-3-disk-1",
+    ]
     recent = (world.get(MIGRATING_VM, "web-1") or {})["status"]["recentCloneJobs"]
     assert [(entry["name"].rsplit("/", 1)[-1], entry["state"]) for entry in recent] == [("web-1-test-3", "SUCCEEDED")]
     assert world.get(CLONE_JOB, "web-1-test-3") is not None

@@ -1,0 +1,87 @@
+"""Cancel and delete during each step: products are removed before CANCELLED or disappearance."""
+
+from __future__ import annotations
+
+import pytest
+
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from tests.integration.kit import World, running_operator, settings_for, wait_for
+
+STEPS = ["preparingVmDisks", "instantiatingMigratedVm"]
+
+
+def _run_to(world: World, name: str, step: str) -> None:
+    world.clone_job(name)
+    world.wait_step(name, "preparingVmDisks")
+    world.wait_object(DATA_VOLUME, f"{name}-disk-0")
+    if step == "instantiatingMigratedVm":
+        world.finish_disks(name, disks=2)
+        world.wait_step(name, step)
+        world.wait_object(VIRTUAL_MACHINE, name)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_cancel_during_step_removes_products_then_cancels(kube: Kube, world: World, namespace: str, step: str) -> None:
+    world.migrating_vm("web-1", disks=2)
+    with running_operator(kube, settings_for(namespace)):
+        _run_to(world, "cj", step)
+        world.cancel("cj")
+        seen: list[str] = []
+
+        def cancelled() -> bool:
+            state = world.state("cj") or ""
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if state == "CANCELLED":
+                assert world.all_products() == [], "CANCELLED while products still exist"
+                return True
+            return False
+
+        wait_for(cancelled, 30, "CANCELLED")
+    status = world.status("cj")
+    assert seen[0] in ("ACTIVE", "CANCELLING") and "CANCELLING" in seen
+    assert all(step_["endTime"] for step_ in status["steps"])
+    assert status["steps"][-1].get(step) == {}
+    assert status["endTime"] == status["stateTime"]
+    assert "error" not in status
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["Stalled"] == ("True", "Cancelled")
+    assert conditions["Ready"][0] == "False"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_delete_during_step_removes_products_then_the_job(kube: Kube, world: World, namespace: str, step: str) -> None:
+    world.migrating_vm("web-1", disks=2)
+    with running_operator(kube, settings_for(namespace)):
+        _run_to(world, "cj", step)
+        products_before = world.all_products()
+        assert products_before
+        world.delete(CLONE_JOB, "cj")
+
+        def gone() -> bool:
+            if world.get(CLONE_JOB, "cj") is not None:
+                return False
+            assert world.all_products() == [], "the CloneJob vanished before its products"
+            return True
+
+        wait_for(gone, 30, "the CloneJob to be deleted")
+
+
+def test_cancel_while_pending_cancels_without_starting(kube: Kube, world: World, namespace: str) -> None:
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="missing")
+        status = world.wait_state("cj", "PENDING")
+        world.cancel("cj")
+        status = world.wait_state("cj", "CANCELLED")
+    assert "steps" not in status
+    assert world.all_products() == []
+    assert status["observedGeneration"] == 2
+
+
+def test_delete_pending_job_lets_go(kube: Kube, world: World, namespace: str) -> None:
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="missing")
+        world.wait_state("cj", "PENDING")
+        wait_for(lambda: world.job("cj")["metadata"].get("finalizers"), 10, "the finalizer")
+        world.delete(CLONE_JOB, "cj")
+        world.wait_gone(CLONE_JOB, "cj")

@@ -1,0 +1,19 @@
+"""The generated CRDs as the API server sees them: Established, structural, with names accepted."""
+
+from __future__ import annotations
+
+import kubernetes
+import pytest
+
+from clonejob_operator import crdgen
+from clonejob_operator.kube import Kube
+
+
+@pytest.mark.parametrize("name", [crd["metadata"]["name"] for crd in crdgen.all_crds().values()])
+def test_crd_is_established_and_structural(kube: Kube, name: str) -> None:
+    crd = kubernetes.client.ApiextensionsV1Api(kube.api_client).read_custom_resource_definition(name)
+    conditions = {c.type: c.status for c in crd.status.conditions}
+    assert conditions.get("Established") == "True"
+    assert conditions.get("NamesAccepted") == "True"
+    assert "NonStructuralSchema" not in conditions
+    assert crd.status.accepted_names.short_names in (["cj"], ["mvm"])

@@ -1,0 +1,122 @@
+"""The operator killed hard mid-step (SIGKILL, no cleanup of its own) and started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from clonejob_operator import names
+from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from tests.integration.kit import World, running_operator, settings_for, wait_for
+
+
+@contextmanager
+def operator_process(kubeconfig: str, namespace: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``clonejob-operator run`` as users run it, in its own process."""
+    command = [
+        sys.executable,
+        "-m",
+        "clonejob_operator.cli",
+        "run",
+        "--kubeconfig",
+        kubeconfig,
+        "-n",
+        namespace,
+        "--standalone",
+        "--resync-interval",
+        "0.3",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(10) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("step", ["preparingVmDisks", "instantiatingMigratedVm"])
+def test_killed_mid_step_then_restarted_completes_without_duplicates(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str, tmp_path: Path, step: str
+) -> None:
+    world.migrating_vm("web-1", disks=2)
+    log = tmp_path / "operator.log"
+    with operator_process(cluster_kubeconfig, namespace, log) as process:
+        world.clone_job("cj")
+        world.wait_object(DATA_VOLUME, "cj-disk-1", timeout=60)
+        if step == "instantiatingMigratedVm":
+            world.finish_disks("cj", disks=2)
+            world.wait_object(VIRTUAL_MACHINE, "cj")
+        world.wait_step("cj", step)
+        _kill(process)
+    uids = {p["metadata"]["uid"] for kind in (DATA_VOLUME, VIRTUAL_MACHINE) for p in world.products(kind)}
+    assert len(uids) == (3 if step == "instantiatingMigratedVm" else 2), log.read_text()[-3000:]
+
+    with running_operator(kube, settings_for(namespace)):
+        if step == "preparingVmDisks":
+            world.finish_disks("cj", disks=2)
+        world.ready_vm("cj")
+        status = world.wait_state("cj", "SUCCEEDED")
+    products = [p for kind in (DATA_VOLUME, VIRTUAL_MACHINE) for p in world.products(kind)]
+    assert sorted(p["metadata"]["name"] for p in products) == ["cj", "cj-disk-0", "cj-disk-1"]
+    assert uids <= {p["metadata"]["uid"] for p in products}, "a product was re-created"
+    refs = [(r["kind"], r["name"]) for r in status["createdResources"]]
+    assert sorted(refs) == [("DataVolume", "cj-disk-0"), ("DataVolume", "cj-disk-1"), ("VirtualMachine", "cj")]
+    assert len(status["steps"]) == 2
+    assert all(s["startTime"] <= s["endTime"] for s in status["steps"])
+
+
+def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world: World, namespace: str) -> None:
+    """Something created just before a crash, never written to createdResources, is still removed."""
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        job = world.clone_job("cj")
+        world.wait_step("cj", "preparingVmDisks")
+        stray = kube.create(
+            DATA_VOLUME,
+            namespace,
+            {
+                "apiVersion": DATA_VOLUME.api_version,
+                "kind": DATA_VOLUME.kind,
+                "metadata": {
+                    "name": "stray",
+                    "namespace": namespace,
+                    "labels": names.product_labels("cj", job["metadata"]["uid"], "web-1"),
+                },
+                "spec": {},
+            },
+        )
+        unrelated = kube.create(
+            DATA_VOLUME,
+            namespace,
+            {
+                "apiVersion": DATA_VOLUME.api_version,
+                "kind": DATA_VOLUME.kind,
+                "metadata": {
+                    "name": "unrelated",
+                    "namespace": namespace,
+                    "labels": {names.LABEL_JOB: "cj", names.LABEL_JOB_UID: "someone-else"},
+                },
+                "spec": {},
+            },
+        )
+        world.cancel("cj")
+        world.wait_state("cj", "CANCELLED")
+    assert world.get(DATA_VOLUME, "stray") is None, stray["metadata"]["name"]
+    kept = world.get(DATA_VOLUME, "unrelated")
+    assert kept is not None and kept["metadata"]["uid"] == unrelated["metadata"]["uid"]
+    wait_for(lambda: world.get(DATA_VOLUME, "cj-disk-0") is None, 5, "the job's own disk to be gone")

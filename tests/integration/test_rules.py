@@ -1,0 +1,189 @@
+"""The seed's rule: once finished, the clone is never touched; and one job per MigratingVm at a time."""
+
+from __future__ import annotations
+
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+from tests.integration.kit import World, running_operator, settings_for, wait_for
+
+
+def test_succeeded_then_deleted_leaves_products_untouched(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("web-1", disks=2)
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        world.finish_disks("cj", disks=2)
+        world.ready_vm("cj")
+        world.wait_state("cj", "SUCCEEDED")
+        before = {
+            f"{p['kind']}/{p['metadata']['name']}": p["metadata"]["resourceVersion"]
+            for kind in (DATA_VOLUME, VIRTUAL_MACHINE)
+            for p in world.products(kind)
+        }
+        assert len(before) == 3
+        world.delete(CLONE_JOB, "cj")
+        world.wait_gone(CLONE_JOB, "cj")
+        # Give the operator several resync intervals in which it could misbehave.
+        wait_for(lambda: world.kube.list(CLONE_JOB, namespace) == [], 5, "no CloneJobs")
+        after = {
+            f"{p['kind']}/{p['metadata']['name']}": p["metadata"]["resourceVersion"]
+            for kind in (DATA_VOLUME, VIRTUAL_MACHINE)
+            for p in world.products(kind)
+        }
+    assert after == before
+    for kind in (DATA_VOLUME, VIRTUAL_MACHINE):
+        for product in world.products(kind):
+            assert "ownerReferences" not in product["metadata"]
+            assert "deletionTimestamp" not in product["metadata"]
+
+
+def test_second_job_waits_for_the_first_then_runs(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("first")
+        world.wait_step("first", "preparingVmDisks")
+        world.clone_job("second")
+        wait_for(
+            lambda: any(
+                c["reason"] == "WaitingForCloneJob" and c["type"] == "Reconciling"
+                for c in world.status("second").get("conditions", [])
+            ),
+            10,
+            "second to wait",
+        )
+        assert world.state("second") == "PENDING"
+        recent = world.get(MIGRATING_VM, "web-1")["status"]["recentCloneJobs"]  # type: ignore[index]
+        assert [e["name"].rsplit("/", 1)[-1] for e in recent] == ["first"]
+        world.finish_disks("first")
+        world.ready_vm("first")
+        world.wait_state("first", "SUCCEEDED")
+        world.wait_step("second", "preparingVmDisks")
+        world.finish_disks("second")
+        world.ready_vm("second")
+        world.wait_state("second", "SUCCEEDED")
+    first, second = world.status("first"), world.status("second")
+    assert second["steps"][0]["startTime"] >= first["endTime"]
+    recent = world.get(MIGRATING_VM, "web-1")["status"]["recentCloneJobs"]  # type: ignore[index]
+    assert [(e["name"].rsplit("/", 1)[-1], e["state"]) for e in recent] == [("second", "SUCCEEDED")]
+
+
+def test_queue_is_fifo(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("web-1")
+    world.clone_job("a")
+    world.clone_job("b")
+    with running_operator(kube, settings_for(namespace)):
+        world.wait_step("a", "preparingVmDisks")
+        wait_for(
+            lambda: any(
+                c["reason"] in ("Queued", "WaitingForCloneJob") for c in world.status("b").get("conditions", [])
+            ),
+            10,
+            "b to queue",
+        )
+        assert world.state("b") == "PENDING"
+
+
+def test_waits_for_missing_migratingvm_then_runs(kube: Kube, world: World, namespace: str) -> None:
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        wait_for(
+            lambda: any(
+                c["type"] == "Reconciling" and c["reason"] == "MigratingVmNotFound"
+                for c in world.status("cj").get("conditions", [])
+            ),
+            10,
+            "MigratingVmNotFound",
+        )
+        world.migrating_vm("web-1", synced=False)
+        wait_for(
+            lambda: any(
+                c["type"] == "Reconciling" and c["reason"] == "NoSnapshots"
+                for c in world.status("cj").get("conditions", [])
+            ),
+            10,
+            "NoSnapshots",
+        )
+        assert world.state("cj") == "PENDING"
+        world.sync("web-1")
+        world.wait_step("cj", "preparingVmDisks")
+
+
+def test_pending_deadline_fails_with_not_found(kube: Kube, world: World, namespace: str) -> None:
+    from datetime import timedelta
+
+    with running_operator(kube, settings_for(namespace, pending_deadline=timedelta(seconds=2))):
+        world.clone_job("cj", migrating_vm="missing")
+        status = world.wait_state("cj", "FAILED", timeout=20)
+    assert status["error"]["code"] == 5  # NOT_FOUND
+    assert "MigratingVm missing not found" in status["error"]["message"]
+    assert "steps" not in status
+
+
+def test_migratingvm_in_another_namespace_is_never_used(kube: Kube, world: World, namespace: str) -> None:
+    other = World(kube, namespace + "-other")
+    other.migrating_vm("web-1")
+    try:
+        with running_operator(kube, settings_for(namespace)):
+            world.clone_job("cj")
+            wait_for(
+                lambda: any(c["reason"] == "MigratingVmNotFound" for c in world.status("cj").get("conditions", [])),
+                10,
+                "MigratingVmNotFound",
+            )
+            assert world.state("cj") == "PENDING"
+            assert world.all_products() == [] and other.all_products() == []
+        assert "recentCloneJobs" not in (other.get(MIGRATING_VM, "web-1") or {}).get("status", {})
+    finally:
+        kube.delete(MIGRATING_VM, other.namespace, "web-1")
+        for item in kube.list(VOLUME_SNAPSHOT, other.namespace):
+            kube.delete(VOLUME_SNAPSHOT, other.namespace, item["metadata"]["name"])
+
+
+def test_compute_engine_target_fails_unimplemented(kube: Kube, world: World, namespace: str) -> None:
+    world.kube.create(
+        MIGRATING_VM,
+        namespace,
+        {
+            "apiVersion": MIGRATING_VM.api_version,
+            "kind": MIGRATING_VM.kind,
+            "metadata": {"name": "gce", "namespace": namespace},
+            "spec": {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "us-central1-a"}},
+        },
+    )
+    world.sync("gce")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="gce")
+        status = world.wait_state("cj", "FAILED")
+    assert status["error"]["code"] == 12  # UNIMPLEMENTED
+    assert "computeEngineTargetDefaults" in status["error"]["message"]
+
+
+def test_max_active_limits_running_jobs(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("a")
+    world.migrating_vm("b")
+    with running_operator(kube, settings_for(namespace, max_active=1)):
+        world.clone_job("ja", migrating_vm="a")
+        world.wait_step("ja", "preparingVmDisks")
+        world.clone_job("jb", migrating_vm="b")
+        wait_for(
+            lambda: any(c["reason"] == "MaxActiveReached" for c in world.status("jb").get("conditions", [])),
+            10,
+            "MaxActiveReached",
+        )
+        world.cancel("ja")
+        world.wait_state("ja", "CANCELLED")
+        world.wait_step("jb", "preparingVmDisks")
+
+
+def test_cancel_after_success_changes_nothing_but_observed_generation(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        world.finish_disks("cj")
+        world.ready_vm("cj")
+        done = world.wait_state("cj", "SUCCEEDED")
+        vm_version = world.get(VIRTUAL_MACHINE, "cj")["metadata"]["resourceVersion"]  # type: ignore[index]
+        world.cancel("cj")
+        wait_for(lambda: world.status("cj").get("observedGeneration") == 2, 10, "observedGeneration 2")
+        after = world.status("cj")
+    assert after["state"] == "SUCCEEDED" and after["endTime"] == done["endTime"]
+    assert all(c["observedGeneration"] == 2 for c in after["conditions"])
+    assert world.get(VIRTUAL_MACHINE, "cj")["metadata"]["resourceVersion"] == vm_version  # type: ignore[index]

@@ -1,0 +1,34 @@
+"""The shipped samples are accepted by the API server as they are (server-side dry run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+
+SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
+KINDS = {"CloneJob": CLONE_JOB, "MigratingVm": MIGRATING_VM}
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_sample_is_accepted(kube: Kube, namespace: str, path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    if "kind" not in doc:
+        assert doc == {"spec": {"cancel": True}}
+        return
+    kind = KINDS[doc["kind"]]
+    doc["metadata"]["namespace"] = namespace
+    created = kube.call(
+        kube.custom.create_namespaced_custom_object,
+        kind.group,
+        kind.version,
+        namespace,
+        kind.plural,
+        doc,
+        dry_run="All",
+        field_validation="Strict",
+    )
+    assert created["spec"] == {**doc["spec"], **({"cancel": False} if kind is CLONE_JOB else {})}

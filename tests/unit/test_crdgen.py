@@ -1,0 +1,95 @@
+"""crds/ is generated from the models: stale files fail here; the schemas are structural."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clonejob_operator import cli, crdgen
+
+CRDS = Path(__file__).resolve().parents[2] / "crds"
+
+
+def test_crds_directory_matches_the_generator() -> None:
+    expected = {name: crdgen.render(crd) for name, crd in crdgen.all_crds().items()}
+    actual = {p.name: p.read_text() for p in CRDS.glob("*.yaml")}
+    assert actual == expected, "crds/ is stale: run `clonejob-operator crds --output-dir crds`"
+
+
+def test_cli_prints_the_same_crds() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(["crds"]) == 0
+    assert list(yaml.safe_load_all(out.getvalue())) == list(crdgen.all_crds().values())
+
+
+def _walk(node: Any, path: str = "") -> list[str]:
+    """Constructs that a structural schema forbids, or that our generator must never leave behind."""
+    bad = []
+    if isinstance(node, dict):
+        for key in ("$ref", "anyOf", "oneOf", "allOf", "title", "$defs", "const"):
+            if key in node:
+                bad.append(f"{path}: {key}")
+        if node.get("additionalProperties") in (True, False):
+            bad.append(f"{path}: additionalProperties bool")
+        if (
+            node.get("type") == "object"
+            and "properties" not in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            bad.append(f"{path}: object without properties")
+        for key, value in node.items():
+            bad.extend(_walk(value, f"{path}.{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            bad.extend(_walk(value, f"{path}[{index}]"))
+    return bad
+
+
+def test_schemas_are_structural() -> None:
+    for crd in crdgen.all_crds().values():
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert _walk(schema) == [".properties.metadata: object without properties"]
+        assert all("type" in prop for prop in schema["properties"]["spec"]["properties"].values())
+
+
+def test_clonejob_crd_names_and_columns() -> None:
+    crd = crdgen.clonejob_crd()
+    assert crd["spec"]["names"]["shortNames"] == ["cj"]
+    assert crd["spec"]["names"]["categories"] == ["vmmigration"]
+    columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [c["name"] for c in columns if "priority" not in c] == ["State", "Step", "MigratingVm", "Age", "Ended"]
+    assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    for seed_field in (
+        "name",
+        "createTime",
+        "stateTime",
+        "endTime",
+        "state",
+        "error",
+        "steps",
+        "computeEngineTargetDetails",
+        "computeEngineDisksTargetDetails",
+        "targetDetails",
+        "computeEngineVmDetails",
+    ):
+        assert seed_field in status
+    assert status["state"]["enum"][0] == "STATE_UNSPECIFIED"
+
+
+def test_spec_rules() -> None:
+    spec = crdgen.clonejob_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["required"] == ["migratingVm"]
+    assert spec["properties"]["cancel"]["x-kubernetes-validations"][0]["rule"] == "self || !oldSelf"
+    assert spec["properties"]["migratingVm"]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+
+
+def test_cli_writes_files(tmp_path: Path) -> None:
+    assert cli.main(["crds", "--output-dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(crdgen.all_crds())

@@ -1,0 +1,364 @@
+"""The state machine as a table: (status, observed world) -> decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, SourceSync, StepKind
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.conditions import Activity
+from clonejob_operator.machine import (
+    Admission,
+    CleanupReport,
+    Facts,
+    Job,
+    Need,
+    Plan,
+    StepReport,
+    decide,
+    need,
+)
+from clonejob_operator.settings import Settings
+
+T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+NOW = T0 + timedelta(minutes=10)
+DISKS, ADAPT, VM = StepKind.PREPARING_VM_DISKS, StepKind.ADAPTING_OS, StepKind.INSTANTIATING_MIGRATED_VM
+TWO = (DISKS, VM)
+THREE = (DISKS, ADAPT, VM)
+SETTINGS = Settings(pending_deadline=timedelta(hours=1))
+PLAN = Plan(
+    steps=TWO,
+    target={"kubevirt_target_details": KubevirtTargetDetails(vm_name="cj")},
+    source_sync=SourceSync(cycle_number=3),
+)
+
+
+def ts(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def step(kind: StepKind, start: float, end: float | None = None, progress: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {kind.value: {}, "startTime": ts(start), "progressPercent": progress}
+    if end is not None:
+        out["endTime"] = ts(end)
+    return out
+
+
+def status(state: str, steps: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": state, "stateTime": ts(0), "createTime": ts(0), "name": "n", **extra}
+    if steps is not None:
+        out["steps"] = steps
+        out["kubevirtTargetDetails"] = {"vmName": "cj"}
+    return out
+
+
+def job(
+    raw_status: dict[str, Any] | None = None,
+    cancel: bool = False,
+    deleting: bool = False,
+    spec_error: str | None = None,
+    generation: int = 1,
+) -> Job:
+    return Job(
+        namespace="ns",
+        name="cj",
+        uid="u",
+        generation=generation,
+        created=T0,
+        spec=CloneJobSpec(migrating_vm="web-1", cancel=cancel),
+        status=CloneJobStatus.model_validate(raw_status or {}),
+        deleting=deleting,
+        spec_error=spec_error,
+    )
+
+
+@dataclass
+class Row:
+    id: str
+    job: Job
+    facts: Facts
+    state: str
+    need: Need
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+ROWS = [
+    Row(
+        "new job waits for its MigratingVm",
+        job(),
+        Facts(
+            NOW,
+            admission=Admission(
+                waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
+            ),
+        ),
+        "PENDING",
+        Need.ADMISSION,
+        {"reason": "MigratingVmNotFound", "claim": False},
+    ),
+    Row(
+        "admitted job starts its first step and claims",
+        job(status("PENDING")),
+        Facts(NOW, admission=Admission(plan=PLAN)),
+        "ACTIVE",
+        Need.ADMISSION,
+        {"claim": True, "current": "preparingVmDisks", "steps": 1, "details": "cj"},
+    ),
+    Row(
+        "pending past the deadline fails with the wait's code",
+        job(status("PENDING")),
+        Facts(
+            T0 + timedelta(hours=2),
+            admission=Admission(
+                waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
+            ),
+        ),
+        "FAILED",
+        Need.ADMISSION,
+        {"code": Code.NOT_FOUND, "message": "still PENDING after 1h"},
+    ),
+    Row(
+        "admission error fails at once without steps",
+        job(status("PENDING")),
+        Facts(NOW, admission=Admission(error=JobError(Code.UNIMPLEMENTED, "not yet"))),
+        "FAILED",
+        Need.ADMISSION,
+        {"code": Code.UNIMPLEMENTED, "steps": 0},
+    ),
+    Row(
+        "disk progress is recorded",
+        job(status("ACTIVE", [step(DISKS, 1)])),
+        Facts(NOW, steps=TWO, step=StepReport(progress=40, detail="0/2 disks ready")),
+        "ACTIVE",
+        Need.STEP,
+        {"step_progress": 40, "overall": 40 * 70 // 80, "reason": "PreparingVmDisks"},
+    ),
+    Row(
+        "disks done: the VM step begins",
+        job(status("ACTIVE", [step(DISKS, 1)])),
+        Facts(NOW, steps=TWO, step=StepReport(done=True)),
+        "ACTIVE",
+        Need.STEP,
+        {"current": "instantiatingMigratedVm", "steps": 2, "first_end": True},
+    ),
+    Row(
+        "disks done: OS adaptation when planned",
+        job(status("ACTIVE", [step(DISKS, 1)])),
+        Facts(NOW, steps=THREE, step=StepReport(done=True)),
+        "ADAPTING_OS",
+        Need.STEP,
+        {"current": "adaptingOs", "state_time_changed": True},
+    ),
+    Row(
+        "adaptation done: back to ACTIVE for the VM",
+        job(status("ADAPTING_OS", [step(DISKS, 1, 2, 100), step(ADAPT, 2)])),
+        Facts(NOW, steps=THREE, step=StepReport(done=True)),
+        "ACTIVE",
+        Need.STEP,
+        {"current": "instantiatingMigratedVm", "steps": 3},
+    ),
+    Row(
+        "VM ready: SUCCEEDED with endTime",
+        job(status("ACTIVE", [step(DISKS, 1, 2, 100), step(VM, 2)])),
+        Facts(NOW, steps=TWO, step=StepReport(done=True)),
+        "SUCCEEDED",
+        Need.STEP,
+        {"ended": True, "overall": 100, "record": True, "current": None},
+    ),
+    Row(
+        "step error: the step ends, error set, cleanup next",
+        job(status("ACTIVE", [step(DISKS, 1)])),
+        Facts(NOW, steps=TWO, step=StepReport(error=JobError(Code.INTERNAL, "DataVolume x failed"))),
+        "ACTIVE",
+        Need.STEP,
+        {
+            "code": Code.INTERNAL,
+            "message": "step preparingVmDisks failed: DataVolume x failed",
+            "first_end": True,
+            "current": None,
+        },
+    ),
+    Row(
+        "step timeout: DEADLINE_EXCEEDED",
+        job(status("ACTIVE", [step(DISKS, 1)])),
+        Facts(T0 + timedelta(hours=7), steps=TWO, step=StepReport(progress=10)),
+        "ACTIVE",
+        Need.STEP,
+        {"code": Code.DEADLINE_EXCEEDED, "message": "did not finish within 6h"},
+    ),
+    Row(
+        "cancel while running: CANCELLING, step ended",
+        job(status("ACTIVE", [step(DISKS, 1)]), cancel=True),
+        Facts(NOW, steps=TWO),
+        "CANCELLING",
+        Need.NOTHING,
+        {"first_end": True, "state_time_changed": True},
+    ),
+    Row(
+        "deletion acts as cancel",
+        job(status("ACTIVE", [step(DISKS, 1)]), deleting=True),
+        Facts(NOW, steps=TWO),
+        "CANCELLING",
+        Need.NOTHING,
+        {"message_note": "being deleted"},
+    ),
+    Row(
+        "cancelling waits for products",
+        job(status("CANCELLING", [step(DISKS, 1, 2)])),
+        Facts(NOW, steps=TWO, cleanup=CleanupReport(remaining=("DataVolume/cj-disk-0",))),
+        "CANCELLING",
+        Need.CLEANUP,
+        {"reason": "Cancelling"},
+    ),
+    Row(
+        "cancelling ends when products are gone",
+        job(status("CANCELLING", [step(DISKS, 1, 2)])),
+        Facts(NOW, steps=TWO, cleanup=CleanupReport()),
+        "CANCELLED",
+        Need.CLEANUP,
+        {"ended": True, "record": True},
+    ),
+    Row(
+        "blocked cleanup never ends the job",
+        job(status("CANCELLING", [step(DISKS, 1, 2)])),
+        Facts(NOW, steps=TWO, cleanup=CleanupReport(blocked="cannot list jobs (API answered 403)")),
+        "CANCELLING",
+        Need.CLEANUP,
+        {"reason": "CleanupStuck", "stalled": True},
+    ),
+    Row(
+        "failing job ends FAILED once products are gone",
+        job(status("ACTIVE", [step(DISKS, 1, 2)], error={"code": 13, "message": "boom"})),
+        Facts(NOW, steps=TWO, cleanup=CleanupReport()),
+        "FAILED",
+        Need.CLEANUP,
+        {"code": Code.INTERNAL, "ended": True},
+    ),
+    Row(
+        "cleanup taking long is Stalled but keeps waiting",
+        job(status("ACTIVE", [step(DISKS, 1, 2)], error={"code": 13, "message": "boom"})),
+        Facts(T0 + timedelta(hours=1), steps=TWO, cleanup=CleanupReport(remaining=("VirtualMachine/cj",))),
+        "ACTIVE",
+        Need.CLEANUP,
+        {"stalled": True, "reason": "CleanupStuck"},
+    ),
+    Row(
+        "invalid spec while running: error, then cleanup",
+        job(status("ACTIVE", [step(DISKS, 1)]), spec_error="spec.migratingVm: Field required"),
+        Facts(NOW, steps=TWO),
+        "ACTIVE",
+        Need.NOTHING,
+        {"code": Code.INVALID_ARGUMENT, "first_end": True},
+    ),
+    Row(
+        "invalid spec before starting: FAILED at once",
+        job(status("PENDING"), spec_error="spec.x: bad"),
+        Facts(NOW),
+        "FAILED",
+        Need.NOTHING,
+        {"code": Code.INVALID_ARGUMENT},
+    ),
+    Row(
+        "terminal never changes",
+        job(
+            status("SUCCEEDED", [step(DISKS, 1, 2, 100), step(VM, 2, 3, 100)], endTime=ts(3)), cancel=True, generation=2
+        ),
+        Facts(NOW),
+        "SUCCEEDED",
+        Need.NOTHING,
+        {"generation": 2, "notes": 0},
+    ),
+    Row(
+        "terminal FAILED stays FAILED on deletion",
+        job(status("FAILED", [], error={"code": 4, "message": "x"}, endTime=ts(3)), deleting=True),
+        Facts(NOW),
+        "FAILED",
+        Need.NOTHING,
+        {"notes": 0},
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_table(row: Row) -> None:
+    assert need(row.job) is row.need
+    decision = decide(row.job, row.facts, SETTINGS)
+    out = decision.status
+    assert out.state == row.state
+    assert out.observed_generation == row.job.generation
+    conditions = {c.type: c for c in out.conditions or []}
+    assert set(conditions) == {"Ready", "Reconciling", "Stalled"}
+    assert all(c.observed_generation == row.job.generation for c in conditions.values())
+    before = row.job.status.state
+    checks = row.checks
+    if "reason" in checks:
+        assert conditions["Ready"].reason == checks["reason"]
+    if "claim" in checks:
+        assert decision.claim is checks["claim"]
+    if "record" in checks:
+        assert decision.record is checks["record"]
+    if "current" in checks:
+        assert out.current_step == checks["current"]
+    if "steps" in checks:
+        assert len(out.steps or []) == checks["steps"]
+    if "details" in checks:
+        assert out.kubevirt_target_details is not None and out.kubevirt_target_details.vm_name == checks["details"]
+    if "code" in checks:
+        assert out.error is not None and out.error.code == checks["code"]
+    if "message" in checks:
+        assert out.error is not None and checks["message"] in (out.error.message or "")
+    if "step_progress" in checks:
+        assert out.steps and out.steps[-1].progress_percent == checks["step_progress"]
+    if "overall" in checks:
+        assert out.progress_percent == checks["overall"]
+    if "first_end" in checks:
+        assert out.steps and out.steps[0].end_time == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if checks.get("ended"):
+        assert out.end_time == out.state_time
+        assert all(s.end_time for s in out.steps or [])
+    if checks.get("state_time_changed"):
+        assert out.state_time != row.job.status.state_time
+    if "stalled" in checks:
+        assert conditions["Stalled"].status == ("True" if checks["stalled"] else "False")
+    if "generation" in checks:
+        assert out.observed_generation == checks["generation"]
+    if "notes" in checks:
+        assert len(decision.notes) == checks["notes"]
+    if "message_note" in checks:
+        assert any(checks["message_note"] in n.message for n in decision.notes)
+    if out.state != before and out.state != "PENDING":
+        assert out.state_time == row.facts.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_every_state_change_posts_a_note() -> None:
+    first = decide(job(), Facts(NOW, admission=Admission(plan=PLAN)), SETTINGS)
+    assert [n.reason for n in first.notes] == ["Pending", "Started"]
+    assert first.status.state == "ACTIVE"
+
+
+def test_terminal_state_is_never_left() -> None:
+    for terminal in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        j = job(status(terminal, [step(DISKS, 1, 2)], endTime=ts(2)), cancel=True, deleting=True)
+        out = decide(j, Facts(NOW, cleanup=CleanupReport(remaining=("x",))), SETTINGS).status
+        assert out.state == terminal and out.end_time == ts(2)
+
+
+def test_decide_demands_the_facts_need_names() -> None:
+    with pytest.raises(ValueError, match="step"):
+        decide(job(status("ACTIVE", [step(DISKS, 1)])), Facts(NOW, steps=TWO), SETTINGS)
+
+
+def test_condition_transition_time_kept_while_status_unchanged() -> None:
+    running = job(status("ACTIVE", [step(DISKS, 1)]))
+    first = decide(running, Facts(NOW, steps=TWO, step=StepReport(progress=10)), SETTINGS).status
+    again = job(first.wire())
+    later = NOW + timedelta(minutes=1)
+    second = decide(again, Facts(later, steps=TWO, step=StepReport(progress=20)), SETTINGS).status
+    assert {c.type: c.last_transition_time for c in second.conditions or []} == {
+        c.type: c.last_transition_time for c in first.conditions or []
+    }
