@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,10 +66,27 @@ def _unusable(migrating_vm: str, problem: str) -> Admission:
 
 
 class Gate:
+    """Admission checks. CloneJob lists are shared between jobs for ``LIST_TTL`` seconds, and dropped
+    whenever a job starts, so that many waiting jobs cost one list per namespace, not one each."""
+
+    LIST_TTL = 1.0
+
     def __init__(self, kube: Kube, drivers: Drivers, settings: Settings) -> None:
         self.kube = kube
         self.drivers = drivers
         self.settings = settings
+        self._lists: dict[str | None, tuple[float, list[Peer]]] = {}
+
+    def forget(self) -> None:
+        self._lists.clear()
+
+    def _peers(self, namespace: str | None) -> list[Peer]:
+        now = time.monotonic()
+        cached = self._lists.get(namespace)
+        if cached is None or now - cached[0] > self.LIST_TTL:
+            cached = (now, [Peer.of(item) for item in self.kube.list(CLONE_JOB, namespace)])
+            self._lists[namespace] = cached
+        return cached[1]
 
     def admit(self, job: Job, body: Body, migrating_vm: Body | None) -> Admission:
         mvm = job.spec.migrating_vm if job.spec else ""
@@ -86,9 +104,16 @@ class Gate:
             last_sync = LastSync.model_validate((migrating_vm.get("status") or {}).get("lastSync") or {})
         except ValidationError as error:
             return _unusable(mvm, describe(error, "status.lastSync"))
+        source = Source(name=mvm, uid=migrating_vm["metadata"].get("uid", ""), spec=spec, last_sync=last_sync)
+        try:
+            plan = self.drivers.for_spec(spec).plan(job.name, source)
+        except JobError as error:
+            return Admission(error=error)
+        if plan.refusal is not None:
+            return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:
             return _wait("NoSnapshots", f"MigratingVm {mvm} has no status.lastSync.snapshots yet")
-        peers = [Peer.of(item) for item in self.kube.list(CLONE_JOB, job.namespace)]
+        peers = self._peers(job.namespace)
         mine = next((p for p in peers if p.uid == job.uid), None)
         order = mine.order if mine else (body["metadata"].get("creationTimestamp", ""), job.name)
         for peer in peers:
@@ -106,11 +131,6 @@ class Gate:
             return _wait("WaitingForCloneJob", f"CloneJob {holder} holds MigratingVm {mvm}; one runs at a time")
         if self.settings.max_active and self._active(job) >= self.settings.max_active:
             return _wait("MaxActiveReached", f"{self.settings.max_active} CloneJobs are active (--max-active)")
-        source = Source(name=mvm, uid=migrating_vm["metadata"].get("uid", ""), spec=spec, last_sync=last_sync)
-        try:
-            plan = self.drivers.for_spec(spec).plan(job.name, source)
-        except JobError as error:
-            return Admission(error=error)
         return Admission(plan=plan)
 
     def still_running(self, namespace: str) -> Callable[[str], bool]:
@@ -122,11 +142,4 @@ class Gate:
 
     def _active(self, job: Job) -> int:
         scopes: list[str | None] = list(self.settings.namespaces) or [None]
-        count = 0
-        for scope in scopes:
-            count += sum(
-                1
-                for item in self.kube.list(CLONE_JOB, scope)
-                if Peer.of(item).started and item["metadata"].get("uid") != job.uid
-            )
-        return count
+        return sum(1 for scope in scopes for peer in self._peers(scope) if peer.started and peer.uid != job.uid)

@@ -72,6 +72,8 @@ class Plan:
     target: dict[str, Any]
     """CloneJobStatus attribute -> value (the target details, and for Compute Engine their mirrors)."""
     source_sync: SourceSync
+    refusal: JobError | None = None
+    """The target is known (its details are recorded) but the job cannot run on it."""
 
 
 @dataclass(frozen=True)
@@ -131,17 +133,19 @@ class Decision:
     record: bool = False
     """Write the job into the MigratingVm's ``recentCloneJobs`` after writing ``status``."""
     notes: list[Note] = field(default_factory=list)
+    again: bool = False
+    """Reconcile again at once: the state or step moved on, and the next one has work to start."""
 
 
 def need(job: Job) -> Need:
     state = job.status.current
-    if state.terminal:
-        return Need.NOTHING
+    if state.terminal or state is State.STATE_UNSPECIFIED:
+        return Need.NOTHING  # a new job is first recorded as PENDING, then admitted
     if state is State.CANCELLING or job.status.error is not None:
         return Need.CLEANUP
     if job.cancel_requested or job.spec_error:
         return Need.NOTHING
-    if state in (State.STATE_UNSPECIFIED, State.PENDING):
+    if state is State.PENDING:
         return Need.ADMISSION
     return Need.STEP
 
@@ -153,7 +157,8 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     decision = Decision(status=status)
     activity: conditions.Activity | None = None
 
-    if status.current is State.STATE_UNSPECIFIED:
+    new = status.current is State.STATE_UNSPECIFIED
+    if new:
         status.name = names.resource_name(job.namespace, _mvm(job), job.name)
         status.create_time = format_time(job.created)
         _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {_mvm(job)}")
@@ -161,6 +166,8 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     state = status.current
     if state.terminal:
         pass
+    elif new:  # recorded as PENDING before anything else happens to it
+        activity = conditions.Activity("Pending", f"waiting to clone MigratingVm {_mvm(job)}")
     elif state is State.CANCELLING or status.error is not None:
         activity = _clean_up(job, facts, settings, decision, now)
     elif job.spec_error:
@@ -174,6 +181,13 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
         activity = _admit(job, facts, settings, decision, now)
     else:
         activity = _advance(job, facts, settings, decision, now)
+
+    moved = (status.state, len(status.steps or []), status.error) != (
+        job.status.state,
+        len(job.status.steps or []),
+        job.status.error,
+    )
+    decision.again = moved and not status.current.terminal
 
     status.progress_percent = _overall_progress(status, facts.steps)
     running = status.running_step
@@ -267,6 +281,9 @@ def _admit(job: Job, facts: Facts, settings: Settings, decision: Decision, now: 
     for attribute, value in plan.target.items():
         setattr(status, attribute, value)
     status.source_sync = plan.source_sync
+    if plan.refusal is not None:
+        _fail(decision, now, plan.refusal)
+        return None
     first = plan.steps[0]
     status.steps = [CloneStep.begin(first, now)]
     decision.claim = True

@@ -100,23 +100,36 @@ class Reconciler:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def reconcile(self, namespace: str, name: str) -> Outcome:
+    def reconcile(self, namespace: str, name: str, rounds: int = 4) -> Outcome:
+        """Reconcile until the job waits on the world (at most ``rounds`` decisions in a row)."""
         with self._lock(namespace, name):
-            body = self.kube.get(CLONE_JOB, namespace, name)
-            if body is None:
-                return Outcome(finished=True)
-            job = read_job(body)
-            need = machine.need(job)
-            if need is Need.ADMISSION:
-                with self._admitting:  # one start decision at a time: --max-active stays exact
-                    return self._step(job, body, need)
-            return self._step(job, body, need)
+            outcome = Outcome(finished=True)
+            for round_ in range(rounds):
+                body = self.kube.get(CLONE_JOB, namespace, name)
+                if body is None:
+                    return Outcome(finished=True)
+                try:
+                    outcome, again = self._once(read_job(body), body)
+                except Conflict:
+                    if round_ == rounds - 1:
+                        raise
+                    continue  # somebody (kopf's own bookkeeping, say) wrote first: read again, decide again
+                if not again:
+                    break
+            return outcome
+
+    def _once(self, job: Job, body: Body) -> tuple[Outcome, bool]:
+        need = machine.need(job)
+        if need is Need.ADMISSION:
+            with self._admitting:  # one start decision at a time: --max-active stays exact
+                return self._step(job, body, need)
+        return self._step(job, body, need)
 
     def _lock(self, namespace: str, name: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
 
-    def _step(self, job: Job, body: Body, need: Need) -> Outcome:
+    def _step(self, job: Job, body: Body, need: Need) -> tuple[Outcome, bool]:
         facts, products, migrating_vm = self._observe(job, body, need)
         decision = machine.decide(job, facts, self.settings)
         if products:
@@ -124,7 +137,9 @@ class Reconciler:
         if decision.claim and not self._claim(job, decision, migrating_vm):
             raise Conflict(f"MigratingVm {job.spec.migrating_vm if job.spec else '?'} is held or changed")
         self._write(job, body, decision)
-        return Outcome(finished=decision.status.current.terminal, state=decision.status.state)
+        if decision.claim:
+            self.gate.forget()  # the start changed who is running: the next admission lists afresh
+        return Outcome(finished=decision.status.current.terminal, state=decision.status.state), decision.again
 
     def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
         now = self.clock()
@@ -180,19 +195,8 @@ class Reconciler:
         self._log_progress(job, decision.status)
         involved = ref_of(body)
         for note in decision.notes:
-            log.info(
-                "CloneJob %s/%s: %s: %s",
-                job.namespace,
-                job.name,
-                note.reason,
-                note.message,
-                extra={
-                    "clonejob": job.name,
-                    "namespace": job.namespace,
-                    "reason": note.reason,
-                    "state": decision.status.state,
-                },
-            )
+            level = logging.WARNING if note.type == "Warning" else logging.INFO
+            _log(job, level, "%s: %s", note.reason, note.message, reason=note.reason, state=decision.status.state)
             self.events.post(involved, note.type, note.reason, note.message)
         if decision.record and job.spec is not None:
             recentjobs.record(self.kube, job.namespace, job.spec.migrating_vm, recentjobs.summary(decision.status))
@@ -204,15 +208,30 @@ class Reconciler:
             return
         if before.progress_percent != after.progress_percent:
             condition = next((c for c in status.conditions or [] if c.type == "Reconciling"), None)
-            log.info(
-                "CloneJob %s/%s: %s %s%% (job %s%%): %s",
-                job.namespace,
-                job.name,
+            detail = condition.message if condition else ""
+            _log(
+                job,
+                logging.INFO,
+                "%s %s%% (job %s%%): %s",
                 after.kind.value,
                 after.progress_percent,
                 status.progress_percent,
-                condition.message if condition else "",
+                detail,
+                step=after.kind.value,
+                progress=after.progress_percent,
             )
+
+
+def _log(job: Job, level: int, message: str, *args: object, **fields: object) -> None:
+    """A line about one CloneJob: kopf's formatters prefix it with the object, and its JSON format keeps fields."""
+    ref = {
+        "apiVersion": CLONE_JOB.api_version,
+        "kind": CLONE_JOB.kind,
+        "name": job.name,
+        "namespace": job.namespace,
+        "uid": job.uid,
+    }
+    log.log(level, message, *args, extra={"k8s_ref": ref, **fields})
 
 
 def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import kopf
+import kubernetes
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.handlers import build_registry, operator_settings
@@ -265,3 +266,57 @@ class World:
     def ready_vm(self, vm: str) -> None:
         self.wait_object(VIRTUAL_MACHINE, vm)
         self.set_status(VIRTUAL_MACHINE, vm, {"created": True, "ready": True, "printableStatus": "Running"})
+
+
+class StateRecorder:
+    """Every state a CloneJob's status goes through, in order, from a watch (which sees every write)."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
+        self.kube, self.namespace, self.name = kube, namespace, name
+        self.states: list[str] = []
+        self.error: Exception | None = None
+        self._stopping = False
+        self._watch = kubernetes.watch.Watch()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    def _run(self) -> None:
+        stream = self._watch.stream(
+            self.kube.custom.list_namespaced_custom_object,
+            CLONE_JOB.group,
+            CLONE_JOB.version,
+            self.namespace,
+            CLONE_JOB.plural,
+            field_selector=f"metadata.name={self.name}",
+            timeout_seconds=120,
+            resource_version=self._since,
+        )
+        try:
+            for event in stream:
+                body = event["object"]
+                state = (body.get("status") or {}).get("state") if isinstance(body, dict) else None
+                if state and (not self.states or self.states[-1] != state):
+                    self.states.append(state)
+        except Exception as error:  # the connection closing after __exit__ is expected
+            if not self._stopping:
+                self.error = error
+
+    def __enter__(self) -> StateRecorder:
+        # Watching from this resourceVersion sees every later change, however late the stream opens.
+        listing = self.kube.custom.list_namespaced_custom_object(
+            CLONE_JOB.group, CLONE_JOB.version, self.namespace, CLONE_JOB.plural
+        )
+        self._since = listing["metadata"]["resourceVersion"]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping = True
+        self._watch.stop()
+
+    def wait_for(self, last: str, timeout: float = 30.0) -> list[str]:
+        def reached() -> bool:
+            assert self.error is None, f"the watch failed: {self.error!r}"
+            return bool(self.states) and self.states[-1] == last
+
+        wait_for(reached, timeout, f"{self.name} to reach {last} (seen: {self.states})")
+        return list(self.states)

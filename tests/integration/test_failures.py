@@ -8,7 +8,7 @@ from typing import Any
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
 from clonejob_operator.kube import DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
-from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 
 def _failed(world: World, name: str) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def _failed(world: World, name: str) -> dict[str, Any]:
 
 def test_datavolume_failed_fails_the_job(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-1")
         world.set_status(
@@ -43,6 +43,7 @@ def test_datavolume_failed_fails_the_job(kube: Kube, world: World, namespace: st
             },
         )
         status = _failed(world, "cj")
+        assert states.wait_for("FAILED") == ["PENDING", "ACTIVE", "FAILED"]
     assert status["error"]["code"] == Code.INTERNAL
     assert "preparingVmDisks" in status["error"]["message"]
     assert "cj-disk-1" in status["error"]["message"] and "quota" in status["error"]["message"]

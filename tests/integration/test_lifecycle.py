@@ -7,25 +7,12 @@ import re
 from clonejob_operator import names
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
 from clonejob_operator.timestamps import PATTERN, parse_time
-from tests.integration.kit import World, running_operator, settings_for, wait_for
-
-
-def _states_seen(world: World, name: str, until: str) -> list[str]:
-    seen: list[str] = []
-
-    def probe() -> bool:
-        state = world.state(name)
-        if state and (not seen or seen[-1] != state):
-            seen.append(state)
-        return state == until
-
-    wait_for(probe, 30, f"{name} to reach {until}")
-    return seen
+from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 
 def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "web-1-test-3") as states:
         world.clone_job("web-1-test-3")
         status = world.wait_step("web-1-test-3", "preparingVmDisks")
         assert status["state"] == "ACTIVE"
@@ -43,7 +30,8 @@ def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namesp
         world.finish_disks("web-1-test-3", disks=2)
         world.wait_step("web-1-test-3", "instantiatingMigratedVm")
         world.ready_vm("web-1-test-3")
-        status = world.wait_state("web-1-test-3", "SUCCEEDED")
+        assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
+        status = world.status("web-1-test-3")
 
     assert status["name"] == f"namespaces/{namespace}/migratingVms/web-1/cloneJobs/web-1-test-3"
     assert [

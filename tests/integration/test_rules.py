@@ -154,6 +154,10 @@ def test_compute_engine_target_fails_unimplemented(kube: Kube, world: World, nam
         status = world.wait_state("cj", "FAILED")
     assert status["error"]["code"] == 12  # UNIMPLEMENTED
     assert "computeEngineTargetDefaults" in status["error"]["message"]
+    assert status["computeEngineTargetDetails"] == {"zone": "us-central1-a"}
+    assert status["targetDetails"] == status["computeEngineVmDetails"] == status["computeEngineTargetDetails"]
+    assert "kubevirtTargetDetails" not in status and "steps" not in status
+    assert world.all_products() == []
 
 
 def test_max_active_limits_running_jobs(kube: Kube, world: World, namespace: str) -> None:

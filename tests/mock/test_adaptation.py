@@ -192,3 +192,22 @@ async def test_cancel_during_adaptation(kmock: kmock.KubernetesEmulator, mock_ku
     deletes = list(kmock[kmock.resource("batch/v1/jobs")][kmock.method.DELETE])
     assert deletes and deletes[0].data["propagationPolicy"] == "Background"
     assert run.states[-2:] == ["CANCELLING", "CANCELLED"]
+
+
+@pytest.mark.asyncio
+async def test_delete_during_adaptation(kmock: kmock.KubernetesEmulator, mock_kube: Kube) -> None:
+    await asyncio.to_thread(_setup, mock_kube)
+    run = Driver(mock_kube)
+    await run.tick(2)
+    await run.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded"})
+    status = await run.tick(2)
+    assert status["currentStep"] == "adaptingOs"
+    await asyncio.to_thread(mock_kube.delete, CLONE_JOB, NS, "cj")  # held by the finalizer
+    held = await asyncio.to_thread(mock_kube.get, CLONE_JOB, NS, "cj")
+    assert held is not None and held["metadata"].get("deletionTimestamp")
+    outcomes = [await asyncio.to_thread(run.reconciler.reconcile, NS, "cj") for _ in range(2)]
+    assert not outcomes[0].finished, "the finalizer is kept until the products are confirmed gone"
+    assert outcomes[1].finished and outcomes[1].state == "CANCELLED"
+    assert await asyncio.to_thread(mock_kube.get, BATCH_JOB, NS, "cj-adapt-os") is None
+    assert await asyncio.to_thread(mock_kube.get, DATA_VOLUME, NS, "cj-disk-0") is None
+    assert "Cancelling" in _reasons(kmock) and "Cancelled" in _reasons(kmock)

@@ -87,10 +87,33 @@ class Row:
     checks: dict[str, Any] = field(default_factory=dict)
 
 
+REFUSED = Plan(
+    steps=(),
+    target={"compute_engine_target_details": None},
+    source_sync=SourceSync(cycle_number=1),
+    refusal=JobError(Code.UNIMPLEMENTED, "not implemented yet"),
+)
+
 ROWS = [
     Row(
-        "new job waits for its MigratingVm",
+        "a refused target is recorded, then FAILED without steps or claim",
+        job(status("PENDING")),
+        Facts(NOW, admission=Admission(plan=REFUSED)),
+        "FAILED",
+        Need.ADMISSION,
+        {"code": Code.UNIMPLEMENTED, "claim": False, "steps": 0, "ended": True},
+    ),
+    Row(
+        "a new job is recorded PENDING first, and asks to go on at once",
         job(),
+        Facts(NOW),
+        "PENDING",
+        Need.NOTHING,
+        {"reason": "Pending", "claim": False, "again": True, "notes": 1},
+    ),
+    Row(
+        "pending job waits for its MigratingVm",
+        job(status("PENDING")),
         Facts(
             NOW,
             admission=Admission(
@@ -99,7 +122,7 @@ ROWS = [
         ),
         "PENDING",
         Need.ADMISSION,
-        {"reason": "MigratingVmNotFound", "claim": False},
+        {"reason": "MigratingVmNotFound", "claim": False, "again": False},
     ),
     Row(
         "admitted job starts its first step and claims",
@@ -300,6 +323,8 @@ def test_table(row: Row) -> None:
         assert conditions["Ready"].reason == checks["reason"]
     if "claim" in checks:
         assert decision.claim is checks["claim"]
+    if "again" in checks:
+        assert decision.again is checks["again"]
     if "record" in checks:
         assert decision.record is checks["record"]
     if "current" in checks:
@@ -336,9 +361,11 @@ def test_table(row: Row) -> None:
 
 
 def test_every_state_change_posts_a_note() -> None:
-    first = decide(job(), Facts(NOW, admission=Admission(plan=PLAN)), SETTINGS)
-    assert [n.reason for n in first.notes] == ["Pending", "Started"]
-    assert first.status.state == "ACTIVE"
+    first = decide(job(), Facts(NOW), SETTINGS)
+    assert [n.reason for n in first.notes] == ["Pending"] and first.again
+    second = decide(job(first.status.wire()), Facts(NOW, admission=Admission(plan=PLAN)), SETTINGS)
+    assert [n.reason for n in second.notes] == ["Started"] and second.status.state == "ACTIVE" and second.again
+    assert second.claim
 
 
 def test_terminal_state_is_never_left() -> None:

@@ -1,8 +1,22 @@
-"""The Compute Engine targets: recognised, not implemented yet."""
+"""The Compute Engine targets: recognised and recorded, not implemented yet.
+
+A job on such a target records its target details (and, for a VM target, the deprecated mirrors
+``targetDetails`` and ``computeEngineVmDetails``) as the seed does when a clone starts, then fails
+with UNIMPLEMENTED.
+"""
 
 from __future__ import annotations
 
-from clonejob_operator.api.clonejob import CloneJobStatus, StepKind
+from typing import Any
+
+from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
+from clonejob_operator.api.computeengine import (
+    ComputeEngineDisksTargetDefaults,
+    ComputeEngineDisksTargetDetails,
+    ComputeEngineTargetDefaults,
+    ComputeEngineTargetDetails,
+    PersistentDisk,
+)
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.drivers.base import JobContext, Source, SyncResult
 from clonejob_operator.kube import Kind
@@ -14,12 +28,41 @@ MESSAGE = (
 )
 
 
+def vm_details(defaults: ComputeEngineTargetDefaults) -> ComputeEngineTargetDetails:
+    """The defaults as details. ``project`` stays unset: it needs the TargetProject resource resolved."""
+    shared = defaults.model_dump(exclude={"target_project"}, exclude_none=True)
+    return ComputeEngineTargetDetails.model_validate(shared)
+
+
+def disks_details(defaults: ComputeEngineDisksTargetDefaults) -> ComputeEngineDisksTargetDetails:
+    members: dict[str, Any] = {"vm_target_details": {}} if defaults.vm_target_defaults else {"disks_target_details": {}}
+    disks = [PersistentDisk(source_disk_number=disk.source_disk_number) for disk in defaults.disks or []]
+    return ComputeEngineDisksTargetDetails.model_validate({**members, "disks": disks or None})
+
+
 class ComputeEngineDriver:
     def plan(self, clone_job: str, source: Source) -> Plan:
-        raise JobError(Code.UNIMPLEMENTED, MESSAGE)
+        spec = source.spec
+        target: dict[str, Any] = {}
+        if spec.compute_engine_target_defaults is not None:
+            details = vm_details(spec.compute_engine_target_defaults)
+            target = {
+                "compute_engine_target_details": details,
+                "target_details": details,
+                "compute_engine_vm_details": details,
+            }
+        elif spec.compute_engine_disks_target_defaults is not None:
+            target = {"compute_engine_disks_target_details": disks_details(spec.compute_engine_disks_target_defaults)}
+        sync = SourceSync(
+            migrating_vm_uid=source.uid,
+            cycle_number=source.last_sync.cycle_number,
+            last_sync_time=source.last_sync.last_sync_time,
+            snapshots=source.last_sync.snapshots,
+        )
+        return Plan(steps=(), target=target, source_sync=sync, refusal=JobError(Code.UNIMPLEMENTED, MESSAGE))
 
     def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
-        raise JobError(Code.UNIMPLEMENTED, MESSAGE)
+        return ()
 
     def sync(self, step: StepKind, job: JobContext) -> SyncResult:
         raise JobError(Code.UNIMPLEMENTED, MESSAGE)
