@@ -47,7 +47,9 @@ class Sweeper:
                 if (body["metadata"].get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
                     continue  # never trust a selector alone with a delete
                 seen.add(body["metadata"].get("uid", ""))
-                remaining.append(self._remove(kind, namespace, body, blocked))
+                still = self._remove(kind, namespace, body, blocked)
+                if still:
+                    remaining.append(still)
         for item in recorded:
             kind = KNOWN.get((item.api_version, item.kind))
             if kind is None or item.uid in seen:
@@ -58,10 +60,13 @@ class Sweeper:
                 blocked.append(f"cannot read {kind.kind} {item.name} (API answered {error.status})")
                 continue
             if current is not None and current["metadata"].get("uid") == item.uid:
-                remaining.append(self._remove(kind, namespace, current, blocked))
+                still = self._remove(kind, namespace, current, blocked)
+                if still:
+                    remaining.append(still)
         return CleanupReport(remaining=tuple(remaining), blocked="; ".join(blocked) or None)
 
-    def _remove(self, kind: Kind, namespace: str, body: Body, blocked: list[str]) -> str:
+    def _remove(self, kind: Kind, namespace: str, body: Body, blocked: list[str]) -> str | None:
+        """Delete ``body``; its label while it still exists (being deleted counts), None once it is gone."""
         meta = body["metadata"]
         label = f"{kind.kind}/{meta['name']}"
         if meta.get("deletionTimestamp"):
@@ -69,7 +74,9 @@ class Sweeper:
         try:
             self.kube.delete(kind, namespace, meta["name"], uid=meta.get("uid"))
             log.info("deleting %s in %s", label, namespace)
+            after = self.kube.get(kind, namespace, meta["name"])
         except ApiException as error:
             if error.status != 409:  # 409: the uid precondition failed, a namesake replaced it
                 blocked.append(f"cannot delete {label} (API answered {error.status})")
-        return label
+            return label
+        return label if after is not None and after["metadata"].get("uid") == meta.get("uid") else None

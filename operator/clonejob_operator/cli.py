@@ -16,7 +16,7 @@ import kopf
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.handlers import build_registry, operator_settings
-from clonejob_operator.kube import Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
 from clonejob_operator.timestamps import parse_duration
@@ -76,6 +76,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often unfinished jobs are reconciled (default 5)",
     )
+    run.add_argument(
+        "--crd-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait at start for the CRDs to be served (default 120)",
+    )
     run.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then in-cluster)")
     run.add_argument("--context", help="the kubeconfig context to use")
     run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
@@ -112,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     kube = connect(args.kubeconfig, args.context)
+    try:  # kopf discovers resources once when watching named namespaces: the CRDs must be there first
+        kube.await_served([CLONE_JOB, MIGRATING_VM], timeout=args.crd_timeout)
+    except TimeoutError as error:
+        logging.getLogger("clonejob_operator").error("%s", error)
+        return 1
     reconciler = Reconciler(kube, settings)
     asyncio.run(
         kopf.operator(

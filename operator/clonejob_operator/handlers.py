@@ -10,7 +10,7 @@ import kopf
 import kubernetes
 
 from clonejob_operator import GROUP, VERSION, names
-from clonejob_operator.reconciler import Conflict, Reconciler
+from clonejob_operator.reconciler import Conflict, Outcome, Reconciler
 
 FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -31,6 +31,12 @@ def build_registry(reconciler: Reconciler, configuration: kubernetes.client.Conf
         """The cluster the operator was pointed at: never an ambient one."""
         return connection_info(configuration)
 
+    def run(name: str, namespace: str | None) -> Outcome:
+        try:
+            return reconciler.reconcile(namespace or "", name)
+        except Conflict as conflict:  # a concurrent write: decide again shortly
+            raise kopf.TemporaryError(str(conflict), delay=min(interval, 1.0)) from None
+
     @kopf.timer(
         GROUP,
         VERSION,
@@ -42,18 +48,26 @@ def build_registry(reconciler: Reconciler, configuration: kubernetes.client.Conf
         backoff=interval,
     )
     def reconcile(name: str, namespace: str | None, **_: Any) -> None:
-        try:
-            reconciler.reconcile(namespace or "", name)
-        except Conflict as conflict:
-            raise kopf.TemporaryError(str(conflict), delay=min(interval, 1.0)) from None
+        run(name, namespace)
+
+    @kopf.on.field(
+        GROUP,
+        VERSION,
+        "clonejobs",
+        field="spec.cancel",
+        value=True,
+        registry=registry,
+        errors=kopf.ErrorsMode.TEMPORARY,
+        backoff=interval,
+    )
+    def cancel(name: str, namespace: str | None, **_: Any) -> None:
+        """Act on a cancel at once, not at the next timer tick."""
+        run(name, namespace)
 
     @kopf.on.delete(GROUP, VERSION, "clonejobs", registry=registry, errors=kopf.ErrorsMode.TEMPORARY, backoff=interval)
     def release(name: str, namespace: str | None, **_: Any) -> None:
         """A finished job lets go at once; an unfinished one is cancelled and cleaned up first."""
-        try:
-            outcome = reconciler.reconcile(namespace or "", name)
-        except Conflict as conflict:
-            raise kopf.TemporaryError(str(conflict), delay=min(interval, 1.0)) from None
+        outcome = run(name, namespace)
         if not outcome.finished:
             raise kopf.TemporaryError(f"cleaning up before deletion (state {outcome.state})", delay=interval)
 

@@ -90,6 +90,31 @@ class Kube:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
+    def served(self, kind: Kind) -> bool:
+        """Whether the API server serves ``kind`` now (its CRD is established)."""
+        try:
+            listing = self.call(self.custom.get_api_resources, kind.group, kind.version)
+        except ApiException as error:
+            if status_of(error) == 404:
+                return False
+            raise
+        return any(resource.name == kind.plural for resource in listing.resources or [])
+
+    def await_served(self, kinds: list[Kind], timeout: float, poll: float = 2.0) -> None:
+        """Wait until every kind is served; TimeoutError naming the missing ones after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = [kind for kind in kinds if not self.served(kind)]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                names = ", ".join(f"{k.plural}.{k.group}/{k.version}" for k in missing)
+                raise TimeoutError(
+                    f"the API server does not serve {names}: apply the CRDs first (kubectl apply -f crds/)"
+                )
+            log.info("waiting for %s to be served", ", ".join(k.plural for k in missing))
+            time.sleep(poll)
+
     # Namespaced objects of any group (batch/v1 Jobs included: the custom-objects paths fit every group).
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
         try:

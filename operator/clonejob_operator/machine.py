@@ -175,8 +175,9 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     elif job.cancel_requested:
         _end_running_step(status, now)
         why = "the CloneJob is being deleted" if job.deleting else "spec.cancel is true"
-        _enter(decision, State.CANCELLING, now, "Cancelling", f"cancelling: {why}")
-        activity = conditions.Activity("Cancelling", f"cancelling: {why}")
+        message = f"{why}: stopping and removing what was created"
+        _enter(decision, State.CANCELLING, now, "Cancelling", message)
+        activity = conditions.Activity("Cancelling", message)
     elif state is State.PENDING:
         activity = _admit(job, facts, settings, decision, now)
     else:

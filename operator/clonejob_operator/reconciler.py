@@ -100,7 +100,7 @@ class Reconciler:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def reconcile(self, namespace: str, name: str, rounds: int = 4) -> Outcome:
+    def reconcile(self, namespace: str, name: str, rounds: int = 8) -> Outcome:
         """Reconcile until the job waits on the world (at most ``rounds`` decisions in a row)."""
         with self._lock(namespace, name):
             outcome = Outcome(finished=True)

@@ -280,25 +280,32 @@ class StateRecorder:
         self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
 
     def _run(self) -> None:
-        stream = self._watch.stream(
-            self.kube.custom.list_namespaced_custom_object,
-            CLONE_JOB.group,
-            CLONE_JOB.version,
-            self.namespace,
-            CLONE_JOB.plural,
-            field_selector=f"metadata.name={self.name}",
-            timeout_seconds=120,
-            resource_version=self._since,
-        )
-        try:
-            for event in stream:
-                body = event["object"]
-                state = (body.get("status") or {}).get("state") if isinstance(body, dict) else None
-                if state and (not self.states or self.states[-1] != state):
-                    self.states.append(state)
-        except Exception as error:  # the connection closing after __exit__ is expected
-            if not self._stopping:
-                self.error = error
+        """Watch until stopped; a stream the server ends (it does, on a CRD update) is reopened where it left off."""
+        while not self._stopping:
+            stream = self._watch.stream(
+                self.kube.custom.list_namespaced_custom_object,
+                CLONE_JOB.group,
+                CLONE_JOB.version,
+                self.namespace,
+                CLONE_JOB.plural,
+                field_selector=f"metadata.name={self.name}",
+                timeout_seconds=60,
+                resource_version=self._since,
+            )
+            try:
+                for event in stream:
+                    body = event["object"]
+                    if not isinstance(body, dict):
+                        continue
+                    self._since = body["metadata"]["resourceVersion"]
+                    state = (body.get("status") or {}).get("state")
+                    if state and (not self.states or self.states[-1] != state):
+                        self.states.append(state)
+            except Exception as error:  # the connection closing after __exit__ is expected
+                if not self._stopping:
+                    self.error = error
+                return
+            self._watch = kubernetes.watch.Watch()
 
     def __enter__(self) -> StateRecorder:
         # Watching from this resourceVersion sees every later change, however late the stream opens.

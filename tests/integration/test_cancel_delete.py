@@ -81,3 +81,13 @@ def test_delete_pending_job_lets_go(kube: Kube, world: World, namespace: str) ->
         wait_for(lambda: world.job("cj")["metadata"].get("finalizers"), 10, "the finalizer")
         world.delete(CLONE_JOB, "cj")
         world.wait_gone(CLONE_JOB, "cj")
+
+
+def test_cancel_is_acted_on_without_waiting_for_a_resync(kube: Kube, world: World, namespace: str) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace, resync_interval=60.0)):
+        world.clone_job("cj")
+        world.wait_object(DATA_VOLUME, "cj-disk-0", timeout=10)
+        world.cancel("cj")
+        world.wait_state("cj", "CANCELLED", timeout=10)
+    assert world.all_products() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import kubernetes
 import pytest
 
@@ -17,3 +19,14 @@ def test_crd_is_established_and_structural(kube: Kube, name: str) -> None:
     assert conditions.get("NamesAccepted") == "True"
     assert "NonStructuralSchema" not in conditions
     assert crd.status.accepted_names.short_names in (["cj"], ["mvm"])
+
+
+def test_served_kinds_are_detected(kube: Kube) -> None:
+    from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind
+
+    assert kube.served(CLONE_JOB) and kube.served(MIGRATING_VM)
+    missing = Kind("nothing.example.com", "v1", "things", "Thing")
+    assert not kube.served(missing)
+    kube.await_served([CLONE_JOB], timeout=1)
+    with pytest.raises(TimeoutError, match=re.escape("things.nothing.example.com/v1")):
+        kube.await_served([CLONE_JOB, missing], timeout=0.5, poll=0.1)

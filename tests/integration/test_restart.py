@@ -120,3 +120,43 @@ def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world:
     kept = world.get(DATA_VOLUME, "unrelated")
     assert kept is not None and kept["metadata"]["uid"] == unrelated["metadata"]["uid"]
     wait_for(lambda: world.get(DATA_VOLUME, "cj-disk-0") is None, 5, "the job's own disk to be gone")
+
+
+def test_liveness_endpoint_answers(cluster_kubeconfig: str, namespace: str, tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/healthz"
+    command = [
+        sys.executable,
+        "-m",
+        "clonejob_operator.cli",
+        "run",
+        "--kubeconfig",
+        cluster_kubeconfig,
+        "-n",
+        namespace,
+        "--standalone",
+        "--liveness",
+        url,
+    ]
+    log = tmp_path / "operator.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+
+        def healthy() -> bool:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    return bool(answer.status == 200)
+            except OSError:
+                return False
+
+        wait_for(healthy, 30, "the liveness endpoint")
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0, log.read_text()[-2000:]
