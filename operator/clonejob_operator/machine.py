@@ -169,7 +169,7 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     elif new:  # recorded as PENDING before anything else happens to it
         activity = conditions.Activity("Pending", f"waiting to clone MigratingVm {_mvm(job)}")
     elif state is State.CANCELLING or status.error is not None:
-        activity = _clean_up(job, facts, settings, decision, now)
+        activity = _clean_up(facts, settings, decision, now)
     elif job.spec_error:
         _fail(decision, now, JobError(Code.INVALID_ARGUMENT, job.spec_error))
     elif job.cancel_requested:
@@ -181,7 +181,7 @@ def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
     elif state is State.PENDING:
         activity = _admit(job, facts, settings, decision, now)
     else:
-        activity = _advance(job, facts, settings, decision, now)
+        activity = _advance(facts, settings, decision, now)
 
     moved = (status.state, len(status.steps or []), status.error) != (
         job.status.state,
@@ -214,11 +214,10 @@ def _enter(decision: Decision, state: State, now: str, reason: str, message: str
         decision.record = True
 
 
-def _end_running_step(status: CloneJobStatus, now: str) -> CloneStep | None:
+def _end_running_step(status: CloneJobStatus, now: str) -> None:
     step = status.running_step
     if step is not None:
         step.end_time = now
-    return step
 
 
 def _fail(decision: Decision, now: str, error: JobError) -> None:
@@ -232,7 +231,7 @@ def _fail(decision: Decision, now: str, error: JobError) -> None:
         decision.notes.append(Note("Warning", "CleaningUp", f"{error.code.name}: {error.message}; removing products"))
 
 
-def _clean_up(job: Job, facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity:
+def _clean_up(facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity:
     report = _required(facts.cleanup, "cleanup")
     status = decision.status
     cancelling = status.current is State.CANCELLING
@@ -258,9 +257,10 @@ def _clean_up(job: Job, facts: Facts, settings: Settings, decision: Decision, no
 
 
 def _cleanup_started(status: CloneJobStatus) -> str | None:
-    ends = [step.end_time for step in status.steps or [] if step.end_time]
+    """When removal began: entering CANCELLING, or the failed step's end."""
     if status.current is State.CANCELLING:
         return status.state_time
+    ends = [step.end_time for step in status.steps or [] if step.end_time]
     return max(ends, key=parse_time) if ends else status.state_time
 
 
@@ -292,8 +292,12 @@ def _admit(job: Job, facts: Facts, settings: Settings, decision: Decision, now: 
     return conditions.Activity(STEP_ACTIVITY[first], f"{first.value} started")
 
 
-def _advance(job: Job, facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity | None:
+def _advance(facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity | None:
     status = decision.status
+    if not facts.steps:  # never "nothing left to do, so SUCCEEDED": the status lost what the job was doing
+        missing = "its target details are missing from status, so its steps are unknown"
+        _fail(decision, now, JobError(Code.INVALID_ARGUMENT, missing))
+        return conditions.Activity("CleaningUp", "removing products after a failure")
     step = status.running_step
     if step is None:
         return _begin_next(decision, facts.steps, now)

@@ -18,7 +18,7 @@ from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, Resourc
 from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
 from clonejob_operator.drivers import Drivers
-from clonejob_operator.drivers.base import JobContext
+from clonejob_operator.drivers.base import JobContext, api_error
 from clonejob_operator.events import EventPoster
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Facts, Job, Need, StepReport
@@ -103,20 +103,27 @@ class Reconciler:
     def reconcile(self, namespace: str, name: str, rounds: int = 8) -> Outcome:
         """Reconcile until the job waits on the world (at most ``rounds`` decisions in a row)."""
         with self._lock(namespace, name):
-            outcome = Outcome(finished=True)
-            for round_ in range(rounds):
-                body = self.kube.get(CLONE_JOB, namespace, name)
-                if body is None:
-                    return Outcome(finished=True)
-                try:
-                    outcome, again = self._once(read_job(body), body)
-                except Conflict:
-                    if round_ == rounds - 1:
-                        raise
-                    continue  # somebody (kopf's own bookkeeping, say) wrote first: read again, decide again
-                if not again:
-                    break
-            return outcome
+            outcome = self._rounds(namespace, name, rounds)
+        if outcome.finished:
+            with self._locks_guard:  # nothing more will happen to it: do not keep its lock forever
+                self._locks.pop((namespace, name), None)
+        return outcome
+
+    def _rounds(self, namespace: str, name: str, rounds: int) -> Outcome:
+        outcome = Outcome(finished=True)
+        for round_ in range(rounds):
+            body = self.kube.get(CLONE_JOB, namespace, name)
+            if body is None:
+                return Outcome(finished=True)
+            try:
+                outcome, again = self._once(read_job(body), body)
+            except Conflict:
+                if round_ == rounds - 1:
+                    raise
+                continue  # somebody (kopf's own bookkeeping, say) wrote first: read again, decide again
+            if not again:
+                break
+        return outcome
 
     def _once(self, job: Job, body: Body) -> tuple[Outcome, bool]:
         need = machine.need(job)
@@ -144,7 +151,10 @@ class Reconciler:
     def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
         now = self.clock()
         driver = self.drivers.for_status(job.status)
-        planned = driver.steps(job.status) if driver and job.status.steps else ()
+        try:
+            planned = driver.steps(job.status) if driver and job.status.steps else ()
+        except JobError:
+            planned = ()  # decide() fails the job for it rather than guess
         if need is Need.ADMISSION:
             mvm = job.spec.migrating_vm if job.spec else ""
             migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm)
@@ -154,7 +164,7 @@ class Reconciler:
         if need is Need.CLEANUP:
             report = self.sweeper.sweep(job.namespace, job.uid, job.status)
             return Facts(now=now, steps=planned, cleanup=report), [], None
-        if need is Need.STEP and driver is not None and job.status.running_step is not None:
+        if need is Need.STEP and driver is not None and planned and job.status.running_step is not None:
             kind = job.status.running_step.kind
             context = JobContext(
                 namespace=job.namespace,
@@ -169,6 +179,11 @@ class Reconciler:
                 return Facts(now=now, steps=planned, step=result.report), list(result.products), None
             except JobError as error:
                 return Facts(now=now, steps=planned, step=StepReport(error=error)), [], None
+            except ApiException as error:
+                refusal = api_error(error, f"step {kind.value}")  # 403/404/4xx end the job; 429/5xx are retried
+                if not isinstance(refusal, JobError):
+                    raise
+                return Facts(now=now, steps=planned, step=StepReport(error=refusal)), [], None
         return Facts(now=now, steps=planned), [], None
 
     def _claim(self, job: Job, decision: Decision, migrating_vm: Body | None) -> bool:

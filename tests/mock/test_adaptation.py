@@ -212,3 +212,25 @@ async def test_delete_during_adaptation(kmock: kmock.KubernetesEmulator, mock_ku
     assert await asyncio.to_thread(mock_kube.get, BATCH_JOB, NS, "cj-adapt-os") is None
     assert await asyncio.to_thread(mock_kube.get, DATA_VOLUME, NS, "cj-disk-0") is None
     assert "Cancelling" in _reasons(kmock) and "Cancelled" in _reasons(kmock)
+
+
+@pytest.mark.asyncio
+async def test_forbidden_products_fail_the_job_once_nothing_can_be_left(
+    kmock: kmock.KubernetesEmulator, mock_kube: Kube
+) -> None:
+    """RBAC lacking DataVolumes: PERMISSION_DENIED naming the step, no retry loop; and since nothing can be
+    proven gone while even listing is forbidden, the job waits (Stalled) until it can, then FAILS."""
+    await asyncio.to_thread(_setup, mock_kube)
+    forbidden = {"datavolumes": True}
+    datavolumes = kmock[kmock.resource("cdi.kubevirt.io/v1beta1/datavolumes")]
+    datavolumes[lambda _: forbidden["datavolumes"]] << 403 << {"kind": "Status", "code": 403}
+    run = Runner(mock_kube)
+    status = await run.tick(3)
+    assert status["state"] == "ACTIVE" and status["error"]["code"] == Code.PERMISSION_DENIED
+    assert "step preparingVmDisks" in status["error"]["message"] and "403" in status["error"]["message"]
+    stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "CleanupStuck"
+    assert "cannot list datavolumes (API answered 403)" in stalled["message"]
+    forbidden["datavolumes"] = False  # RBAC fixed
+    status = await run.tick()
+    assert status["state"] == "FAILED" and status["error"]["code"] == Code.PERMISSION_DENIED

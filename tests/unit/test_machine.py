@@ -87,6 +87,8 @@ class Row:
     checks: dict[str, Any] = field(default_factory=dict)
 
 
+LOST = {"state": "ACTIVE", "stateTime": ts(0), "steps": [step(DISKS, 1)]}  # no target details: steps unknown
+
 REFUSED = Plan(
     steps=(),
     target={"compute_engine_target_details": None},
@@ -95,6 +97,14 @@ REFUSED = Plan(
 )
 
 ROWS = [
+    Row(
+        "a started job whose steps cannot be known fails instead of succeeding",
+        job(LOST),
+        Facts(NOW, steps=()),
+        "ACTIVE",
+        Need.STEP,
+        {"code": Code.INVALID_ARGUMENT, "message": "steps are unknown", "first_end": True, "again": True},
+    ),
     Row(
         "a refused target is recorded, then FAILED without steps or claim",
         job(status("PENDING")),
