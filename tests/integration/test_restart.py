@@ -18,7 +18,7 @@ from tests.integration.kit import World, running_operator, settings_for, wait_fo
 
 
 @contextmanager
-def operator_process(kubeconfig: str, namespace: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def operator_process(kubeconfig: str, namespace: str, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """``clonejob-operator run`` as users run it, in its own process."""
     command = [
         sys.executable,
@@ -32,6 +32,7 @@ def operator_process(kubeconfig: str, namespace: str, log: Path) -> Iterator[sub
         "--standalone",
         "--resync-interval",
         "0.3",
+        *extra,
     ]
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     with open(log, "ab") as out:
@@ -122,7 +123,9 @@ def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world:
     wait_for(lambda: world.get(DATA_VOLUME, "cj-disk-0") is None, 5, "the job's own disk to be gone")
 
 
-def test_liveness_endpoint_answers(cluster_kubeconfig: str, namespace: str, tmp_path: Path) -> None:
+def test_liveness_endpoint_answers_and_sigterm_stops_cleanly(
+    cluster_kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
     import socket
     import urllib.request
 
@@ -130,23 +133,8 @@ def test_liveness_endpoint_answers(cluster_kubeconfig: str, namespace: str, tmp_
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/healthz"
-    command = [
-        sys.executable,
-        "-m",
-        "clonejob_operator.cli",
-        "run",
-        "--kubeconfig",
-        cluster_kubeconfig,
-        "-n",
-        namespace,
-        "--standalone",
-        "--liveness",
-        url,
-    ]
     log = tmp_path / "operator.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
+    with operator_process(cluster_kubeconfig, namespace, log, "--liveness", url) as process:
 
         def healthy() -> bool:
             assert process.poll() is None, log.read_text()[-2000:]
@@ -157,6 +145,5 @@ def test_liveness_endpoint_answers(cluster_kubeconfig: str, namespace: str, tmp_
                 return False
 
         wait_for(healthy, 30, "the liveness endpoint")
-    finally:
         process.terminate()
         assert process.wait(20) == 0, log.read_text()[-2000:]
