@@ -76,6 +76,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often unfinished jobs are reconciled (default 5)",
     )
+    run.add_argument("--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics (0: off)")
+    run.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDR", help="bind address for metrics")
     run.add_argument(
         "--crd-timeout",
         type=float,
@@ -125,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("clonejob_operator").error("%s", error)
         return 1
     reconciler = Reconciler(kube, settings)
+    if args.metrics_port:
+        reconciler.metrics.serve(args.metrics_port, args.metrics_address)
     asyncio.run(
         kopf.operator(
             registry=build_registry(reconciler, kube.configuration),

@@ -31,6 +31,12 @@ def build_registry(reconciler: Reconciler, configuration: kubernetes.client.Conf
         """The cluster the operator was pointed at: never an ambient one."""
         return connection_info(configuration)
 
+    @kopf.on.event(GROUP, VERSION, "clonejobs", registry=registry)
+    def count(name: str, namespace: str | None, status: kopf.Status, type: str | None, **_: Any) -> None:
+        """Every job, finished ones included, for the jobs-by-state gauge."""
+        state = None if type == "DELETED" else status.get("state") or "STATE_UNSPECIFIED"
+        reconciler.metrics.seen(namespace or "", name, state)
+
     def run(name: str, namespace: str | None) -> Outcome:
         try:
             return reconciler.reconcile(namespace or "", name)

@@ -22,6 +22,7 @@ from clonejob_operator.drivers.base import JobContext, api_error
 from clonejob_operator.events import EventPoster
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Facts, Job, Need, StepReport
+from clonejob_operator.metrics import Metrics
 from clonejob_operator.settings import Settings
 from clonejob_operator.timestamps import now as utc_now
 from clonejob_operator.timestamps import parse_time
@@ -88,8 +89,10 @@ class Reconciler:
         kube: Kube,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kube = kube
+        self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock
         self.drivers = Drivers(kube)
@@ -207,6 +210,7 @@ class Reconciler:
                 if status_of(error) == 409:
                     raise Conflict(f"CloneJob {job.namespace}/{job.name} changed meanwhile") from None
                 raise
+        self.metrics.decided(job.status, decision.status)
         self._log_progress(job, decision.status)
         involved = ref_of(body)
         for note in decision.notes:

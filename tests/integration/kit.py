@@ -68,7 +68,7 @@ class OperatorThread:
     error: BaseException | None = None
 
     def start(self) -> OperatorThread:
-        reconciler = Reconciler(self.kube, self.settings)
+        self.reconciler = reconciler = Reconciler(self.kube, self.settings)
         registry = build_registry(reconciler, self.kube.configuration)
 
         def main() -> None:

@@ -12,7 +12,10 @@ from tests.integration.kit import StateRecorder, World, running_operator, settin
 
 def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "web-1-test-3") as states:
+    with (
+        running_operator(kube, settings_for(namespace)) as operator,
+        StateRecorder(kube, namespace, "web-1-test-3") as states,
+    ):
         world.clone_job("web-1-test-3")
         status = world.wait_step("web-1-test-3", "preparingVmDisks")
         assert status["state"] == "ACTIVE"
@@ -31,6 +34,15 @@ def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namesp
         world.wait_step("web-1-test-3", "instantiatingMigratedVm")
         world.ready_vm("web-1-test-3")
         assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
+        metrics = operator.reconciler.metrics.registry
+        wait_for(lambda: metrics.get_sample_value("clonejob_jobs", {"state": "SUCCEEDED"}) == 1, 5, "the gauge")
+        for before, after in (("STATE_UNSPECIFIED", "PENDING"), ("PENDING", "ACTIVE"), ("ACTIVE", "SUCCEEDED")):
+            assert (
+                metrics.get_sample_value("clonejob_transitions_total", {"from_state": before, "to_state": after}) == 1
+            )
+        for step in ("preparingVmDisks", "instantiatingMigratedVm"):
+            labels = {"step": step, "outcome": "succeeded"}
+            assert metrics.get_sample_value("clonejob_step_duration_seconds_count", labels) == 1
         status = world.status("web-1-test-3")
 
     assert status["name"] == f"namespaces/{namespace}/migratingVms/web-1/cloneJobs/web-1-test-3"

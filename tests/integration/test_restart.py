@@ -123,18 +123,21 @@ def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world:
     wait_for(lambda: world.get(DATA_VOLUME, "cj-disk-0") is None, 5, "the job's own disk to be gone")
 
 
-def test_liveness_endpoint_answers_and_sigterm_stops_cleanly(
+def test_liveness_and_metrics_endpoints_answer_and_sigterm_stops_cleanly(
     cluster_kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
     import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/healthz"
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{ports[0]}/healthz"
     log = tmp_path / "operator.log"
-    with operator_process(cluster_kubeconfig, namespace, log, "--liveness", url) as process:
+    extra = ("--liveness", url, "--metrics-port", str(ports[1]), "--metrics-address", "127.0.0.1")
+    with operator_process(cluster_kubeconfig, namespace, log, *extra) as process:
 
         def healthy() -> bool:
             assert process.poll() is None, log.read_text()[-2000:]
@@ -145,5 +148,9 @@ def test_liveness_endpoint_answers_and_sigterm_stops_cleanly(
                 return False
 
         wait_for(healthy, 30, "the liveness endpoint")
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[1]}/metrics", timeout=5) as answer:
+            exposition = answer.read().decode()
+        assert 'clonejob_jobs{state="ACTIVE"}' in exposition
+        assert "# TYPE clonejob_step_duration_seconds histogram" in exposition
         process.terminate()
         assert process.wait(20) == 0, log.read_text()[-2000:]

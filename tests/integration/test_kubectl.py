@@ -1,0 +1,61 @@
+"""What kubectl and Flux users rely on: `kubectl wait` on the Ready condition and on the state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.kube import DATA_VOLUME, Kube
+from tests.integration.kit import World, running_operator, settings_for
+
+
+@pytest.fixture
+def kubectl(cluster_kubeconfig: str) -> list[str]:
+    found = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not found:
+        pytest.skip("no kubectl: set KUBECTL or put kubectl on PATH")
+    return [found, "--kubeconfig", cluster_kubeconfig]
+
+
+def wait(kubectl: list[str], namespace: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*kubectl, "-n", namespace, "wait", *args, "--timeout=60s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_kubectl_wait_for_ready_returns_when_the_job_succeeds(
+    kube: Kube, world: World, namespace: str, kubectl: list[str]
+) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        waiter = wait(kubectl, namespace, "--for=condition=Ready", "cj/cj")
+        world.finish_disks("cj")
+        assert waiter.poll() is None, "Ready before the clone was"
+        world.ready_vm("cj")
+        output, _ = waiter.communicate(timeout=70)
+    assert waiter.returncode == 0, output
+    assert "condition met" in output
+    assert world.state("cj") == "SUCCEEDED"
+
+
+def test_kubectl_wait_for_failed_state(kube: Kube, world: World, namespace: str, kubectl: list[str]) -> None:
+    world.migrating_vm("web-1")
+    timeouts = {kind: timedelta(minutes=5) for kind in StepKind}
+    with running_operator(kube, settings_for(namespace, step_timeouts=timeouts)):
+        world.clone_job("cj")
+        waiter = wait(kubectl, namespace, "--for=jsonpath={.status.state}=FAILED", "cj/cj")
+        world.wait_object(DATA_VOLUME, "cj-disk-0")
+        world.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Failed"})
+        output, _ = waiter.communicate(timeout=70)
+    assert waiter.returncode == 0, output
+    stalled = next(c for c in world.status("cj")["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "Internal"

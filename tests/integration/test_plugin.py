@@ -1,0 +1,62 @@
+"""`kubectl clonejob` against the real API server."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from clonejob_operator import plugin
+from clonejob_operator.kube import CLONE_JOB, Kube
+from tests.integration.kit import World, running_operator, settings_for
+
+
+def run(kubeconfig: str, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = plugin.main(["--kubeconfig", kubeconfig, *args], out=out)
+    return code, out.getvalue()
+
+
+def test_create_get_list(kube: Kube, world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    code, out = run(cluster_kubeconfig, "-n", namespace, "create", "web-1")
+    assert code == 0 and out.startswith("clonejob.vmmigration.dev/web-1-clone-")
+    generated = out.split("/")[1].split()[0]
+    assert world.job(generated)["spec"] == {"migratingVm": "web-1", "cancel": False}
+    code, out = run(cluster_kubeconfig, "-n", namespace, "create", "web-1", "--name", "mine")
+    assert code == 0 and world.job("mine")
+    with running_operator(kube, settings_for(namespace)):
+        world.wait_state("mine", "PENDING")
+        code, out = run(cluster_kubeconfig, "-n", namespace, "get", "mine")
+        assert code == 0 and f"CloneJob {namespace}/mine  (MigratingVm web-1)" in out and "State:    PENDING" in out
+    code, out = run(cluster_kubeconfig, "list", "-A", "--state", "PENDING")
+    names = {(line.split()[0], line.split()[1]) for line in out.splitlines()[1:]}
+    assert {(namespace, "mine"), (namespace, generated)} <= names
+
+
+def test_cancel_wait_shows_progress_until_cancelled(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str
+) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        world.wait_step("cj", "preparingVmDisks")
+        code, out = run(cluster_kubeconfig, "-n", namespace, "cancel", "cj", "--wait", "--timeout", "30")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "clonejob.vmmigration.dev/cj cancel requested"
+    assert lines[-1].startswith("CANCELLED [")
+    assert world.state("cj") == "CANCELLED" and world.all_products() == []
+
+
+def test_errors_exit_non_zero_with_a_message(
+    world: World, namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(cluster_kubeconfig, "-n", namespace, "get", "nope")
+    assert code == 1 and f"error: CloneJob nope not found in namespace {namespace}" in capsys.readouterr().err
+    world.clone_job("done")
+    world.kube.patch_status(CLONE_JOB, namespace, "done", {"status": {"state": "SUCCEEDED"}})
+    code, _ = run(cluster_kubeconfig, "-n", namespace, "cancel", "done")
+    assert code == 1 and "already ended SUCCEEDED; there is nothing to cancel" in capsys.readouterr().err
+    assert world.job("done")["spec"]["cancel"] is False, "a finished job is left alone"
+    code, _ = run("/nonexistent/kubeconfig", "list")
+    assert code == 1 and "error: cannot load a kubeconfig" in capsys.readouterr().err

@@ -1,0 +1,89 @@
+"""The plain manifests: `kubectl kustomize manifests/` renders schema-valid objects with least-privilege RBAC."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from clonejob_operator import crdgen, permissions
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("no kubectl: set KUBECTL or put kubectl on PATH")
+    out = subprocess.run([kubectl, "kustomize", str(MANIFESTS)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
+    assert sorted(doc["kind"] for doc in rendered) == sorted(
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+        ]
+    )
+    assert all(
+        doc["metadata"].get("namespace") == "clonejob-system"
+        for doc in rendered
+        if doc["kind"] in ("ServiceAccount", "Deployment", "Service")
+    )
+
+
+def test_valid_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) -> None:
+    for doc in rendered:
+        kubernetes_validate.validate(doc, "1.33.0", strict=True)
+
+
+def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]]) -> None:
+    (role,) = [doc for doc in rendered if doc["kind"] == "ClusterRole"]
+    expected = [
+        {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
+        for r in permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY
+    ]
+    assert role["rules"] == expected
+    assert "*" not in str(role["rules"])
+
+
+def test_pod_meets_the_restricted_standard(rendered: list[dict[str, Any]]) -> None:
+    (deployment,) = [doc for doc in rendered if doc["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert (
+        pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    )
+    container = pod["containers"][0]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["image"] == "ghcr.io/clonejob-operator/clonejob-operator:0.1.0"
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"} and deployment["spec"]["replicas"] == 1
+
+
+def test_crd_copies_are_the_generated_crds() -> None:
+    expected = {name: crdgen.render(crd) for name, crd in crdgen.all_crds().items()}
+    assert {p.name: p.read_text() for p in (MANIFESTS / "crds").glob("*.yaml")} == expected
+
+
+def test_gitops_examples_parse_and_health_check_a_clonejob() -> None:
+    flux = list(yaml.safe_load_all((MANIFESTS / "gitops" / "flux" / "clones.yaml").read_text()))
+    checks = [c for doc in flux for c in doc["spec"].get("healthChecks", [])]
+    assert checks and checks[0]["kind"] == "CloneJob" and checks[0]["apiVersion"] == "vmmigration.dev/v1"
+    apps = list(yaml.safe_load_all((MANIFESTS / "gitops" / "argocd" / "application.yaml").read_text()))
+    assert apps[0]["spec"]["source"]["path"] == "manifests"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from clonejob_operator.plugin import bar, table, timeline
+
+NOW = datetime(2026, 11, 26, 10, 10, 0, tzinfo=UTC)
+JOB = {
+    "metadata": {"name": "cj", "namespace": "m", "creationTimestamp": "2026-11-26T10:00:00Z"},
+    "spec": {"migratingVm": "web-1"},
+    "status": {
+        "state": "ACTIVE",
+        "stateTime": "2026-11-26T10:00:05Z",
+        "progressPercent": 80,
+        "currentStep": "instantiatingMigratedVm",
+        "steps": [
+            {
+                "preparingVmDisks": {},
+                "startTime": "2026-11-26T10:00:05Z",
+                "endTime": "2026-11-26T10:08:05Z",
+                "progressPercent": 100,
+            },
+            {"instantiatingMigratedVm": {}, "startTime": "2026-11-26T10:08:05Z", "progressPercent": 50},
+        ],
+        "conditions": [{"type": "Reconciling", "status": "True", "message": "VirtualMachine cj Starting"}],
+    },
+}
+
+
+def test_bar() -> None:
+    assert bar(0) == "[--------------------]   0%"
+    assert bar(50) == "[##########----------]  50%"
+    assert bar(100, width=4) == "[####] 100%"
+    assert bar(None) == bar(0) and bar(250) == bar(100)
+
+
+def test_timeline_shows_steps_durations_and_progress() -> None:
+    text = timeline(JOB, NOW)
+    assert "CloneJob m/cj  (MigratingVm web-1)" in text
+    assert "State:    ACTIVE for 9m55s" in text
+    assert "preparingVmDisks" in text and "took 8m" in text
+    assert "instantiatingMigratedVm" in text and "running 1m55s" in text
+    assert "[##########----------]  50%" in text
+    assert "Now:      VirtualMachine cj Starting" in text
+
+
+def test_timeline_shows_the_error() -> None:
+    failed = {
+        **JOB,
+        "status": {"state": "FAILED", "error": {"code": 4, "message": "too slow"}, "endTime": "2026-11-26T10:09:00Z"},
+    }
+    text = timeline(failed, NOW)
+    assert "Error:    too slow (code 4)" in text and "ended 1m ago" in text
+
+
+def test_table() -> None:
+    lines = table([JOB], NOW).splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE"]
+    assert lines[1].split() == ["m", "cj", "ACTIVE", "instantiatingMigratedVm", "80%", "web-1", "10m"]
