@@ -134,3 +134,20 @@ def test_readme_lists_every_value() -> None:
     values = leaves(yaml.safe_load((CHART / "values.yaml").read_text()))
     missing = [value for value in values if not re.search(rf"`{re.escape(value)}`", readme)]
     assert missing == []
+
+
+def test_helm_install_refuses_a_typo_and_shows_notes_otherwise(helm: str) -> None:
+    refused = run_helm(
+        helm,
+        "install",
+        "cj",
+        str(CHART),
+        "--dry-run=client",
+        "--set",
+        "metrics.servicemonitor.enabled=true",
+        check=False,
+    )
+    assert refused.returncode != 0 and "servicemonitor" in refused.stderr
+    installed = run_helm(helm, "install", "cj", str(CHART), "--dry-run=client", "--set", "watch.namespaces={team-a}")
+    assert "watching the namespaces team-a" in installed.stdout
+    assert "helm show crds" in installed.stdout

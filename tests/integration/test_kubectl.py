@@ -59,3 +59,44 @@ def test_kubectl_wait_for_failed_state(kube: Kube, world: World, namespace: str,
     assert waiter.returncode == 0, output
     stalled = next(c for c in world.status("cj")["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and stalled["reason"] == "Internal"
+
+
+def kstatus(body: dict[str, object]) -> str:
+    """kstatus' verdict for a resource with standard conditions (sigs.k8s.io/cli-utils pkg/kstatus, generic rules)."""
+    meta = body["metadata"]
+    status = body.get("status") or {}
+    assert isinstance(meta, dict) and isinstance(status, dict)
+    if status.get("observedGeneration") != meta.get("generation"):
+        return "InProgress"
+    conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+    if conditions.get("Reconciling") == "True":
+        return "InProgress"
+    if conditions.get("Stalled") == "True":
+        return "Failed"
+    if conditions.get("Ready") == "False":
+        return "InProgress"
+    return "Current"
+
+
+def test_kstatus_reads_running_as_in_progress_succeeded_as_current_failed_as_failed(
+    kube: Kube, world: World, namespace: str
+) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("ok")
+        world.wait_step("ok", "preparingVmDisks")
+        assert kstatus(world.job("ok")) == "InProgress"
+        world.finish_disks("ok")
+        world.ready_vm("ok")
+        world.wait_state("ok", "SUCCEEDED")
+        assert kstatus(world.job("ok")) == "Current"
+        world.clone_job("bad")
+        world.wait_object(DATA_VOLUME, "bad-disk-0")
+        world.set_status(DATA_VOLUME, "bad-disk-0", {"phase": "Failed"})
+        world.wait_state("bad", "FAILED")
+        assert kstatus(world.job("bad")) == "Failed"
+        world.clone_job("stop")
+        world.wait_step("stop", "preparingVmDisks")
+        world.cancel("stop")
+        world.wait_state("stop", "CANCELLED")
+        assert kstatus(world.job("stop")) == "Failed"
