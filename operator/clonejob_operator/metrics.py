@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -43,16 +42,18 @@ class Metrics:
             self.jobs.labels(state=state.value).set(0)
 
     def seen(self, namespace: str, name: str, state: str | None) -> None:
-        """A CloneJob as the watch saw it; ``state`` None when it is gone."""
+        """A CloneJob as the watch saw it; ``state`` None when it is gone. O(1): only two counts move."""
         with self._lock:
             key = (namespace, name)
-            if state is None:
-                self._states.pop(key, None)
-            else:
+            before = self._states.pop(key, None)
+            if state is not None:
                 self._states[key] = state
-            counts = Tally(self._states.values())
-            for known in State:
-                self.jobs.labels(state=known.value).set(counts.get(known.value, 0))
+            if before == state:
+                return
+            if before is not None:
+                self.jobs.labels(state=before).dec()
+            if state is not None:
+                self.jobs.labels(state=state).inc()
 
     def decided(self, before: CloneJobStatus, after: CloneJobStatus) -> None:
         """Count what one decision changed: a transition, a failure, steps that ended."""

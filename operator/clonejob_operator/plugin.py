@@ -144,15 +144,25 @@ class Plugin:
                 return 0
             line = _live(status)
             if line != shown:
-                print(line, file=self.out, flush=True)
+                self._show(line)
                 shown = line
             state = (status.get("status") or {}).get("state")
             if state in FINISHED:
+                if self.out.isatty():
+                    print(file=self.out)
                 return 0 if state == "CANCELLED" else 1
             time.sleep(interval)
         raise PluginError(
             f"CloneJob {name} did not finish cancelling within {format_duration(timedelta(seconds=timeout))}"
         )
+
+    def _show(self, line: str) -> None:
+        """On a terminal, one line redrawn in place; otherwise (a pipe, a log) a line per change."""
+        if self.out.isatty():
+            self.out.write("\r\033[K" + line)
+            self.out.flush()
+        else:
+            print(line, file=self.out, flush=True)
 
 
 def _live(body: Body) -> str:

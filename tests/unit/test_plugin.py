@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 from clonejob_operator.plugin import bar, table, timeline
@@ -57,3 +58,20 @@ def test_table() -> None:
     lines = table([JOB], NOW).splitlines()
     assert lines[0].split() == ["NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE"]
     assert lines[1].split() == ["m", "cj", "ACTIVE", "instantiatingMigratedVm", "80%", "web-1", "10m"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_display_redraws_one_line_on_a_terminal_and_prints_lines_otherwise() -> None:
+    from clonejob_operator.plugin import Plugin
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for out in (terminal, pipe):
+        shower = Plugin(kube=None, namespace="m", out=out)  # type: ignore[arg-type]
+        shower._show("CANCELLING [----]   0%")
+        shower._show("CANCELLED [####] 100%")
+    assert terminal.getvalue() == "\r\x1b[KCANCELLING [----]   0%\r\x1b[KCANCELLED [####] 100%"
+    assert pipe.getvalue().splitlines() == ["CANCELLING [----]   0%", "CANCELLED [####] 100%"]
