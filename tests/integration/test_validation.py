@@ -107,6 +107,11 @@ def test_migratingvm_without_target_or_source(kube: Kube, namespace: str) -> Non
         ({"runStrategy": "Sometimes"}, "spec.kubevirtTargetDefaults.runStrategy"),
         ({"memory": "lots"}, "spec.kubevirtTargetDefaults.memory"),
         (
+            {"networks": [{"name": "a", "pod": {}}, {"name": "a", "multus": {"networkName": "x"}}]},
+            "spec.kubevirtTargetDefaults.networks[1]: Duplicate value",
+        ),
+        ({"accessModes": ["ReadWriteOnce", "ReadWriteOnce"]}, "spec.kubevirtTargetDefaults.accessModes[1]: Duplicate"),
+        (
             {"networks": [{"name": "n", "pod": {}, "multus": {"networkName": "x"}}]},
             "spec.kubevirtTargetDefaults.networks[0]",
         ),

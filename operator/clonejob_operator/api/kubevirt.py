@@ -105,7 +105,9 @@ class KubevirtTargetDefaults(ApiModel):
 
     vm_name: Name | None = Field(default=None, description="Default: the CloneJob's name.")
     storage_class_name: SubdomainName | None = None
-    access_modes: list[AccessMode] | None = Field(default=None, max_length=4)
+    access_modes: list[AccessMode] | None = Field(
+        default=None, max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
     volume_mode: Literal["Filesystem", "Block"] | None = None
     disk_bus: Literal["virtio", "sata", "scsi"] | None = Field(default=None, description="Default virtio.")
     instancetype: InstancetypeRef | None = None
@@ -115,7 +117,12 @@ class KubevirtTargetDefaults(ApiModel):
         default=None, pattern=QUANTITY, max_length=64, description="Guest memory. Default 2Gi, unless instancetype."
     )
     labels: dict[str, str] | None = Field(default=None, description="Labels for the VM and its instances.")
-    networks: list[Network] | None = Field(default=None, max_length=16, description="Default: one pod network.")
+    networks: list[Network] | None = Field(
+        default=None,
+        max_length=16,
+        description="Default: one pod network.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     hostname: str | None = Field(default=None, pattern=DNS_LABEL, max_length=63)
     firmware: Firmware | None = None
     run_strategy: RunStrategy | None = Field(default=None, description="Default Always.")
