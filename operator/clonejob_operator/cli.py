@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import kopf
+import kubernetes
 
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
@@ -120,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    kube = connect(args.kubeconfig, args.context)
+    try:
+        kube = connect(args.kubeconfig, args.context)
+    except (kubernetes.config.ConfigException, OSError) as error:
+        logging.getLogger("clonejob_operator").error("cannot reach a cluster: %s", error)
+        return 1
     try:  # kopf discovers resources once when watching named namespaces: the CRDs must be there first
         kube.await_served([CLONE_JOB, MIGRATING_VM], timeout=args.crd_timeout)
     except TimeoutError as error:

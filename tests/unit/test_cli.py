@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,13 @@ def test_bad_options_exit_with_a_message(bad: list[str], capsys: pytest.CaptureF
         cli.parser().parse_args(["run", *bad])
     assert caught.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_run_without_a_cluster_exits_1_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    missing = tmp_path / "nope"
+    assert cli.main(["run", "--kubeconfig", str(missing), "-n", "x"]) == 1
+    assert any("cannot reach a cluster" in r.getMessage() for r in caplog.records)
