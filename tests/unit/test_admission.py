@@ -1,0 +1,106 @@
+"""Admission against a stand-in for the API (a dict of objects): the order of the checks and the queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from clonejob_operator import names
+from clonejob_operator.admission import Gate, Peer
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
+from clonejob_operator.codes import Code
+from clonejob_operator.drivers import Drivers
+from clonejob_operator.kube import CLONE_JOB, Kind
+from clonejob_operator.machine import Job
+from clonejob_operator.settings import Settings
+
+
+class Objects:
+    """Just enough of Kube for the gate: list and get of CloneJobs."""
+
+    def __init__(self, *jobs: dict[str, Any]) -> None:
+        self.jobs = list(jobs)
+
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[dict[str, Any]]:
+        assert kind is CLONE_JOB
+        return [j for j in self.jobs if namespace is None or j["metadata"]["namespace"] == namespace]
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        return next((j for j in self.jobs if j["metadata"]["name"] == name), None)
+
+
+def clonejob(
+    name: str, created: str, state: str | None = None, mvm: str = "web-1", cancel: bool = False, namespace: str = "ns"
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{name}",
+            "creationTimestamp": created,
+            "finalizers": [names.FINALIZER],
+        },
+        "spec": {"migratingVm": mvm, "cancel": cancel},
+        "status": {"state": state} if state else {},
+    }
+
+
+MVM = {
+    "metadata": {"name": "web-1", "uid": "m"},
+    "spec": {"sourceVmId": "v", "kubevirtTargetDefaults": {}},
+    "status": {"lastSync": {"cycleNumber": 1, "snapshots": [{"disk": "d", "volumeSnapshot": "s"}]}},
+}
+
+
+def admit(body: dict[str, Any], *others: dict[str, Any], mvm: dict[str, Any] | None = MVM, **settings: Any) -> Any:
+    objects = Objects(body, *others)
+    gate = Gate(objects, Drivers(objects), Settings(**settings))  # type: ignore[arg-type]
+    job = Job(
+        namespace="ns",
+        name=body["metadata"]["name"],
+        uid=body["metadata"]["uid"],
+        generation=1,
+        created=datetime(2026, 11, 26, tzinfo=UTC),
+        spec=CloneJobSpec.model_validate(body["spec"]),
+        status=CloneJobStatus.model_validate(body["status"]),
+    )
+    return gate.admit(job, body, mvm)
+
+
+def reason(admission: Any) -> str:
+    return admission.waiting.reason if admission.waiting else ("ready" if admission.plan else "error")
+
+
+def test_checks_in_order() -> None:
+    mine = clonejob("b", "2026-11-26T10:00:01Z", "PENDING")
+    no_finalizer = {**mine, "metadata": {**mine["metadata"], "finalizers": []}}
+    assert reason(admit(no_finalizer)) == "AwaitingFinalizer"
+    missing = admit(mine, mvm=None)
+    assert reason(missing) == "MigratingVmNotFound" and missing.code is Code.NOT_FOUND
+    assert reason(admit(mine, mvm={**MVM, "status": {}})) == "NoSnapshots"
+    assert reason(admit(mine)) == "ready"
+
+
+def test_fifo_and_one_running_per_migratingvm() -> None:
+    mine = clonejob("b", "2026-11-26T10:00:01Z", "PENDING")
+    assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "PENDING"))) == "Queued"
+    assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "PENDING", cancel=True))) == "ready"
+    assert reason(admit(mine, clonejob("c", "2026-11-26T10:00:02Z", "ACTIVE"))) == "WaitingForCloneJob"
+    assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "SUCCEEDED"))) == "ready"
+    assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "PENDING", mvm="other"))) == "ready"
+    same_second = clonejob("a", "2026-11-26T10:00:01Z", "PENDING")
+    assert reason(admit(mine, same_second)) == "Queued"  # ties go by name
+
+
+def test_max_active_counts_running_jobs_of_other_migratingvms() -> None:
+    mine = clonejob("b", "2026-11-26T10:00:01Z", "PENDING")
+    busy = clonejob("x", "2026-11-26T09:00:00Z", "ADAPTING_OS", mvm="other", namespace="elsewhere")
+    assert reason(admit(mine, busy, max_active=1)) == "MaxActiveReached"
+    assert reason(admit(mine, busy, max_active=2)) == "ready"
+    assert reason(admit(mine, busy, max_active=1, namespaces=("ns",))) == "ready"  # outside the watched scope
+
+
+def test_peer_reads_raw_objects() -> None:
+    peer = Peer.of(clonejob("a", "2026-11-26T10:00:00Z", "CANCELLING", cancel=True))
+    assert peer.started and not peer.finished and peer.leaving and peer.order == ("2026-11-26T10:00:00Z", "a")
+    assert Peer.of(clonejob("n", "t")).state == "PENDING"
