@@ -130,25 +130,33 @@ class Reconciler:
 
     def _once(self, job: Job, body: Body) -> tuple[Outcome, bool]:
         need = machine.need(job)
-        if need is Need.ADMISSION:
-            with self._admitting:  # one start decision at a time: --max-active stays exact
-                return self._step(job, body, need)
-        return self._step(job, body, need)
+        decision, products, migrating_vm = self._decide(job, body, need)
+        if decision.claim:
+            # Only starts are serialised, so --max-active and the queue stay exact while waiting jobs, the
+            # common case, are checked in parallel: decide again under the lock, then claim and write.
+            with self._admitting:
+                decision, products, migrating_vm = self._decide(job, body, need)
+                outcome = self._apply(job, body, decision, products, migrating_vm)
+                self.gate.forget()  # who runs has changed: the next admission lists afresh
+                return outcome
+        return self._apply(job, body, decision, products, migrating_vm)
 
     def _lock(self, namespace: str, name: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
 
-    def _step(self, job: Job, body: Body, need: Need) -> tuple[Outcome, bool]:
+    def _decide(self, job: Job, body: Body, need: Need) -> tuple[Decision, list[ResourceRef], Body | None]:
         facts, products, migrating_vm = self._observe(job, body, need)
-        decision = machine.decide(job, facts, self.settings)
+        return machine.decide(job, facts, self.settings), products, migrating_vm
+
+    def _apply(
+        self, job: Job, body: Body, decision: Decision, products: list[ResourceRef], migrating_vm: Body | None
+    ) -> tuple[Outcome, bool]:
         if products:
             decision.status.created_resources = _merge(decision.status.created_resources, products)
         if decision.claim and not self._claim(job, decision, migrating_vm):
             raise Conflict(f"MigratingVm {job.spec.migrating_vm if job.spec else '?'} is held or changed")
         self._write(job, body, decision)
-        if decision.claim:
-            self.gate.forget()  # the start changed who is running: the next admission lists afresh
         return Outcome(finished=decision.status.current.terminal, state=decision.status.state), decision.again
 
     def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
