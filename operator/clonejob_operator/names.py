@@ -10,7 +10,6 @@ from clonejob_operator import GROUP
 LABEL_JOB = f"{GROUP}/clone-job"
 LABEL_JOB_UID = f"{GROUP}/clone-job-uid"
 LABEL_MIGRATING_VM = f"{GROUP}/migrating-vm"
-LABEL_DISK_INDEX = f"{GROUP}/disk-index"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "clonejob-operator")
 
 FINALIZER = f"{GROUP}/finalizer"
