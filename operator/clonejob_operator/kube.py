@@ -184,6 +184,13 @@ class Kube:
             if status_of(error) != 404:
                 raise
 
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
+        """A JSON merge patch of the object (not its status)."""
+        patched: Body = self.call(
+            self.custom.patch_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, name, patch
+        )
+        return patched
+
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         patched: Body = self.call(
             self.custom.patch_namespaced_custom_object_status,

@@ -124,15 +124,7 @@ class Plugin:
         state = (self._get(name).get("status") or {}).get("state")
         if state in FINISHED:
             raise PluginError(f"CloneJob {name} already ended {state}; there is nothing to cancel")
-        self.kube.call(
-            self.kube.custom.patch_namespaced_custom_object,
-            CLONE_JOB.group,
-            CLONE_JOB.version,
-            self.namespace,
-            CLONE_JOB.plural,
-            name,
-            {"spec": {"cancel": True}},
-        )
+        self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
         print(f"clonejob.vmmigration.dev/{name} cancel requested", file=self.out)
         if not wait:
             return 0

@@ -84,15 +84,7 @@ def namespace(kube: Kube) -> Iterator[str]:
     for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT):
         for item in kube.list(kind, name):
             if item["metadata"].get("finalizers"):
-                kube.call(
-                    kube.custom.patch_namespaced_custom_object,
-                    kind.group,
-                    kind.version,
-                    name,
-                    kind.plural,
-                    item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}},
-                )
+                kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})
             kube.delete(kind, name, item["metadata"]["name"])
     if made_namespace:
         kube.core.delete_namespace(name)

@@ -188,15 +188,7 @@ class World:
         )
 
     def cancel(self, name: str) -> None:
-        self.kube.call(
-            self.kube.custom.patch_namespaced_custom_object,
-            CLONE_JOB.group,
-            CLONE_JOB.version,
-            self.namespace,
-            CLONE_JOB.plural,
-            name,
-            {"spec": {"cancel": True}},
-        )
+        self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
 
     def delete(self, kind: Kind, name: str) -> None:
         self.kube.delete(kind, self.namespace, name)

@@ -33,15 +33,7 @@ def _create(kube: Kube, namespace: str, kind: Any, spec: dict[str, Any], name: s
 
 
 def _patch(kube: Kube, namespace: str, name: str, patch: dict[str, Any]) -> Any:
-    return lambda: kube.call(
-        kube.custom.patch_namespaced_custom_object,
-        CLONE_JOB.group,
-        CLONE_JOB.version,
-        namespace,
-        CLONE_JOB.plural,
-        name,
-        patch,
-    )
+    return lambda: kube.patch(CLONE_JOB, namespace, name, patch)
 
 
 def test_clonejob_without_migratingvm(kube: Kube, namespace: str) -> None:

@@ -176,16 +176,7 @@ async def test_cancel_during_adaptation(kmock: kmock.KubernetesEmulator, mock_ku
     await run.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded"})
     await run.tick(2)
     assert await asyncio.to_thread(mock_kube.get, BATCH_JOB, NS, "cj-adapt-os") is not None
-    await asyncio.to_thread(
-        mock_kube.call,
-        mock_kube.custom.patch_namespaced_custom_object,
-        CLONE_JOB.group,
-        CLONE_JOB.version,
-        NS,
-        CLONE_JOB.plural,
-        "cj",
-        {"spec": {"cancel": True}},
-    )
+    await asyncio.to_thread(mock_kube.patch, CLONE_JOB, NS, "cj", {"spec": {"cancel": True}})
     status = await run.tick(3)
     assert status["state"] == "CANCELLED"
     assert status["steps"][-1]["adaptingOs"] == {} and status["steps"][-1]["endTime"]
