@@ -191,7 +191,7 @@ class Reconciler:
             except JobError as error:
                 return Facts(now=now, steps=planned, step=StepReport(error=error)), [], None
             except ApiException as error:
-                refusal = api_error(error, f"step {kind.value}")  # 403/404/4xx end the job; 429/5xx are retried
+                refusal = api_error(error)  # 403/404/4xx end the job; 429/5xx are retried
                 if not isinstance(refusal, JobError):
                     raise
                 return Facts(now=now, steps=planned, step=StepReport(error=refusal)), [], None

@@ -33,6 +33,12 @@ T = TypeVar("T")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
+def manifest(kind: Kind, namespace: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None) -> Body:
+    """A custom object as a user would write it."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})}
+    return {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec}
+
+
 def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -124,13 +130,9 @@ class World:
         synced: bool = True,
         ready_snapshots: bool = True,
     ) -> Body:
-        body = {
-            "apiVersion": MIGRATING_VM.api_version,
-            "kind": MIGRATING_VM.kind,
-            "metadata": {"name": name, "namespace": self.namespace},
-            "spec": {"sourceVmId": f"vm-{name}", "kubevirtTargetDefaults": defaults or {}},
-        }
-        created = self.kube.create(MIGRATING_VM, self.namespace, body)
+        created = self.create(
+            MIGRATING_VM, name, {"sourceVmId": f"vm-{name}", "kubevirtTargetDefaults": defaults or {}}
+        )
         if synced:
             self.sync(name, disks, ready=ready_snapshots)
         return created
@@ -160,32 +162,17 @@ class World:
         )
 
     def snapshot(self, name: str, ready: bool = True) -> None:
-        self.kube.create(
-            VOLUME_SNAPSHOT,
-            self.namespace,
-            {
-                "apiVersion": VOLUME_SNAPSHOT.api_version,
-                "kind": VOLUME_SNAPSHOT.kind,
-                "metadata": {"name": name, "namespace": self.namespace},
-                "spec": {"source": {"persistentVolumeClaimName": f"src-{name}"}},
-            },
-        )
+        self.create(VOLUME_SNAPSHOT, name, {"source": {"persistentVolumeClaimName": f"src-{name}"}})
         if ready:
             self.kube.patch_status(
                 VOLUME_SNAPSHOT, self.namespace, name, {"status": {"readyToUse": True, "restoreSize": "1Gi"}}
             )
 
+    def create(self, kind: Kind, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None) -> Body:
+        return self.kube.create(kind, self.namespace, manifest(kind, self.namespace, name, spec, labels))
+
     def clone_job(self, name: str, migrating_vm: str = "web-1") -> Body:
-        return self.kube.create(
-            CLONE_JOB,
-            self.namespace,
-            {
-                "apiVersion": CLONE_JOB.api_version,
-                "kind": CLONE_JOB.kind,
-                "metadata": {"name": name, "namespace": self.namespace},
-                "spec": {"migratingVm": migrating_vm},
-            },
-        )
+        return self.create(CLONE_JOB, name, {"migratingVm": migrating_vm})
 
     def cancel(self, name: str) -> None:
         self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})

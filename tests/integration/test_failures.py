@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
 from clonejob_operator.kube import DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
@@ -73,29 +75,21 @@ def test_vm_failure_condition_fails_the_job(kube: Kube, world: World, namespace:
     assert status["steps"][-1].get("instantiatingMigratedVm") == {}
 
 
-def test_step_timeout_gives_deadline_exceeded(kube: Kube, world: World, namespace: str) -> None:
+@pytest.mark.parametrize("step", [StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM])
+def test_step_timeout_gives_deadline_exceeded(kube: Kube, world: World, namespace: str, step: StepKind) -> None:
     world.migrating_vm("web-1")
     timeouts = {kind: timedelta(minutes=5) for kind in StepKind}
-    timeouts[StepKind.PREPARING_VM_DISKS] = timedelta(seconds=2)
+    timeouts[step] = timedelta(seconds=2)
     with running_operator(kube, settings_for(namespace, step_timeouts=timeouts)):
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-0")
+        if step is StepKind.INSTANTIATING_MIGRATED_VM:
+            world.finish_disks("cj")
+            world.wait_object(VIRTUAL_MACHINE, "cj")
         status = _failed(world, "cj")
     assert status["error"]["code"] == Code.DEADLINE_EXCEEDED
-    assert "preparingVmDisks did not finish within 2s" in status["error"]["message"]
-
-
-def test_vm_timeout_gives_deadline_exceeded(kube: Kube, world: World, namespace: str) -> None:
-    world.migrating_vm("web-1")
-    timeouts = {kind: timedelta(minutes=5) for kind in StepKind}
-    timeouts[StepKind.INSTANTIATING_MIGRATED_VM] = timedelta(seconds=2)
-    with running_operator(kube, settings_for(namespace, step_timeouts=timeouts)):
-        world.clone_job("cj")
-        world.finish_disks("cj")
-        world.wait_object(VIRTUAL_MACHINE, "cj")
-        status = _failed(world, "cj")
-    assert status["error"]["code"] == Code.DEADLINE_EXCEEDED
-    assert "instantiatingMigratedVm" in status["error"]["message"]
+    assert f"step {step.value} did not finish within 2s" in status["error"]["message"]
+    assert status["steps"][-1].get(step.value) == {}
 
 
 def test_missing_volumesnapshot_fails_with_not_found(kube: Kube, world: World, namespace: str) -> None:
@@ -115,16 +109,7 @@ def test_missing_volumesnapshot_fails_with_not_found(kube: Kube, world: World, n
 
 def test_name_taken_by_someone_else_fails_and_leaves_it(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1")
-    theirs = world.kube.create(
-        VIRTUAL_MACHINE,
-        namespace,
-        {
-            "apiVersion": VIRTUAL_MACHINE.api_version,
-            "kind": VIRTUAL_MACHINE.kind,
-            "metadata": {"name": "cj", "namespace": namespace},
-            "spec": {"runStrategy": "Halted"},
-        },
-    )
+    theirs = world.create(VIRTUAL_MACHINE, "cj", {"runStrategy": "Halted"})
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj")
         world.finish_disks("cj")

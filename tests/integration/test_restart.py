@@ -87,33 +87,9 @@ def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world:
     with running_operator(kube, settings_for(namespace)):
         job = world.clone_job("cj")
         world.wait_step("cj", "preparingVmDisks")
-        stray = kube.create(
-            DATA_VOLUME,
-            namespace,
-            {
-                "apiVersion": DATA_VOLUME.api_version,
-                "kind": DATA_VOLUME.kind,
-                "metadata": {
-                    "name": "stray",
-                    "namespace": namespace,
-                    "labels": names.product_labels("cj", job["metadata"]["uid"], "web-1"),
-                },
-                "spec": {},
-            },
-        )
-        unrelated = kube.create(
-            DATA_VOLUME,
-            namespace,
-            {
-                "apiVersion": DATA_VOLUME.api_version,
-                "kind": DATA_VOLUME.kind,
-                "metadata": {
-                    "name": "unrelated",
-                    "namespace": namespace,
-                    "labels": {names.LABEL_JOB: "cj", names.LABEL_JOB_UID: "someone-else"},
-                },
-                "spec": {},
-            },
+        stray = world.create(DATA_VOLUME, "stray", {}, names.product_labels("cj", job["metadata"]["uid"], "web-1"))
+        unrelated = world.create(
+            DATA_VOLUME, "unrelated", {}, {names.LABEL_JOB: "cj", names.LABEL_JOB_UID: "someone-else"}
         )
         world.cancel("cj")
         world.wait_state("cj", "CANCELLED")

@@ -138,16 +138,7 @@ def test_migratingvm_in_another_namespace_is_never_used(kube: Kube, world: World
 
 
 def test_compute_engine_target_fails_unimplemented(kube: Kube, world: World, namespace: str) -> None:
-    world.kube.create(
-        MIGRATING_VM,
-        namespace,
-        {
-            "apiVersion": MIGRATING_VM.api_version,
-            "kind": MIGRATING_VM.kind,
-            "metadata": {"name": "gce", "namespace": namespace},
-            "spec": {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "us-central1-a"}},
-        },
-    )
+    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "us-central1-a"}})
     world.sync("gce")
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="gce")

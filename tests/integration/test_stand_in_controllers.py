@@ -39,16 +39,7 @@ def test_stand_in_controllers_bring_the_sample_to_succeeded(
             subprocess.run(
                 [kubectl, "apply", "-f", "-"], input=text, env=env, check=True, capture_output=True, text=True
             )
-        kube.create(
-            VOLUME_SNAPSHOT,
-            namespace,
-            {
-                "apiVersion": VOLUME_SNAPSHOT.api_version,
-                "kind": VOLUME_SNAPSHOT.kind,
-                "metadata": {"name": "web-1-c3-d0"},
-                "spec": {"source": {"persistentVolumeClaimName": "web-1-source"}},
-            },
-        )
+        world.create(VOLUME_SNAPSHOT, "web-1-c3-d0", {"source": {"persistentVolumeClaimName": "web-1-source"}})
         kube.patch_status(
             MIGRATING_VM,
             namespace,

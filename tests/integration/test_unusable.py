@@ -12,7 +12,7 @@ import pytest
 from clonejob_operator import crdgen
 from clonejob_operator.codes import Code
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
-from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
+from tests.integration.kit import StateRecorder, World, manifest, running_operator, settings_for, wait_for
 
 
 def _replace(api: Any, crd: dict[str, Any]) -> None:
@@ -49,16 +49,7 @@ def _store(kube: Kube, namespace: str, kind: Any, name: str, spec: dict[str, Any
 
     def attempt() -> bool:
         try:
-            kube.create(
-                kind,
-                namespace,
-                {
-                    "apiVersion": kind.api_version,
-                    "kind": kind.kind,
-                    "metadata": {"name": name, "namespace": namespace},
-                    "spec": spec,
-                },
-            )
+            kube.create(kind, namespace, manifest(kind, namespace, name, spec))
             return True
         except kubernetes.client.exceptions.ApiException as error:
             if error.status == 422:

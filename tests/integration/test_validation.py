@@ -9,7 +9,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
-from tests.integration.kit import World
+from tests.integration.kit import World, manifest
 
 
 def _rejected(call: Any) -> str:
@@ -20,16 +20,7 @@ def _rejected(call: Any) -> str:
 
 
 def _create(kube: Kube, namespace: str, kind: Any, spec: dict[str, Any], name: str = "x") -> Any:
-    return lambda: kube.create(
-        kind,
-        namespace,
-        {
-            "apiVersion": kind.api_version,
-            "kind": kind.kind,
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        },
-    )
+    return lambda: kube.create(kind, namespace, manifest(kind, namespace, name, spec))
 
 
 def _patch(kube: Kube, namespace: str, name: str, patch: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -72,21 +73,23 @@ def ref(kind: Kind, body: Body) -> ResourceRef:
 
 
 def ensure(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
-    """The object named by ``manifest``: created when missing, refused when somebody else's."""
+    """The object named by ``manifest``: read, or created when missing; refused when somebody else's."""
+    meta = manifest["metadata"]
+    existing = kube.get(kind, meta["namespace"], meta["name"])
+    return create_owned(kube, kind, manifest, job_uid) if existing is None else owned(kind, existing, job_uid)
+
+
+def create_owned(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
+    """Create ``manifest``; when it exists already (a crash, a race), adopt it only if it is this job's."""
     meta = manifest["metadata"]
     try:
-        existing = kube.get(kind, meta["namespace"], meta["name"])
-        if existing is None:
-            try:
-                return kube.create(kind, meta["namespace"], manifest)
-            except ApiException as error:
-                if status_of(error) != 409:
-                    raise
-                existing = kube.get(kind, meta["namespace"], meta["name"])
-                if existing is None:
-                    raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created") from None
+        return kube.create(kind, meta["namespace"], manifest)
     except ApiException as error:
-        raise api_error(error, f"{kind.kind} {meta['name']}") from None
+        if status_of(error) != 409:
+            raise  # the reconciler turns refusals into the job's error
+    existing = kube.get(kind, meta["namespace"], meta["name"])
+    if existing is None:
+        raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created")
     return owned(kind, existing, job_uid)
 
 
@@ -102,18 +105,19 @@ def owned(kind: Kind, body: Body, job_uid: str) -> Body:
     return body
 
 
-def api_error(error: ApiException, what: str) -> Exception:
-    """A refusal that will not go away by retrying becomes a JobError; the rest stay ApiExceptions."""
+def api_error(error: ApiException) -> Exception:
+    """A refusal that will not go away by retrying becomes a JobError; the rest stay ApiExceptions.
+
+    The server's own message names the object and the verb, so the JobError carries it as it is.
+    """
     code = {403: Code.PERMISSION_DENIED, 404: Code.NOT_FOUND, 400: Code.INVALID_ARGUMENT, 422: Code.INVALID_ARGUMENT}
     mapped = code.get(status_of(error))
     if mapped is None:
         return error
-    return JobError(mapped, f"{what}: the API answered {error.status} {error.reason}: {_message(error)}")
+    return JobError(mapped, f"the API answered {error.status} {error.reason}: {_message(error)}")
 
 
 def _message(error: ApiException) -> str:
-    import json
-
     try:
         body: Any = json.loads(error.body or "{}")
         return str(body.get("message", ""))[:500]

@@ -10,7 +10,16 @@ from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
 from clonejob_operator.api.kubevirt import Firmware, KubevirtTargetDetails
 from clonejob_operator.builders import kubevirt as build
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.drivers.base import JobContext, Source, SyncResult, condition, ensure, owned, ref
+from clonejob_operator.drivers.base import (
+    JobContext,
+    Source,
+    SyncResult,
+    condition,
+    create_owned,
+    ensure,
+    owned,
+    ref,
+)
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kind, Kube
 from clonejob_operator.machine import Plan, StepReport
 
@@ -76,7 +85,7 @@ class KubevirtDriver:
                     continue
                 size = disk.size or snapshot.get("status", {}).get("restoreSize")
                 manifest = build.data_volume(details, job.namespace, _sized(disk, size), job.labels)
-                body = ensure(self.kube, DATA_VOLUME, manifest, job.uid)
+                body = create_owned(self.kube, DATA_VOLUME, manifest, job.uid)
             else:
                 body = owned(DATA_VOLUME, body, job.uid)
             products.append(ref(DATA_VOLUME, body))
