@@ -16,9 +16,9 @@ import kubernetes
 
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
-from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
 from clonejob_operator.timestamps import parse_duration
 
@@ -73,10 +73,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resync-interval",
         type=float,
-        default=5.0,
+        default=300.0,
         metavar="SECONDS",
-        help="how often unfinished jobs are reconciled (default 5)",
+        help="safety resync: how often every unfinished job is looked at again (default 300); "
+        "watch events and deadlines drive everything else",
     )
+    run.add_argument("--workers", type=int, default=8, metavar="N", help="CloneJobs reconciled at once (default 8)")
     run.add_argument("--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics (0: off)")
     run.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDR", help="bind address for metrics")
     run.add_argument(
@@ -112,11 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.max_active < 0:
         parser().error("--max-active must be 0 or more")
+    if args.workers < 1:
+        parser().error("--workers must be 1 or more")
     settings = Settings(
         pending_deadline=args.pending_deadline,
         step_timeouts={**DEFAULT_STEP_TIMEOUTS, **dict(args.step_timeout)},
         max_active=args.max_active,
         resync_interval=args.resync_interval,
+        workers=args.workers,
         namespaces=tuple(args.namespace),
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
@@ -131,12 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TimeoutError as error:
         logging.getLogger("clonejob_operator").error("%s", error)
         return 1
-    reconciler = Reconciler(kube, settings)
+    controller = Controller.assemble(kube, settings)
     if args.metrics_port:
-        reconciler.metrics.serve(args.metrics_port, args.metrics_address)
+        controller.reconciler.metrics.serve(args.metrics_port, args.metrics_address)
     asyncio.run(
         kopf.operator(
-            registry=build_registry(reconciler, kube.configuration),
+            registry=build_registry(controller, kube.configuration),
             settings=operator_settings(args.namespace),
             standalone=args.standalone,
             clusterwide=not args.namespace,

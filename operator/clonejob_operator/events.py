@@ -1,4 +1,8 @@
-"""Kubernetes Events about CloneJobs. Posting is best effort: a 403 or an outage never fails a job."""
+"""Kubernetes Events about CloneJobs. Posting is best effort: a 403 or an outage never fails a job.
+
+An Event is posted once and never retried. After a refusal (403: no RBAC for Events, or a server that
+serves none) posting pauses for ``pause`` seconds instead of costing a request per transition.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,17 @@ COMPONENT = "clonejob-operator"
 
 
 class EventPoster:
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, pause: float = 600.0) -> None:
         self.kube = kube
         self.instance = socket.gethostname()
+        self.pause = pause
         self._refused: set[int] = set()
+        self._paused_until = 0.0
 
     def post(self, involved: dict[str, str], type_: str, reason: str, message: str) -> bool:
         """Post one Event; False (and a log line, once per refusal code) when the API refuses it."""
+        if time.monotonic() < self._paused_until:
+            return False
         moment = format_time(now())
         body = {
             "apiVersion": "v1",
@@ -41,10 +49,12 @@ class EventPoster:
             "count": 1,
         }
         try:
-            self.kube.call(self.kube.core.create_namespaced_event, involved["namespace"], body)
+            self.kube.call(self.kube.core.create_namespaced_event, involved["namespace"], body, attempts=1)
             return True
         except ApiException as error:
             code = status_of(error)
+            if code in (401, 403, 404):
+                self._paused_until = time.monotonic() + self.pause
             if code not in self._refused:
                 self._refused.add(code)
                 log.warning("cannot post Events (API answered %s); carrying on without them", code)

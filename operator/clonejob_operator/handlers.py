@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -9,75 +10,51 @@ from typing import Any
 import kopf
 import kubernetes
 
-from clonejob_operator import GROUP, VERSION, names
-from clonejob_operator.reconciler import Conflict, Outcome, Reconciler
+from clonejob_operator import names
+from clonejob_operator.controller import Controller
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Kind
 
-FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
-
-
-def needs_attention(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> bool:
-    """Timers run for unfinished jobs, and for finished ones whose spec changed (to observe the generation)."""
-    if status.get("state") not in FINISHED:
-        return True
-    return status.get("observedGeneration") != meta.get("generation")
+PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
+"""Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
 
 
-def build_registry(reconciler: Reconciler, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
+def build_registry(controller: Controller, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
+    """Watch the kinds the controller caches into the controller's caches; no handler here writes anything through kopf.
+
+    Index handlers fill the caches (kopf runs them for the whole initial listing before any event
+    handler); event handlers keep them and queue the jobs a change may move. With no change handlers,
+    timers or daemons, kopf itself adds no finalizer, annotation or progress record to any object.
+    """
     registry = kopf.OperatorRegistry()
-    interval = reconciler.settings.resync_interval
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         """The cluster the operator was pointed at: never an ambient one."""
         return connection_info(configuration)
 
-    @kopf.on.event(GROUP, VERSION, "clonejobs", registry=registry)
-    def count(name: str, namespace: str | None, status: kopf.Status, type: str | None, **_: Any) -> None:
-        """Every job, finished ones included, for the jobs-by-state gauge."""
-        state = None if type == "DELETED" else status.get("state") or "STATE_UNSPECIFIED"
-        reconciler.metrics.seen(namespace or "", name, state)
+    @kopf.on.startup(registry=registry)
+    async def start(**_: Any) -> None:
+        controller.start()
 
-    def run(name: str, namespace: str | None) -> Outcome:
-        try:
-            return reconciler.reconcile(namespace or "", name)
-        except Conflict as conflict:  # a concurrent write: decide again shortly
-            raise kopf.TemporaryError(str(conflict), delay=min(interval, 1.0)) from None
+    @kopf.on.cleanup(registry=registry)
+    async def stop(**_: Any) -> None:
+        await asyncio.to_thread(controller.stop)
 
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        "clonejobs",
-        interval=interval,
-        when=needs_attention,
-        registry=registry,
-        errors=kopf.ErrorsMode.TEMPORARY,
-        backoff=interval,
-    )
-    def reconcile(name: str, namespace: str | None, **_: Any) -> None:
-        run(name, namespace)
-
-    @kopf.on.field(
-        GROUP,
-        VERSION,
-        "clonejobs",
-        field="spec.cancel",
-        value=True,
-        registry=registry,
-        errors=kopf.ErrorsMode.TEMPORARY,
-        backoff=interval,
-    )
-    def cancel(name: str, namespace: str | None, **_: Any) -> None:
-        """Act on a cancel at once, not at the next timer tick."""
-        run(name, namespace)
-
-    @kopf.on.delete(GROUP, VERSION, "clonejobs", registry=registry, errors=kopf.ErrorsMode.TEMPORARY, backoff=interval)
-    def release(name: str, namespace: str | None, **_: Any) -> None:
-        """A finished job lets go at once; an unfinished one is cancelled and cleaned up first."""
-        outcome = run(name, namespace)
-        if not outcome.finished:
-            raise kopf.TemporaryError(f"cleaning up before deletion (state {outcome.state})", delay=interval)
-
+    for kind in sorted(controller.cache.watched, key=lambda k: k.plural):
+        _watch(registry, controller, kind)
     return registry
+
+
+def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
+    labels = None if kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT) else PRODUCT
+
+    @kopf.index(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"cache/{kind.plural}")
+    async def index(body: kopf.Body, **_: Any) -> None:
+        controller.indexed(kind, dict(body))
+
+    @kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"watch/{kind.plural}")
+    async def event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        controller.observed(kind, dict(body), deleted=type == "DELETED")
 
 
 def connection_info(configuration: kubernetes.client.Configuration) -> kopf.ConnectionInfo:
@@ -100,14 +77,16 @@ def connection_info(configuration: kubernetes.client.Configuration) -> kopf.Conn
     )
 
 
-def operator_settings(namespaces: Sequence[str] = (), workers: int = 8) -> kopf.OperatorSettings:
+def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.OperatorSettings:
     """kopf settings: our own finalizer and annotation prefix, watch timeouts, our own Events.
 
     Watching named namespaces needs no Namespace list/watch permission: with exact names (no globs)
     kopf's scanning is off, so it takes the names as given and discovers the resources once.
     """
     out = kopf.OperatorSettings()
-    out.persistence.finalizer = names.FINALIZER
+    # The operator adds and removes names.FINALIZER itself. kopf removes its own finalizer from objects
+    # that no handler needs it for, so kopf's must be another name (which it then never adds).
+    out.persistence.finalizer = f"{names.FINALIZER}-kopf"
     out.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.ANNOTATION_PREFIX)
     out.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=names.ANNOTATION_PREFIX, key="last-handled-configuration"
@@ -118,7 +97,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 8) -> kopf.
     out.networking.request_timeout = 60
     out.networking.connect_timeout = 30
     out.posting.enabled = False  # transitions are posted as Events by the reconciler, 403-tolerant
-    out.execution.max_workers = workers
+    out.execution.max_workers = workers  # only the login handler is synchronous; reconciles have their own pool
     out.scanning.disabled = bool(namespaces) and not any(set("*?!,") & set(ns) for ns in namespaces)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per timer tick; our own say more
     return out

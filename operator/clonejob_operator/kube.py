@@ -37,6 +37,8 @@ DATA_VOLUME = Kind("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume")
 VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
 VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
 BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
+WATCHED = (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
+"""What the operator watches: its own kinds, the snapshots it reads, and the products it creates."""
 
 
 def status_of(error: ApiException) -> int:
@@ -55,6 +57,8 @@ class Kube:
     """Typed-enough access to custom resources (and batch Jobs, events) in one cluster."""
 
     def __init__(self, configuration: kubernetes.client.Configuration, attempts: int = 6) -> None:
+        # Enough connections for every reconcile worker and the Event poster at once.
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
         self.configuration = configuration
         self.api_client = kubernetes.client.ApiClient(configuration)
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
@@ -77,13 +81,14 @@ class Kube:
         )
         return cls(configuration)
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any, attempts: int | None = None, **kwargs: Any) -> Any:
         """Call the API; the server's 429 and 5xx answers are retried with backoff (honouring Retry-After)."""
-        for attempt in range(self.attempts):
+        tries = attempts or self.attempts
+        for attempt in range(tries):
             try:
                 return fn(*args, _request_timeout=(10, 60), **kwargs)
             except ApiException as error:
-                if status_of(error) not in RETRIED or attempt == self.attempts - 1:
+                if status_of(error) not in RETRIED or attempt == tries - 1:
                     raise
                 delay = _retry_after(error, attempt)
                 log.info("API answered %s; retrying in %.1fs", error.status, delay)
@@ -99,6 +104,17 @@ class Kube:
                 return False
             raise
         return any(resource.name == kind.plural for resource in listing.resources or [])
+
+    def servable(self, kinds: tuple[Kind, ...]) -> tuple[Kind, ...]:
+        """Those of ``kinds`` that the API server serves and lets us discover (a refusal counts as not served)."""
+        out = []
+        for kind in kinds:
+            try:
+                if self.served(kind):
+                    out.append(kind)
+            except ApiException as error:
+                log.warning("cannot discover %s.%s (API answered %s)", kind.plural, kind.group, error.status)
+        return tuple(out)
 
     def await_served(self, kinds: list[Kind], timeout: float, poll: float = 2.0) -> None:
         """Wait until every kind is served; TimeoutError naming the missing ones after ``timeout`` seconds."""
@@ -126,6 +142,10 @@ class Kube:
             if status_of(error) == 404:
                 return None
             raise
+
+    def refresh(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """The object as the API server has it now (a cache in front of this client is bypassed)."""
+        return Kube.get(self, kind, namespace, name)
 
     def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
         """Objects of ``kind`` in ``namespace`` (all namespaces for None); [] when the kind is not served."""

@@ -86,6 +86,8 @@ class Admission:
     """What a wait that outlasts the pending deadline fails with."""
     error: JobError | None = None
     """A reason to fail at once, without starting."""
+    reserved: bool = False
+    """The shell holds a start reservation for the job (released once the decision is written)."""
 
 
 @dataclass(frozen=True)
@@ -309,8 +311,7 @@ def _advance(facts: Facts, settings: Settings, decision: Decision, now: str) -> 
     if report.done:
         step.progress_percent = 100
         step.end_time = now
-        decision.notes.append(Note("Normal", "StepSucceeded", f"step {kind.value} finished"))
-        return _begin_next(decision, facts.steps, now)
+        return _begin_next(decision, facts.steps, now, f"step {kind.value} finished")
     limit = settings.step_timeout(kind)
     if facts.now - parse_time(step.start_time or now) > limit:
         message = f"step {kind.value} did not finish within {format_duration(limit)}" + (
@@ -322,19 +323,24 @@ def _advance(facts: Facts, settings: Settings, decision: Decision, now: str) -> 
     return conditions.Activity(STEP_ACTIVITY[kind], report.detail or f"{kind.value} in progress")
 
 
-def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str) -> conditions.Activity | None:
+def _begin_next(
+    decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = ""
+) -> conditions.Activity | None:
+    """Start the next planned step, or succeed; one Event says both what ended and what began."""
     status = decision.status
     done = {step.kind for step in status.steps or []}
     following = [kind for kind in planned if kind not in done]
+    before = f"{ended}; " if ended else ""
     if not following:
-        _enter(decision, State.SUCCEEDED, now, "Succeeded", "the clone is ready")
+        _enter(decision, State.SUCCEEDED, now, "Succeeded", f"{before}the clone is ready")
         return None
     kind = following[0]
     status.steps = [*(status.steps or []), CloneStep.begin(kind, now)]
     if status.current is kind.state:
-        decision.notes.append(Note("Normal", "StepStarted", f"step {kind.value} started"))
+        decision.notes.append(Note("Normal", STEP_ACTIVITY[kind], f"{before}step {kind.value} started"))
     else:  # one Event for the transition, which names the step
-        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], f"{kind.state.value}: step {kind.value} started")
+        message = f"{before}{kind.state.value}: step {kind.value} started"
+        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], message)
     return conditions.Activity(STEP_ACTIVITY[kind], f"{kind.value} started")
 
 
@@ -353,3 +359,24 @@ def _required(value: Any, what: str) -> Any:
     if value is None:
         raise ValueError(f"decide() needs the {what} facts that need() asked for")
     return value
+
+
+def next_look(job: Job, settings: Settings) -> datetime | None:
+    """When time alone next changes what :func:`decide` says: a deadline of a job that nothing else may wake.
+
+    A PENDING job's pending deadline, a running step's timeout, a cleanup's stall threshold. Watch
+    events wake a job for everything else; this is what the shell schedules a delayed look for.
+    """
+    status = job.status
+    state = status.current
+    if state.terminal:
+        return None
+    if state is State.CANCELLING or status.error is not None:
+        started = _cleanup_started(status)
+        return parse_time(started) + settings.cleanup_stall_after if started else None
+    if state in (State.PENDING, State.STATE_UNSPECIFIED):
+        return job.created + settings.pending_deadline
+    step = status.running_step
+    if step is not None and step.start_time:
+        return parse_time(step.start_time) + settings.step_timeout(step.kind)
+    return None

@@ -2,7 +2,8 @@
 
 The running entry doubles as a claim: a job starts only after writing itself there under the
 MigratingVm's resourceVersion, so two jobs of one MigratingVm can never run at once, even across
-operator restarts.
+operator restarts. Entries are matched by the CloneJob's uid, so a stale entry or a later namesake
+never holds the MigratingVm.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from clonejob_operator.api.migratingvm import CloneJobSummary
 from clonejob_operator.kube import MIGRATING_VM, Body, Kube, status_of
 
 log = logging.getLogger(__name__)
+Holds = Callable[[str, str | None], bool]
+"""(CloneJob name, uid or None) -> whether that job really has started: whether its entry is a live claim."""
 
 
-def summary(status: CloneJobStatus) -> CloneJobSummary:
+def summary(status: CloneJobStatus, uid: str) -> CloneJobSummary:
     return CloneJobSummary(
         name=status.name or "",
+        uid=uid,
         create_time=status.create_time,
         state=status.state,
         state_time=status.state_time,
@@ -38,9 +42,13 @@ def finished(entry: CloneJobSummary) -> bool:
     return entry.state in {s.value for s in State if s.terminal}
 
 
+def _same(entry: CloneJobSummary, mine: CloneJobSummary) -> bool:
+    return entry.uid == mine.uid if entry.uid and mine.uid else entry.name == mine.name
+
+
 def merged(entries: list[CloneJobSummary], mine: CloneJobSummary) -> list[CloneJobSummary]:
     """The running job first (if any), then the last finished one."""
-    others = [entry for entry in entries if entry.name != mine.name]
+    others = [entry for entry in entries if not _same(entry, mine)]
     if finished(mine):
         return [*[entry for entry in others if not finished(entry)][:1], mine]
     last = sorted((e for e in others if finished(e)), key=lambda e: e.end_time or "")[-1:]
@@ -58,17 +66,17 @@ def _entries(body: Body) -> list[CloneJobSummary]:
     return out
 
 
-def running_elsewhere(body: Body, mine: str, still_running: Callable[[str], bool]) -> str | None:
+def running_elsewhere(body: Body, mine: CloneJobSummary, holds: Holds) -> str | None:
     """The name of another CloneJob holding the MigratingVm's running slot, if one really does."""
     for entry in _entries(body):
-        if entry.name != mine and not finished(entry) and still_running(clone_job_name(entry)):
+        if not _same(entry, mine) and not finished(entry) and holds(clone_job_name(entry), entry.uid):
             return clone_job_name(entry)
     return None
 
 
-def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, still_running: Callable[[str], bool]) -> bool:
+def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, holds: Holds) -> bool:
     """Take the running slot; False when another job holds it or the MigratingVm changed meanwhile."""
-    if running_elsewhere(body, mine.name, still_running):
+    if running_elsewhere(body, mine, holds):
         return False
     keep = [e for e in _entries(body) if finished(e)]
     return _write(kube, namespace, body, merged(keep, mine))
@@ -76,14 +84,16 @@ def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, still_r
 
 def record(kube: Kube, namespace: str, migrating_vm: str, mine: CloneJobSummary, attempts: int = 3) -> None:
     """Best effort: put the job's latest summary into its MigratingVm's recentCloneJobs."""
+    read = kube.get  # the first try from what the client knows, later ones from the API server itself
     for _ in range(attempts):
         try:
-            body = kube.get(MIGRATING_VM, namespace, migrating_vm)
+            body = read(MIGRATING_VM, namespace, migrating_vm)
         except ApiException as error:
             log.warning("cannot read MigratingVm %s/%s: %s", namespace, migrating_vm, error.status)
             return
         if body is None or _write(kube, namespace, body, merged(_entries(body), mine)):
             return
+        read = kube.refresh
 
 
 def _write(kube: Kube, namespace: str, body: Body, entries: list[CloneJobSummary]) -> bool:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from clonejob_operator import machine, recentjobs
+from clonejob_operator import machine, names, recentjobs
 from clonejob_operator.admission import Gate
-from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef, State
+from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
 from clonejob_operator.drivers import Drivers
@@ -40,6 +40,8 @@ class Outcome:
     finished: bool
     """The job is terminal or gone: nothing more will happen to it."""
     state: str | None = None
+    requeue_after: float | None = None
+    """Seconds until time alone changes the decision (a deadline): look again then."""
 
 
 def read_job(body: Body) -> Job:
@@ -84,66 +86,93 @@ def _lenient_status(raw: dict[str, Any]) -> tuple[CloneJobStatus, list[str]]:
 
 
 class Reconciler:
+    """Reconciles one CloneJob at a time (the work queue never hands one key to two workers).
+
+    Reads come from ``cache`` (kept by watches); without watches every read goes to the API server.
+    """
+
     def __init__(
         self,
         kube: Kube,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
         metrics: Metrics | None = None,
+        cache: Cache | None = None,
     ) -> None:
-        self.kube = kube
         self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock
-        self.drivers = Drivers(kube)
-        self.gate = Gate(kube, self.drivers, settings)
-        self.sweeper = Sweeper(kube, self.drivers)
+        self.cache = cache or Cache(max_active=settings.max_active)
+        self.kube = CachedKube(kube, self.cache)
+        self.drivers = Drivers(self.kube)
+        self.gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
+        self.sweeper = Sweeper(self.kube, self.drivers)
         self.events = EventPoster(kube)
-        self._admitting = threading.Lock()
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._locks_guard = threading.Lock()
 
     def reconcile(self, namespace: str, name: str, rounds: int = 8) -> Outcome:
         """Reconcile until the job waits on the world (at most ``rounds`` decisions in a row)."""
-        with self._lock(namespace, name):
-            outcome = self._rounds(namespace, name, rounds)
-        if outcome.finished:
-            with self._locks_guard:  # nothing more will happen to it: do not keep its lock forever
-                self._locks.pop((namespace, name), None)
-        return outcome
-
-    def _rounds(self, namespace: str, name: str, rounds: int) -> Outcome:
         outcome = Outcome(finished=True)
         for round_ in range(rounds):
             body = self.kube.get(CLONE_JOB, namespace, name)
             if body is None:
                 return Outcome(finished=True)
             try:
+                held = self._hold(body)
+                if held is None:
+                    return Outcome(finished=True, state=(body.get("status") or {}).get("state"))
+                body = held
                 outcome, again = self._once(read_job(body), body)
             except Conflict:
                 if round_ == rounds - 1:
                     raise
-                continue  # somebody (kopf's own bookkeeping, say) wrote first: read again, decide again
-            if not again:
-                break
+                self.kube.refresh(CLONE_JOB, namespace, name)  # somebody wrote first: read again, decide again
+                continue
+            if not again and not (outcome.finished and body["metadata"].get("deletionTimestamp")):
+                break  # (a deleted job that has just finished lets go in the next round)
         return outcome
+
+    def _hold(self, body: Body) -> Body | None:
+        """Our finalizer: on an unfinished job that is not being deleted, off a finished job being deleted.
+
+        None when the job has let go (it is finished and being deleted): nothing more will happen to it.
+        """
+        meta = body["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        held = names.FINALIZER in finalizers
+        finished = State.of((body.get("status") or {}).get("state")).terminal
+        if meta.get("deletionTimestamp"):
+            if not finished:
+                return body  # cancelled first; let go once CANCELLED
+            if held:
+                self._patch_meta(body, {"finalizers": [f for f in finalizers if f != names.FINALIZER]})
+                _log_ref(body, logging.INFO, "finished; letting the CloneJob go")
+            return None
+        if held or finished:
+            return body
+        return self._patch_meta(body, {"finalizers": [*finalizers, names.FINALIZER]})
+
+    def _patch_meta(self, body: Body, metadata: Body) -> Body:
+        meta = body["metadata"]
+        patch = {"metadata": {**metadata, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            return self.kube.patch(CLONE_JOB, meta["namespace"], meta["name"], patch)
+        except ApiException as error:
+            if status_of(error) == 409:
+                raise Conflict(f"CloneJob {meta['namespace']}/{meta['name']} changed meanwhile") from None
+            if status_of(error) == 404:
+                return body
+            raise
 
     def _once(self, job: Job, body: Body) -> tuple[Outcome, bool]:
         need = machine.need(job)
-        decision, products, migrating_vm = self._decide(job, body, need)
-        if decision.claim:
-            # Only starts are serialised, so --max-active and the queue stay exact while waiting jobs, the
-            # common case, are checked in parallel: decide again under the lock, then claim and write.
-            with self._admitting:
-                decision, products, migrating_vm = self._decide(job, body, need)
-                outcome = self._apply(job, body, decision, products, migrating_vm)
-                self.gate.forget()  # who runs has changed: the next admission lists afresh
-                return outcome
-        return self._apply(job, body, decision, products, migrating_vm)
-
-    def _lock(self, namespace: str, name: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault((namespace, name), threading.Lock())
+        facts, products, migrating_vm = self._observe(job, body, need)
+        reserved = facts.admission is not None and facts.admission.reserved
+        try:
+            decision = machine.decide(job, facts, self.settings)
+            return self._apply(job, body, decision, products, migrating_vm)
+        finally:
+            if reserved:  # written and seen by the roster (the write is cached), or not started at all
+                self.cache.roster.release(job.uid)
 
     def _decide(self, job: Job, body: Body, need: Need) -> tuple[Decision, list[ResourceRef], Body | None]:
         facts, products, migrating_vm = self._observe(job, body, need)
@@ -157,7 +186,14 @@ class Reconciler:
         if decision.claim and not self._claim(job, decision, migrating_vm):
             raise Conflict(f"MigratingVm {job.spec.migrating_vm if job.spec else '?'} is held or changed")
         self._write(job, body, decision)
-        return Outcome(finished=decision.status.current.terminal, state=decision.status.state), decision.again
+        status = decision.status
+        look = machine.next_look(replace(job, status=status), self.settings)
+        driver = self.drivers.for_status(status)
+        unwatched = driver is not None and not set(driver.observes(status)) <= self.cache.watched
+        after = None if look is None else max(0.0, (look - self.clock()).total_seconds()) + 0.05
+        if unwatched and not status.current.terminal:  # nothing will wake it: look again soon
+            after = min(after or self.settings.poll_interval, self.settings.poll_interval)
+        return Outcome(finished=status.current.terminal, state=status.state, requeue_after=after), decision.again
 
     def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
         now = self.clock()
@@ -200,8 +236,8 @@ class Reconciler:
     def _claim(self, job: Job, decision: Decision, migrating_vm: Body | None) -> bool:
         if migrating_vm is None:
             return False
-        mine = recentjobs.summary(decision.status)
-        return recentjobs.claim(self.kube, job.namespace, migrating_vm, mine, self.gate.still_running(job.namespace))
+        mine = recentjobs.summary(decision.status, job.uid)
+        return recentjobs.claim(self.kube, job.namespace, migrating_vm, mine, self.gate.holds(job.namespace))
 
     def _write(self, job: Job, body: Body, decision: Decision) -> None:
         new = decision.status.wire()
@@ -226,7 +262,8 @@ class Reconciler:
             _log(job, level, "%s: %s", note.reason, note.message, reason=note.reason, state=decision.status.state)
             self.events.post(involved, note.type, note.reason, note.message)
         if decision.record and job.spec is not None:
-            recentjobs.record(self.kube, job.namespace, job.spec.migrating_vm, recentjobs.summary(decision.status))
+            summary = recentjobs.summary(decision.status, job.uid)
+            recentjobs.record(self.kube, job.namespace, job.spec.migrating_vm, summary)
 
     @staticmethod
     def _log_progress(job: Job, status: CloneJobStatus) -> None:
@@ -259,6 +296,16 @@ def _log(job: Job, level: int, message: str, *args: object, **fields: object) ->
         "uid": job.uid,
     }
     log.log(level, message, *args, extra={"k8s_ref": ref, **fields})
+
+
+def _log_ref(body: Body, level: int, message: str) -> None:
+    meta = body["metadata"]
+    ref = {
+        "apiVersion": CLONE_JOB.api_version,
+        "kind": CLONE_JOB.kind,
+        **{k: meta.get(k, "") for k in ("name", "namespace", "uid")},
+    }
+    log.log(level, message, extra={"k8s_ref": ref})
 
 
 def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:

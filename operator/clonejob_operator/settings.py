@@ -20,8 +20,13 @@ class Settings:
     step_timeouts: dict[StepKind, timedelta] = field(default_factory=lambda: dict(DEFAULT_STEP_TIMEOUTS))
     max_active: int = 0
     """At most this many CloneJobs hold products at once; 0 means no limit."""
-    resync_interval: float = 5.0
-    """Seconds between reconciliations of a job that is not finished."""
+    resync_interval: float = 300.0
+    """Seconds between safety resyncs: every unfinished job is looked at again, whether or not anything changed.
+    Watch events and deadlines drive everything else."""
+    poll_interval: float = 5.0
+    """Seconds between looks at a job whose products are of a kind the operator cannot watch."""
+    workers: int = 8
+    """Jobs reconciled at once."""
     cleanup_stall_after: timedelta = timedelta(minutes=10)
     """Cleanup still waiting after this long is reported as Stalled (it keeps waiting)."""
     namespaces: tuple[str, ...] = ()

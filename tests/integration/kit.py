@@ -15,6 +15,7 @@ import kopf
 import kubernetes
 
 from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import (
     CLONE_JOB,
@@ -26,7 +27,6 @@ from clonejob_operator.kube import (
     Kind,
     Kube,
 )
-from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import Settings
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
 def settings_for(namespace: str, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "pending_deadline": timedelta(minutes=5),
-        "resync_interval": 0.3,
+        "resync_interval": 60.0,  # watch events and deadlines must drive everything; the resync is a backstop
         "namespaces": (namespace,),
         "step_timeouts": {kind: timedelta(minutes=5) for kind in StepKind},
     }
@@ -74,8 +74,9 @@ class OperatorThread:
     error: BaseException | None = None
 
     def start(self) -> OperatorThread:
-        self.reconciler = reconciler = Reconciler(self.kube, self.settings)
-        registry = build_registry(reconciler, self.kube.configuration)
+        self.controller = Controller.assemble(self.kube, self.settings)
+        self.reconciler = self.controller.reconciler
+        registry = build_registry(self.controller, self.kube.configuration)
 
         def main() -> None:
             try:

@@ -31,7 +31,7 @@ def operator_process(kubeconfig: str, namespace: str, log: Path, *extra: str) ->
         namespace,
         "--standalone",
         "--resync-interval",
-        "0.3",
+        "60",
         *extra,
     ]
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}

@@ -131,16 +131,11 @@ async def test_adaptation_runs_between_disks_and_vm(kmock: kmock.KubernetesEmula
         "instantiatingMigratedVm",
     ]
     assert status["kubevirtTargetDetails"]["osAdaptation"]["image"] == "adapt:1"
-    assert _reasons(kmock) == [
-        "Pending",
-        "Started",
-        "StepSucceeded",
-        "AdaptingOs",
-        "StepSucceeded",
-        "InstantiatingMigratedVm",
-        "StepSucceeded",
-        "Succeeded",
-    ]
+    # One Event per transition: a step's end and the next one's start are one Event.
+    assert _reasons(kmock) == ["Pending", "Started", "AdaptingOs", "InstantiatingMigratedVm", "Succeeded"]
+    messages = [request.data["message"] for request in kmock[kmock.resource("v1/events")]]
+    assert messages[2].startswith("step preparingVmDisks finished; ADAPTING_OS: step adaptingOs started")
+    assert messages[4].startswith("step instantiatingMigratedVm finished")
 
 
 @pytest.mark.asyncio

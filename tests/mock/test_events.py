@@ -39,4 +39,5 @@ async def test_forbidden_events_are_tolerated_and_logged_once(
     with caplog.at_level(logging.WARNING, logger="clonejob_operator.events"):
         results = [await asyncio.to_thread(poster.post, INVOLVED, "Warning", "Failed", "x") for _ in range(3)]
     assert results == [False, False, False]
+    assert len(kmock[kmock.resource("v1/events")]) == 1  # never retried, then paused: one request, not three
     assert sum("cannot post Events (API answered 403)" in r.message for r in caplog.records) == 1

@@ -1,4 +1,4 @@
-"""Admission against a stand-in for the API (a dict of objects): the order of the checks and the queue."""
+"""Admission against a roster of CloneJobs (as the watch would fill it): the order of the checks and the queue."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clonejob_operator import names
-from clonejob_operator.admission import Gate, Peer
+from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.codes import Code
 from clonejob_operator.drivers import Drivers
 from clonejob_operator.kube import CLONE_JOB, Kind
 from clonejob_operator.machine import Job
+from clonejob_operator.roster import STARTED, Roster
 from clonejob_operator.settings import Settings
 
 
@@ -54,7 +55,10 @@ MVM = {
 
 def admit(body: dict[str, Any], *others: dict[str, Any], mvm: dict[str, Any] | None = MVM, **settings: Any) -> Any:
     objects = Objects(body, *others)
-    gate = Gate(objects, Drivers(objects), Settings(**settings))  # type: ignore[arg-type]
+    roster = Roster(settings.get("max_active", 0))
+    for item in (body, *others):
+        roster.observe(item)
+    gate = Gate(objects, Drivers(objects), Settings(**settings), roster)  # type: ignore[arg-type]
     job = Job(
         namespace="ns",
         name=body["metadata"]["name"],
@@ -64,7 +68,9 @@ def admit(body: dict[str, Any], *others: dict[str, Any], mvm: dict[str, Any] | N
         spec=CloneJobSpec.model_validate(body["spec"]),
         status=CloneJobStatus.model_validate(body["status"]),
     )
-    return gate.admit(job, body, mvm)
+    admission = gate.admit(job, body, mvm)
+    assert admission.reserved == (roster.active() > sum(1 for o in others if o["status"].get("state") in STARTED))
+    return admission
 
 
 def reason(admission: Any) -> str:
@@ -97,10 +103,16 @@ def test_max_active_counts_running_jobs_of_other_migratingvms() -> None:
     busy = clonejob("x", "2026-11-26T09:00:00Z", "ADAPTING_OS", mvm="other", namespace="elsewhere")
     assert reason(admit(mine, busy, max_active=1)) == "MaxActiveReached"
     assert reason(admit(mine, busy, max_active=2)) == "ready"
-    assert reason(admit(mine, busy, max_active=1, namespaces=("ns",))) == "ready"  # outside the watched scope
 
 
-def test_peer_reads_raw_objects() -> None:
-    peer = Peer.of(clonejob("a", "2026-11-26T10:00:00Z", "CANCELLING", cancel=True))
-    assert peer.started and not peer.finished and peer.leaving and peer.order == ("2026-11-26T10:00:00Z", "a")
-    assert Peer.of(clonejob("n", "t")).state == "PENDING"
+def test_a_stale_claim_or_a_namesake_never_holds_the_migratingvm() -> None:
+    mine = clonejob("b", "2026-11-26T10:00:01Z", "PENDING")
+    gone = {"name": "namespaces/ns/migratingVms/web-1/cloneJobs/a", "uid": "uid-old-a", "state": "ACTIVE"}
+    namesake = clonejob("a", "2026-11-26T10:00:02Z", "PENDING")  # a new "a", queued after b
+    claimed = {**MVM, "status": {**MVM["status"], "recentCloneJobs": [gone]}}
+    assert reason(admit(mine, namesake, mvm=claimed)) == "ready"
+    live = {**gone, "uid": "uid-a"}
+    running = clonejob("a", "2026-11-26T10:00:02Z", "ACTIVE")
+    assert reason(admit(mine, running, mvm={**MVM, "status": {**MVM["status"], "recentCloneJobs": [live]}})) == (
+        "WaitingForCloneJob"
+    )

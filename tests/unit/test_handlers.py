@@ -1,17 +1,30 @@
 from __future__ import annotations
 
+import kopf
 import kubernetes
 
 from clonejob_operator import names
-from clonejob_operator.handlers import connection_info, needs_attention, operator_settings
+from clonejob_operator.cache import Cache
+from clonejob_operator.controller import Controller
+from clonejob_operator.handlers import build_registry, connection_info, operator_settings
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, Kube
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.settings import Settings
 
 
-def test_timers_run_for_unfinished_jobs_and_stale_generations() -> None:
-    assert needs_attention(spec={}, status={}, meta={"generation": 1})  # type: ignore[arg-type]
-    assert needs_attention(spec={}, status={"state": "ACTIVE"}, meta={"generation": 1})  # type: ignore[arg-type]
-    done = {"state": "SUCCEEDED", "observedGeneration": 1}
-    assert not needs_attention(spec={}, status=done, meta={"generation": 1})  # type: ignore[arg-type]
-    assert needs_attention(spec={}, status=done, meta={"generation": 2})  # type: ignore[arg-type]
+def test_registry_only_watches_and_never_writes_through_kopf() -> None:
+    configuration = kubernetes.client.Configuration()
+    cache = Cache((CLONE_JOB, MIGRATING_VM, DATA_VOLUME))
+    controller = Controller(Reconciler(Kube(configuration), Settings(), cache=cache))
+    registry = build_registry(controller, configuration)
+    handlers = [h for h in registry._indexing.get_all_handlers()]
+    assert sorted(str(h.id) for h in handlers) == ["cache/clonejobs", "cache/datavolumes", "cache/migratingvms"]
+    watchers = [h for h in registry._watching.get_all_handlers()]
+    assert sorted(str(h.id) for h in watchers) == ["watch/clonejobs", "watch/datavolumes", "watch/migratingvms"]
+    products = next(h for h in watchers if str(h.id) == "watch/datavolumes")
+    assert products.labels == {names.LABEL_JOB_UID: kopf.PRESENT}  # only what a job made
+    # No change handlers, timers or daemons: kopf adds no finalizer, annotation or progress record.
+    assert not registry._changing.get_all_handlers() and not registry._spawning.get_all_handlers()
 
 
 def test_connection_info_comes_from_the_given_configuration() -> None:
@@ -30,7 +43,7 @@ def test_connection_info_comes_from_the_given_configuration() -> None:
 
 def test_settings_use_our_finalizer_prefix_and_watch_timeouts() -> None:
     settings = operator_settings(["team-a"])
-    assert settings.persistence.finalizer == names.FINALIZER
+    assert settings.persistence.finalizer != names.FINALIZER  # ours is added and removed by the reconciler
     assert settings.watching.server_timeout and settings.watching.client_timeout
     assert settings.watching.connect_timeout and settings.networking.request_timeout
     assert not settings.posting.enabled

@@ -4,8 +4,10 @@ from clonejob_operator.api.migratingvm import CloneJobSummary
 from clonejob_operator.recentjobs import clone_job_name, merged, running_elsewhere
 
 
-def entry(name: str, state: str, end: str | None = None) -> CloneJobSummary:
-    return CloneJobSummary(name=f"namespaces/ns/migratingVms/web-1/cloneJobs/{name}", state=state, end_time=end)
+def entry(name: str, state: str, end: str | None = None, uid: str | None = None) -> CloneJobSummary:
+    return CloneJobSummary(
+        name=f"namespaces/ns/migratingVms/web-1/cloneJobs/{name}", uid=uid, state=state, end_time=end
+    )
 
 
 def test_running_first_then_the_last_finished() -> None:
@@ -21,8 +23,18 @@ def test_a_finished_job_replaces_its_running_entry() -> None:
 
 def test_running_elsewhere_ignores_stale_claims_and_itself() -> None:
     body = {"status": {"recentCloneJobs": [entry("a", "ACTIVE").wire(), entry("b", "SUCCEEDED").wire()]}}
-    mine = "namespaces/ns/migratingVms/web-1/cloneJobs/c"
-    assert running_elsewhere(body, mine, lambda name: True) == "a"
-    assert running_elsewhere(body, mine, lambda name: False) is None  # a's CloneJob is gone or finished
-    assert running_elsewhere(body, entry("a", "PENDING").name, lambda name: True) is None
-    assert running_elsewhere({"status": {"recentCloneJobs": [{"bogus": 1}]}}, mine, lambda name: True) is None
+    mine = entry("c", "PENDING", uid="uid-c")
+    assert running_elsewhere(body, mine, lambda name, uid: True) == "a"
+    assert running_elsewhere(body, mine, lambda name, uid: False) is None  # a's CloneJob is gone or finished
+    assert running_elsewhere(body, entry("a", "PENDING"), lambda name, uid: True) is None
+    assert running_elsewhere({"status": {"recentCloneJobs": [{"bogus": 1}]}}, mine, lambda name, uid: True) is None
+
+
+def test_claims_are_matched_by_uid_so_a_namesake_is_another_job() -> None:
+    old_a = entry("a", "ACTIVE", uid="uid-a1")
+    body = {"status": {"recentCloneJobs": [old_a.wire()]}}
+    new_a = entry("a", "PENDING", uid="uid-a2")
+    asked: list[tuple[str, str | None]] = []
+    assert running_elsewhere(body, new_a, lambda name, uid: asked.append((name, uid)) or False) is None
+    assert asked == [("a", "uid-a1")]  # the old a's uid is looked up, not the name
+    assert [e.uid for e in merged([old_a], new_a)] == ["uid-a2"]  # the new a replaces nothing of the old one's

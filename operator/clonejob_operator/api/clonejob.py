@@ -34,7 +34,19 @@ class State(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+        return self in FINISHED
+
+    @classmethod
+    def of(cls, value: object) -> State:
+        """A stored state, read leniently: unset or unknown is STATE_UNSPECIFIED."""
+        try:
+            return cls(str(value)) if value else cls.STATE_UNSPECIFIED
+        except ValueError:
+            return cls.STATE_UNSPECIFIED
+
+
+FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+"""The states a CloneJob never leaves."""
 
 
 class StepKind(StrEnum):

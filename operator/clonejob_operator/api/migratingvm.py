@@ -92,6 +92,11 @@ class CloneJobSummary(ApiModel):
     """An entry of ``recentCloneJobs``: the seed's CloneJob, without the bulky parts."""
 
     name: str = Field(max_length=1024, description="namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    uid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The CloneJob's metadata.uid (an addition to the seed): tells a job from a later namesake.",
+    )
     create_time: Timestamp | None = None
     state: str | None = Field(default=None, max_length=32)
     state_time: Timestamp | None = None

@@ -60,6 +60,9 @@ class Driver(Protocol):
     def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         """Every kind this target may have created for the job: what cleanup searches."""
 
+    def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        """The kinds whose changes move the job on: unless they are watched, the job is polled."""
+
 
 def ref(kind: Kind, body: Body) -> ResourceRef:
     meta = body.get("metadata", {})
@@ -87,7 +90,7 @@ def create_owned(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
     except ApiException as error:
         if status_of(error) != 409:
             raise  # the reconciler turns refusals into the job's error
-    existing = kube.get(kind, meta["namespace"], meta["name"])
+    existing = kube.refresh(kind, meta["namespace"], meta["name"])  # the cache may not have seen it yet
     if existing is None:
         raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created")
     return owned(kind, existing, job_uid)

@@ -69,3 +69,6 @@ class ComputeEngineDriver:
 
     def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return ()
+
+    def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        return ()

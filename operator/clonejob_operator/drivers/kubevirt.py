@@ -65,6 +65,9 @@ class KubevirtDriver:
         adapting = details is not None and details.os_adaptation is not None
         return (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME) if adapting else (VIRTUAL_MACHINE, DATA_VOLUME)
 
+    def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        return (*self.product_kinds(status), VOLUME_SNAPSHOT)
+
     def sync(self, step: StepKind, job: JobContext) -> SyncResult:
         if step is StepKind.PREPARING_VM_DISKS:
             return self._disks(job)

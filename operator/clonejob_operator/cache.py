@@ -1,0 +1,170 @@
+"""Watch caches: the objects the operator reads, kept by watch events and by its own writes.
+
+``Cache`` stores bodies by kind, namespace and name; ``CachedKube`` is the client the reconciler
+uses: reads of watched kinds come from the cache (no GET, no LIST), every write is also stored, so the
+next decision sees it before the watch brings it back. An event older than what is stored (by
+resourceVersion) never replaces it, and a deleted object is not brought back by a late write.
+Stored bodies are shared: callers read them and never change them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from clonejob_operator.kube import CLONE_JOB, Body, Kind, Kube
+from clonejob_operator.roster import Key, Roster
+
+_TOMBSTONES = 4096
+
+
+def _version(body: Body) -> int | None:
+    """The resourceVersion as a number where it is one (etcd's revisions are); None otherwise."""
+    value = (body.get("metadata") or {}).get("resourceVersion")
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _slim(body: Body) -> Body:
+    """The body without managedFields, which nothing here reads and which weigh the most."""
+    meta = body.get("metadata") or {}
+    if "managedFields" not in meta:
+        return body
+    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+def _selector(text: str | None) -> dict[str, str]:
+    """An equality-based label selector (``a=b,c=d``): all that the operator itself uses."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if part.strip():
+            key, _, value = part.partition("=")
+            out[key.strip()] = value.strip().lstrip("=")
+    return out
+
+
+class Cache:
+    def __init__(self, watched: Iterable[Kind] = (), max_active: int = 0) -> None:
+        self.watched = frozenset(watched)
+        """Kinds kept by watches: reads of these never go to the API."""
+        self.roster = Roster(max_active)
+        self.wake: Callable[[set[Key]], None] = lambda keys: None
+        """Set by the controller: queues the jobs that a change moves."""
+        self._objects: dict[Kind, dict[tuple[str, str], Body]] = defaultdict(dict)
+        self._gone: OrderedDict[tuple[Kind, str, str], int] = OrderedDict()
+        self._written: dict[tuple[Kind, str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def wrote(self, kind: Kind, body: Body) -> None:
+        """Store what one of the operator's own writes returned, and remember its version (see ``echo``)."""
+        meta = body.get("metadata") or {}
+        with self._lock:
+            self._written[(kind, meta.get("namespace", ""), meta.get("name", ""))] = meta.get("resourceVersion", "")
+        self.upsert(kind, body)
+
+    def echo(self, kind: Kind, body: Body) -> bool:
+        """Whether a watch event only brings back the operator's own last write (nothing new to act on)."""
+        meta = body.get("metadata") or {}
+        where = (kind, meta.get("namespace", ""), meta.get("name", ""))
+        with self._lock:
+            if self._written.get(where) != meta.get("resourceVersion"):
+                return False
+            del self._written[where]
+            return True
+
+    def upsert(self, kind: Kind, body: Body) -> bool:
+        """Store ``body`` unless what is stored is newer; whether it was stored."""
+        meta = body.get("metadata") or {}
+        where = (meta.get("namespace", ""), meta.get("name", ""))
+        version = _version(body)
+        with self._lock:
+            current = self._objects[kind].get(where)
+            known = _version(current) if current is not None else self._gone.get((kind, *where))
+            if version is not None and known is not None and version < known:
+                return False
+            if current is not None and version is not None and version == known:
+                return False  # the same version again (a write, then its own watch event)
+            self._objects[kind][where] = _slim(body)
+        if kind is CLONE_JOB:
+            self.wake(self.roster.observe(body))
+        return True
+
+    def remove(self, kind: Kind, body: Body) -> None:
+        meta = body.get("metadata") or {}
+        where = (meta.get("namespace", ""), meta.get("name", ""))
+        with self._lock:
+            current = self._objects[kind].get(where)
+            if current is not None and (current.get("metadata") or {}).get("uid") != meta.get("uid"):
+                return  # a namesake replaced it already
+            self._objects[kind].pop(where, None)
+            self._written.pop((kind, *where), None)
+            version = _version(body)
+            if version is not None:
+                self._gone[(kind, *where)] = version
+                while len(self._gone) > _TOMBSTONES:
+                    self._gone.popitem(last=False)
+        if kind is CLONE_JOB:
+            self.wake(self.roster.forget(body))
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        with self._lock:
+            return self._objects[kind].get((namespace, name))
+
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        wanted = _selector(selector)
+        with self._lock:
+            items = list(self._objects[kind].items())
+        return [
+            body
+            for (ns, _), body in items
+            if (namespace is None or ns == namespace)
+            and all(((body.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+
+    def count(self, kind: Kind) -> int:
+        with self._lock:
+            return len(self._objects[kind])
+
+
+class CachedKube(Kube):
+    """A Kube whose reads of watched kinds come from the cache and whose writes are stored in it."""
+
+    def __init__(self, kube: Kube, cache: Cache) -> None:  # shares the connection pool of ``kube``
+        self.configuration = kube.configuration
+        self.api_client = kube.api_client
+        self.custom = kube.custom
+        self.core = kube.core
+        self.attempts = kube.attempts
+        self.cache = cache
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        if kind in self.cache.watched:
+            return self.cache.get(kind, namespace, name)
+        return self.refresh(kind, namespace, name)
+
+    def refresh(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """Read from the API server itself (after a conflict, say) and store what it said."""
+        body = super().refresh(kind, namespace, name)
+        if body is not None:
+            self.cache.upsert(kind, body)
+        return body
+
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        if kind in self.cache.watched:
+            return self.cache.list(kind, namespace, selector)
+        return super().list(kind, namespace, selector)
+
+    def create(self, kind: Kind, namespace: str, body: Body) -> Body:
+        return self._stored(kind, super().create(kind, namespace, body))
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
+        return self._stored(kind, super().patch(kind, namespace, name, patch))
+
+    def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
+        return self._stored(kind, super().patch_status(kind, namespace, name, patch))
+
+    def _stored(self, kind: Kind, body: Any) -> Body:
+        if isinstance(body, dict) and body.get("metadata"):
+            self.cache.wrote(kind, body)
+        return dict(body) if isinstance(body, dict) else body

@@ -1,0 +1,121 @@
+"""The controller: watch events fill the caches and queue job keys; a bounded pool of workers reconciles.
+
+Timers are only for time: a delayed look at a job's next deadline, and a slow safety resync. Nothing
+polls a job that is waiting on the world; the world's change (a watch event) wakes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from clonejob_operator import names
+from clonejob_operator.cache import Cache
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, WATCHED, Body, Kind, Kube
+from clonejob_operator.metrics import Metrics
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.roster import Entry, Key
+from clonejob_operator.settings import Settings
+from clonejob_operator.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    @classmethod
+    def assemble(cls, kube: Kube, settings: Settings, metrics: Metrics | None = None) -> Controller:
+        """A controller over every watchable kind the cluster serves now (the others are read directly)."""
+        kinds = (
+            CLONE_JOB,
+            MIGRATING_VM,
+            *kube.servable(tuple(k for k in WATCHED if k not in (CLONE_JOB, MIGRATING_VM))),
+        )
+        return cls(Reconciler(kube, settings, metrics=metrics, cache=Cache(kinds, settings.max_active)))
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self.reconciler = reconciler
+        self.cache = reconciler.cache
+        self.settings = reconciler.settings
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.cache.wake = self.queue.add_all
+        self.synced = threading.Event()
+        """Set once the caches hold the initial listing of every watched kind (see ``observed``)."""
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- intake: called on kopf's event loop, memory only -------------------------------------------------
+    def indexed(self, kind: Kind, body: Body) -> None:
+        """An object as listed or changed, before any decision is made (kopf's indexing phase)."""
+        self.cache.upsert(kind, body)
+
+    def observed(self, kind: Kind, body: Body, deleted: bool) -> None:
+        """A watch event: keep the cache, then queue the jobs that the change may move.
+
+        kopf runs event handlers only once every indexed kind has been listed, so the first call means
+        that the caches are complete: admission may count on them from then on.
+        """
+        self.synced.set()
+        meta = body.get("metadata") or {}
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        if deleted:
+            self.cache.remove(kind, body)
+        else:
+            self.cache.upsert(kind, body)
+            if self.cache.echo(kind, body):
+                if kind is CLONE_JOB:
+                    self.reconciler.metrics.seen(namespace, name, (body.get("status") or {}).get("state"))
+                return  # our own write coming back: the decision that made it has already moved on
+        if kind is CLONE_JOB:
+            state = None if deleted else (body.get("status") or {}).get("state") or "STATE_UNSPECIFIED"
+            self.reconciler.metrics.seen(namespace, name, state)
+            if not deleted and Entry.of(body).attention:
+                self.queue.add((namespace, name))
+        elif kind is MIGRATING_VM:
+            self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
+        elif kind is VOLUME_SNAPSHOT:
+            self.queue.add_all(self.cache.roster.reading(namespace, name))
+        else:
+            key = self.cache.roster.key_of(((meta.get("labels") or {}).get(names.LABEL_JOB_UID)) or "")
+            if key is not None:
+                self.queue.add(key)
+
+    # --- workers ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        for index in range(self.settings.workers):
+            self._spawn(self._work, f"reconcile-{index}")
+        self._spawn(self._resync, "resync")
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work; a reconcile under way finishes first (it is never cut between its writes)."""
+        self._stopping.set()
+        self.queue.close()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _work(self) -> None:
+        while not self.synced.wait(0.5):
+            if self._stopping.is_set():
+                return
+        while (key := self.queue.get()) is not None:
+            try:
+                outcome = self.reconciler.reconcile(*key)
+            except Exception:
+                delay = self.queue.retry(key)
+                log.warning("reconciling CloneJob %s/%s failed; again in %.1fs", *key, delay, exc_info=True)
+            else:
+                self.queue.forget(key)
+                if outcome.requeue_after is not None:
+                    self.queue.add_after(key, outcome.requeue_after)
+            finally:
+                self.queue.done(key)
+
+    def _resync(self) -> None:
+        while not self._stopping.wait(self.settings.resync_interval):
+            if self.synced.is_set():
+                self.queue.add_all(self.cache.roster.needing_attention())

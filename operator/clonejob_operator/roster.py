@@ -1,0 +1,243 @@
+"""Every CloneJob the operator watches, as queueing and admission see them, kept by watch events.
+
+The roster answers admission's questions from memory (who runs on a MigratingVm, who is ahead in its
+queue, how many jobs hold products) and says which jobs to wake when a slot frees. ``reserve`` takes a
+MigratingVm's slot and an active slot at once, under a lock held only around memory: a job reserves,
+writes its start, and releases the reservation once the roster has seen the write, so ``--max-active``
+and one-job-per-MigratingVm hold at every moment without a lock across any API call.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from clonejob_operator import names
+from clonejob_operator.api.clonejob import State, StepKind
+from clonejob_operator.kube import Body
+
+Key = tuple[str, str]
+"""(namespace, name) of a CloneJob: what the work queue holds."""
+
+STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
+WAITING = frozenset({State.STATE_UNSPECIFIED, State.PENDING})
+MAX_ACTIVE_REACHED = "MaxActiveReached"
+WAITING_ON_MIGRATING_VM = frozenset({"MigratingVmNotFound", "NoSnapshots", "Pending"})
+"""PENDING reasons that a change of the MigratingVm may end (besides being the head of its queue)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One CloneJob, as far as queueing and wake-ups care."""
+
+    namespace: str
+    name: str
+    uid: str
+    migrating_vm: str
+    state: State
+    order: tuple[str, str]
+    """(creationTimestamp, name): the FIFO order of a MigratingVm's queue."""
+    leaving: bool
+    """Cancelled or being deleted: it will never start."""
+    waiting: str | None
+    """Why a PENDING job waits (its Reconciling reason)."""
+    snapshots: tuple[str, ...]
+    """VolumeSnapshots a job preparing its disks reads."""
+    attention: bool
+    """The operator has something to do with it: unfinished, a spec change to observe, or a deletion."""
+
+    @classmethod
+    def of(cls, body: Body) -> Entry:
+        meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
+        state = State.of(status.get("state"))
+        deleting = bool(meta.get("deletionTimestamp"))
+        finalizer = names.FINALIZER in (meta.get("finalizers") or [])
+        reconciling = next((c for c in status.get("conditions") or [] if c.get("type") == "Reconciling"), None)
+        preparing = state is State.ACTIVE and status.get("currentStep") == StepKind.PREPARING_VM_DISKS.value
+        snapshots = (status.get("sourceSync") or {}).get("snapshots") or [] if preparing else []
+        stale = status.get("observedGeneration") != meta.get("generation")
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            uid=meta.get("uid", ""),
+            migrating_vm=str(spec.get("migratingVm", "")),
+            state=state,
+            order=(meta.get("creationTimestamp", ""), meta.get("name", "")),
+            leaving=bool(spec.get("cancel")) or deleting,
+            waiting=str(reconciling.get("reason")) if reconciling and state in WAITING else None,
+            snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
+            attention=not state.terminal or stale or (deleting and finalizer),
+        )
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.name)
+
+    @property
+    def started(self) -> bool:
+        return self.state in STARTED
+
+    @property
+    def queued(self) -> bool:
+        return self.state in WAITING and not self.leaving
+
+
+class Roster:
+    def __init__(self, max_active: int = 0) -> None:
+        self.max_active = max_active
+        self._entries: dict[str, Entry] = {}
+        self._by_name: dict[Key, str] = {}
+        self._by_mvm: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._by_snapshot: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._reserved: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    # --- kept by watch events (and by the operator's own writes) ---------------------------------------
+    def observe(self, body: Body) -> set[Key]:
+        """Record ``body``; the other jobs to wake because of the change."""
+        after = Entry.of(body)
+        with self._lock:
+            before = self._entries.get(after.uid)
+            self._unlink(before)
+            self._entries[after.uid] = after
+            self._by_name[after.key] = after.uid
+            self._by_mvm[(after.namespace, after.migrating_vm)].add(after.uid)
+            for snapshot in after.snapshots:
+                self._by_snapshot[(after.namespace, snapshot)].add(after.uid)
+            return self._wakes(before, after)
+
+    def forget(self, body: Body) -> set[Key]:
+        uid = (body.get("metadata") or {}).get("uid", "")
+        with self._lock:
+            before = self._entries.pop(uid, None)
+            self._unlink(before)
+            self._reserved.pop(uid, None)
+            return self._wakes(before, None)
+
+    def _unlink(self, entry: Entry | None) -> None:
+        if entry is None:
+            return
+        if self._by_name.get(entry.key) == entry.uid:
+            del self._by_name[entry.key]
+        peers = self._by_mvm.get((entry.namespace, entry.migrating_vm))
+        if peers is not None:
+            peers.discard(entry.uid)
+            if not peers:
+                del self._by_mvm[(entry.namespace, entry.migrating_vm)]
+        for snapshot in entry.snapshots:
+            readers = self._by_snapshot.get((entry.namespace, snapshot))
+            if readers is not None:
+                readers.discard(entry.uid)
+                if not readers:
+                    del self._by_snapshot[(entry.namespace, snapshot)]
+
+    def _wakes(self, before: Entry | None, after: Entry | None) -> set[Key]:
+        if before is None:
+            return set()
+        freed = before.started and (after is None or not after.started)
+        left = before.queued and (after is None or not after.queued)
+        if not (freed or left):
+            return set()
+        out = set(self._heads(before.namespace, before.migrating_vm))
+        if freed and self.max_active:
+            free = max(1, self.max_active - self._active(None))
+            waiting = (e for e in self._entries.values() if e.queued and e.waiting == MAX_ACTIVE_REACHED)
+            out.update(e.key for e in heapq.nsmallest(free, waiting, key=lambda e: e.order))
+        return out
+
+    # --- questions admission asks -------------------------------------------------------------------------
+    def _peers(self, namespace: str, migrating_vm: str) -> Iterable[Entry]:
+        return (self._entries[uid] for uid in self._by_mvm.get((namespace, migrating_vm), ()))
+
+    def _heads(self, namespace: str, migrating_vm: str) -> list[Key]:
+        queued = [e for e in self._peers(namespace, migrating_vm) if e.queued]
+        return [min(queued, key=lambda e: e.order).key] if queued else []
+
+    def ahead(self, entry: Entry) -> Entry | None:
+        """An older job queued on the same MigratingVm: it goes first."""
+        with self._lock:
+            older = [
+                e
+                for e in self._peers(entry.namespace, entry.migrating_vm)
+                if e.uid != entry.uid and e.queued and e.order < entry.order
+            ]
+            return min(older, key=lambda e: e.order) if older else None
+
+    def running(self, namespace: str, migrating_vm: str, uid: str) -> str | None:
+        """The name of another job holding products of (or reserved to start on) the MigratingVm."""
+        with self._lock:
+            for peer in self._peers(namespace, migrating_vm):
+                if peer.uid != uid and (peer.started or peer.uid in self._reserved):
+                    return peer.name
+            return None
+
+    def holds(self, namespace: str, name: str, uid: str | None) -> bool:
+        """Whether a job (by uid, else by name) has started or is starting: whether its claim is real."""
+        with self._lock:
+            found = uid if uid else self._by_name.get((namespace, name))
+            entry = self._entries.get(found or "")
+            return entry is not None and (entry.started or entry.uid in self._reserved)
+
+    def reserve(self, entry: Entry) -> tuple[str, str] | None:
+        """Take the MigratingVm's slot and an active slot for ``entry``; (reason, message) when it can't."""
+        with self._lock:
+            for peer in self._peers(entry.namespace, entry.migrating_vm):
+                if peer.uid != entry.uid and (peer.started or peer.uid in self._reserved):
+                    return "WaitingForCloneJob", (
+                        f"CloneJob {peer.name} of MigratingVm {entry.migrating_vm} is "
+                        f"{'starting' if peer.uid in self._reserved else peer.state.value}; one runs at a time"
+                    )
+            if self.max_active and self._active(entry.uid) >= self.max_active:
+                return MAX_ACTIVE_REACHED, f"{self.max_active} CloneJobs are active (--max-active)"
+            self._reserved[entry.uid] = (entry.namespace, entry.migrating_vm)
+            return None
+
+    def release(self, uid: str) -> None:
+        """Drop a reservation: the start was written (and observed) or did not happen."""
+        with self._lock:
+            self._reserved.pop(uid, None)
+
+    def _active(self, excluding: str | None) -> int:
+        started = {uid for uid, e in self._entries.items() if e.started}
+        return len((started | set(self._reserved)) - {excluding})
+
+    def active(self) -> int:
+        with self._lock:
+            return self._active(None)
+
+    # --- who to wake ------------------------------------------------------------------------------------
+    def entry(self, namespace: str, name: str) -> Entry | None:
+        with self._lock:
+            return self._entries.get(self._by_name.get((namespace, name), ""))
+
+    def key_of(self, uid: str) -> Key | None:
+        """The job with this uid, while it is unfinished (products of finished jobs are never touched)."""
+        with self._lock:
+            entry = self._entries.get(uid)
+            return entry.key if entry is not None and entry.attention and not entry.state.terminal else None
+
+    def for_migrating_vm(self, namespace: str, migrating_vm: str) -> set[Key]:
+        """Jobs a change of the MigratingVm may move: the head of its queue and those waiting for it to be ready."""
+        with self._lock:
+            out = set(self._heads(namespace, migrating_vm))
+            out.update(
+                e.key
+                for e in self._peers(namespace, migrating_vm)
+                if e.queued and (e.waiting is None or e.waiting in WAITING_ON_MIGRATING_VM)
+            )
+            return out
+
+    def reading(self, namespace: str, snapshot: str) -> set[Key]:
+        with self._lock:
+            return {self._entries[uid].key for uid in self._by_snapshot.get((namespace, snapshot), ())}
+
+    def needing_attention(self) -> list[Key]:
+        with self._lock:
+            return [e.key for e in self._entries.values() if e.attention]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

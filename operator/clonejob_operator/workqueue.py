@@ -1,0 +1,135 @@
+"""A coalescing work queue of job keys, with delayed re-queues and per-key backoff (client-go's semantics).
+
+- a key waiting in the queue is there once, however often it is added;
+- a key is handed to one worker at a time: added while being processed, it is queued again when done;
+- ``add_after`` schedules a look at a deadline, keeping only the earliest one per key;
+- ``retry`` re-queues a failed key with exponential backoff, ``forget`` resets it after a success.
+
+The lock guards memory only; nothing here calls out while holding it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class WorkQueue(Generic[K]):
+    def __init__(
+        self,
+        base_delay: float = 0.25,
+        max_delay: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._clock = clock
+        self._ready: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._due: dict[K, float] = {}
+        self._timers: list[tuple[float, int, K]] = []
+        self._failures: dict[K, int] = {}
+        self._seq = 0
+        self._closed = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._ready)
+
+    def add(self, key: K) -> None:
+        with self._changed:
+            self._add(key)
+
+    def add_all(self, keys: Iterable[K]) -> None:
+        with self._changed:
+            for key in keys:
+                self._add(key)
+
+    def _add(self, key: K) -> None:
+        if self._closed or key in self._dirty:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._ready.append(key)
+            self._changed.notify()
+
+    def add_after(self, key: K, delay: float) -> None:
+        """Queue ``key`` in ``delay`` seconds, unless an earlier look is already scheduled."""
+        if delay <= 0:
+            self.add(key)
+            return
+        with self._changed:
+            due = self._clock() + delay
+            if self._closed or self._due.get(key, float("inf")) <= due:
+                return
+            self._due[key] = due
+            self._seq += 1
+            heapq.heappush(self._timers, (due, self._seq, key))
+            self._changed.notify()
+
+    def retry(self, key: K) -> float:
+        """Queue ``key`` again after its next backoff delay; the delay chosen."""
+        with self._changed:
+            failures = self._failures.get(key, 0)
+            self._failures[key] = failures + 1
+        delay = min(self.max_delay, self.base_delay * 2.0**failures)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: K) -> None:
+        with self._changed:
+            self._failures.pop(key, None)
+
+    def get(self, timeout: float | None = None) -> K | None:
+        """The next key to process (now owned by the caller until ``done``); None when closed or timed out."""
+        deadline = None if timeout is None else self._clock() + timeout
+        with self._changed:
+            while True:
+                self._release_due()
+                if self._ready:
+                    key = self._ready.popleft()
+                    self._dirty.discard(key)
+                    self._processing.add(key)
+                    return key
+                if self._closed:
+                    return None
+                wait = self._timers[0][0] - self._clock() if self._timers else None
+                if deadline is not None:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        return None
+                    wait = left if wait is None else min(wait, left)
+                self._changed.wait(None if wait is None else max(wait, 0.0))
+
+    def _release_due(self) -> None:
+        now = self._clock()
+        while self._timers and self._timers[0][0] <= now:
+            due, _, key = heapq.heappop(self._timers)
+            if self._due.get(key) == due:
+                del self._due[key]
+                self._add(key)
+
+    def done(self, key: K) -> None:
+        with self._changed:
+            self._processing.discard(key)
+            if key in self._dirty:
+                self._ready.append(key)
+                self._changed.notify()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def pending(self) -> int:
+        """Keys waiting or scheduled (for metrics and tests)."""
+        with self._changed:
+            return len(self._ready) + len(self._due)

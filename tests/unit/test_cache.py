@@ -1,0 +1,84 @@
+"""The watch cache: newer wins, own writes are recognised, deletions stay deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clonejob_operator.cache import Cache
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME
+
+
+def obj(name: str, version: str, uid: str = "u1", **labels: str) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": uid,
+            "resourceVersion": version,
+            "labels": labels,
+            "managedFields": [{"manager": "kubectl"}],
+        },
+        "status": {"phase": version},
+    }
+
+
+def test_a_late_event_never_replaces_a_newer_write() -> None:
+    cache = Cache((DATA_VOLUME,))
+    assert cache.upsert(DATA_VOLUME, obj("dv", "12"))
+    assert not cache.upsert(DATA_VOLUME, obj("dv", "11"))
+    assert not cache.upsert(DATA_VOLUME, obj("dv", "12"))  # the same version again
+    stored = cache.get(DATA_VOLUME, "ns", "dv")
+    assert stored is not None and stored["status"]["phase"] == "12"
+    assert "managedFields" not in stored["metadata"]
+
+
+def test_a_deleted_object_is_not_brought_back_by_an_older_write_but_a_recreation_is_kept() -> None:
+    cache = Cache((DATA_VOLUME,))
+    cache.upsert(DATA_VOLUME, obj("dv", "5"))
+    cache.remove(DATA_VOLUME, obj("dv", "7"))
+    assert not cache.upsert(DATA_VOLUME, obj("dv", "6")) and cache.get(DATA_VOLUME, "ns", "dv") is None
+    assert cache.upsert(DATA_VOLUME, obj("dv", "9", uid="u2"))
+    cache.remove(DATA_VOLUME, obj("dv", "8", uid="u1"))  # the old one's late deletion: the namesake stays
+    assert cache.get(DATA_VOLUME, "ns", "dv") is not None
+
+
+def test_own_writes_are_recognised_once_when_the_watch_brings_them_back() -> None:
+    cache = Cache((DATA_VOLUME,))
+    cache.wrote(DATA_VOLUME, obj("dv", "3"))
+    assert not cache.echo(DATA_VOLUME, obj("dv", "4"))
+    assert cache.echo(DATA_VOLUME, obj("dv", "3"))
+    assert not cache.echo(DATA_VOLUME, obj("dv", "3"))
+
+
+def test_list_by_equality_selector_and_namespace() -> None:
+    cache = Cache((DATA_VOLUME,))
+    cache.upsert(DATA_VOLUME, obj("a", "1", uid="a", job="x"))
+    cache.upsert(DATA_VOLUME, obj("b", "1", uid="b", job="y"))
+    assert [o["metadata"]["name"] for o in cache.list(DATA_VOLUME, "ns", "job=x")] == ["a"]
+    assert len(cache.list(DATA_VOLUME, None)) == 2 and cache.list(DATA_VOLUME, "other") == []
+
+
+def test_clonejob_changes_keep_the_roster_and_wake_others() -> None:
+    cache = Cache((CLONE_JOB,))
+    woken: list[set[tuple[str, str]]] = []
+    cache.wake = woken.append
+
+    def job(name: str, state: str, version: str, created: str) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "uid": f"uid-{name}",
+                "resourceVersion": version,
+                "creationTimestamp": created,
+            },
+            "spec": {"migratingVm": "web-1"},
+            "status": {"state": state},
+        }
+
+    cache.upsert(CLONE_JOB, job("a", "ACTIVE", "1", "t1"))
+    cache.upsert(CLONE_JOB, job("b", "PENDING", "2", "t2"))
+    cache.upsert(CLONE_JOB, job("a", "SUCCEEDED", "3", "t1"))
+    assert woken[-1] == {("ns", "b")} and cache.roster.running("ns", "web-1", "uid-b") is None
+    cache.remove(CLONE_JOB, job("b", "PENDING", "4", "t2"))
+    assert len(cache.roster) == 1

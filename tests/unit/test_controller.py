@@ -1,0 +1,86 @@
+"""Watch events in, job keys out: which change wakes which job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes
+
+from clonejob_operator import names
+from clonejob_operator.cache import Cache
+from clonejob_operator.controller import Controller
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.settings import Settings
+
+
+def controller() -> Controller:
+    cache = Cache((CLONE_JOB, MIGRATING_VM, DATA_VOLUME, VOLUME_SNAPSHOT))
+    return Controller(Reconciler(Kube(kubernetes.client.Configuration()), Settings(), cache=cache))
+
+
+def body(name: str, version: str, **fields: Any) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": version}
+    meta.update(fields.pop("metadata", {}))
+    return {"metadata": meta, **fields}
+
+
+def job(name: str, version: str, state: str, **status: Any) -> dict[str, Any]:
+    meta = {"creationTimestamp": "2026-11-26T10:00:00Z", "generation": 1}
+    spec = {"migratingVm": "web-1"}
+    return body(name, version, metadata=meta, spec=spec, status={"state": state, "observedGeneration": 1, **status})
+
+
+def drain(c: Controller) -> list[tuple[str, str]]:
+    out = []
+    while (key := c.queue.get(0)) is not None:
+        out.append(key)
+        c.queue.done(key)
+    return out
+
+
+def test_events_wake_the_jobs_they_concern() -> None:
+    c = controller()
+    c.observed(
+        CLONE_JOB,
+        job(
+            "cj",
+            "1",
+            "ACTIVE",
+            currentStep="preparingVmDisks",
+            sourceSync={"snapshots": [{"disk": "d0", "volumeSnapshot": "s0"}]},
+        ),
+        deleted=False,
+    )
+    assert drain(c) == [("ns", "cj")] and c.synced.is_set()
+    labelled = body("cj-disk-0", "2", metadata={"labels": {names.LABEL_JOB_UID: "uid-cj"}})
+    c.observed(DATA_VOLUME, labelled, deleted=False)
+    assert drain(c) == [("ns", "cj")]
+    c.observed(DATA_VOLUME, labelled, deleted=True)
+    assert drain(c) == [("ns", "cj")]
+    c.observed(VOLUME_SNAPSHOT, body("s0", "3"), deleted=False)
+    assert drain(c) == [("ns", "cj")]
+    c.observed(VOLUME_SNAPSHOT, body("other", "4"), deleted=False)
+    c.observed(DATA_VOLUME, body("foreign", "5", metadata={"labels": {names.LABEL_JOB_UID: "nobody"}}), deleted=False)
+    assert drain(c) == []
+
+
+def test_own_writes_coming_back_and_finished_jobs_wake_nothing() -> None:
+    c = controller()
+    c.cache.wrote(CLONE_JOB, job("cj", "7", "ACTIVE"))
+    drain(c)
+    c.observed(CLONE_JOB, job("cj", "7", "ACTIVE"), deleted=False)
+    assert drain(c) == []
+    c.observed(CLONE_JOB, job("cj", "8", "SUCCEEDED"), deleted=False)
+    assert drain(c) == []
+    c.observed(DATA_VOLUME, body("d", "9", metadata={"labels": {names.LABEL_JOB_UID: "uid-cj"}}), deleted=False)
+    assert drain(c) == []  # the clone of a finished job is never looked at again
+
+
+def test_a_migratingvm_change_wakes_its_waiting_job() -> None:
+    c = controller()
+    waiting = job("cj", "1", "PENDING", conditions=[{"type": "Reconciling", "reason": "MigratingVmNotFound"}])
+    c.observed(CLONE_JOB, waiting, deleted=False)
+    drain(c)
+    c.observed(MIGRATING_VM, body("web-1", "2"), deleted=False)
+    assert drain(c) == [("ns", "cj")]

@@ -1,0 +1,105 @@
+"""The roster: admission's questions answered from memory, reservations, and who to wake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clonejob_operator import names
+from clonejob_operator.roster import Entry, Roster
+
+
+def job(
+    name: str,
+    state: str | None = None,
+    mvm: str = "web-1",
+    created: str = "2026-11-26T10:00:00Z",
+    reason: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"state": state} if state else {}
+    if reason:
+        status["conditions"] = [{"type": "Reconciling", "status": "True", "reason": reason}]
+    status.update(extra.pop("status", {}))
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"uid-{name}",
+            "creationTimestamp": created,
+            "generation": 1,
+            "finalizers": [names.FINALIZER],
+            **extra.pop("metadata", {}),
+        },
+        "spec": {"migratingVm": mvm, **extra.pop("spec", {})},
+        "status": {"observedGeneration": 1, **status},
+    }
+
+
+def test_reserve_holds_the_migratingvm_and_the_active_limit_until_released() -> None:
+    roster = Roster(max_active=1)
+    a, b, c = (Entry.of(job(n, "PENDING", mvm=m)) for n, m in (("a", "web-1"), ("b", "web-1"), ("c", "web-2")))
+    for entry in (a, b, c):
+        roster.observe(job(entry.name, "PENDING", mvm=entry.migrating_vm))
+    assert roster.reserve(a) is None
+    refused = roster.reserve(b)
+    assert refused is not None and refused[0] == "WaitingForCloneJob" and "starting" in refused[1]
+    refused = roster.reserve(c)
+    assert refused is not None and refused[0] == "MaxActiveReached"
+    assert roster.holds("ns", "a", "uid-a") and roster.active() == 1
+    roster.observe(job("a", "ACTIVE"))  # the start as written (and cached), then the reservation goes
+    roster.release("uid-a")
+    assert roster.active() == 1 and roster.running("ns", "web-1", "uid-b") == "a"
+    roster.release("uid-c")  # releasing what was never reserved changes nothing
+    assert roster.reserve(c) is not None
+
+
+def test_a_finished_job_wakes_the_head_of_its_queue_and_the_oldest_waiting_for_a_slot() -> None:
+    roster = Roster(max_active=1)
+    roster.observe(job("a", "ACTIVE"))
+    roster.observe(job("c", "PENDING", created="2026-11-26T10:00:02Z"))
+    roster.observe(job("b", "PENDING", created="2026-11-26T10:00:01Z"))
+    roster.observe(job("x", "PENDING", mvm="web-2", reason="MaxActiveReached", created="2026-11-26T09:00:00Z"))
+    roster.observe(job("y", "PENDING", mvm="web-3", reason="MaxActiveReached", created="2026-11-26T11:00:00Z"))
+    woken = roster.observe(job("a", "SUCCEEDED"))
+    assert woken == {("ns", "b"), ("ns", "x")}  # b heads web-1's queue; x is the oldest waiting for a slot
+    assert roster.observe(job("c", "PENDING", created="2026-11-26T10:00:02Z")) == set()  # nothing moved
+
+
+def test_a_job_leaving_the_queue_wakes_the_next() -> None:
+    roster = Roster()
+    roster.observe(job("a", "PENDING"))
+    roster.observe(job("b", "PENDING", created="2026-11-26T10:00:01Z"))
+    assert roster.ahead(Entry.of(job("b", "PENDING", created="2026-11-26T10:00:01Z"))) is not None
+    assert roster.observe(job("a", "PENDING", spec={"cancel": True})) == {("ns", "b")}
+    assert roster.ahead(Entry.of(job("b", "PENDING", created="2026-11-26T10:00:01Z"))) is None
+    assert roster.forget(job("b", "PENDING")) == set()
+
+
+def test_products_of_finished_jobs_wake_nobody() -> None:
+    roster = Roster()
+    roster.observe(job("a", "ACTIVE"))
+    assert roster.key_of("uid-a") == ("ns", "a")
+    roster.observe(job("a", "SUCCEEDED"))
+    assert roster.key_of("uid-a") is None and roster.key_of("nobody") is None
+    assert roster.needing_attention() == []
+    roster.observe(job("a", "SUCCEEDED", metadata={"generation": 2}))  # a spec change to observe
+    assert roster.needing_attention() == [("ns", "a")]
+
+
+def test_migratingvm_changes_wake_the_head_and_those_waiting_for_it() -> None:
+    roster = Roster()
+    roster.observe(job("a", "PENDING", reason="MigratingVmNotFound"))
+    roster.observe(job("b", "PENDING", reason="Queued", created="2026-11-26T10:00:01Z"))
+    roster.observe(job("c", "PENDING", reason="NoSnapshots", created="2026-11-26T10:00:02Z"))
+    assert roster.for_migrating_vm("ns", "web-1") == {("ns", "a"), ("ns", "c")}
+    assert roster.for_migrating_vm("ns", "other") == set()
+
+
+def test_snapshot_readers_are_only_jobs_preparing_disks() -> None:
+    roster = Roster()
+    sync = {"sourceSync": {"snapshots": [{"disk": "d0", "volumeSnapshot": "s0"}]}}
+    roster.observe(job("a", "ACTIVE", status={"currentStep": "preparingVmDisks", **sync}))
+    roster.observe(job("b", "ACTIVE", mvm="web-2", status={"currentStep": "instantiatingMigratedVm", **sync}))
+    assert roster.reading("ns", "s0") == {("ns", "a")}
+    roster.observe(job("a", "ACTIVE", status={"currentStep": "instantiatingMigratedVm", **sync}))
+    assert roster.reading("ns", "s0") == set()

@@ -1,0 +1,73 @@
+"""The work queue's client-go semantics: coalescing, one worker per key, delays, backoff."""
+
+from __future__ import annotations
+
+import threading
+
+from clonejob_operator.workqueue import WorkQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_is_queued_once_however_often_it_is_added() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("a", "b", "a", "a"):
+        queue.add(key)
+    assert len(queue) == 2
+    assert [queue.get(0), queue.get(0), queue.get(0)] == ["a", "b", None]
+
+
+def test_a_key_added_while_processed_comes_back_only_when_done() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("a")
+    assert queue.get(0) == "a"
+    queue.add("a")
+    queue.add("a")
+    assert queue.get(0) is None  # never to a second worker while the first holds it
+    queue.done("a")
+    assert queue.get(0) == "a" and queue.get(0) is None
+
+
+def test_delayed_adds_keep_the_earliest_and_fire_when_due() -> None:
+    clock = Clock()
+    queue: WorkQueue[str] = WorkQueue(clock=clock)
+    queue.add_after("a", 10)
+    queue.add_after("a", 30)  # later: ignored
+    queue.add_after("a", 5)  # earlier: wins
+    assert queue.get(0) is None and queue.pending() == 1
+    clock.now += 5
+    assert queue.get(0) == "a"
+    queue.done("a")
+    clock.now += 100
+    assert queue.get(0) is None  # the superseded timers fire nothing
+
+
+def test_backoff_doubles_and_forget_resets() -> None:
+    clock = Clock()
+    queue: WorkQueue[str] = WorkQueue(base_delay=1, max_delay=5, clock=clock)
+    assert [queue.retry("a") for _ in range(5)] == [1, 2, 4, 5, 5]
+    queue.forget("a")
+    assert queue.retry("a") == 1
+
+
+def test_get_blocks_until_an_add_from_another_thread_and_close_releases_it() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    got: list[str | None] = []
+    worker = threading.Thread(target=lambda: got.append(queue.get()))
+    worker.start()
+    queue.add("a")
+    worker.join(5)
+    assert got == ["a"]
+    waiting = threading.Thread(target=lambda: got.append(queue.get()))
+    waiting.start()
+    queue.close()
+    waiting.join(5)
+    assert not waiting.is_alive() and got == ["a", None]
+    queue.add("b")
+    assert queue.get(0) is None  # closed: nothing more is taken
