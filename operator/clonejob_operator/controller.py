@@ -68,16 +68,17 @@ class Controller:
         if kind is CLONE_JOB:
             state = None if deleted else (body.get("status") or {}).get("state") or "STATE_UNSPECIFIED"
             self.reconciler.metrics.seen(namespace, name, state)
-            if not deleted and Entry.of(body).attention:
-                self.queue.add((namespace, name))
+            entry = None if deleted else Entry.of(body)
+            if entry is not None and entry.attention:  # under way, or cancelled: ahead of jobs yet to start
+                self.queue.add((namespace, name), urgent=entry.started or entry.leaving)
         elif kind is MIGRATING_VM:
             self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
         elif kind is VOLUME_SNAPSHOT:
-            self.queue.add_all(self.cache.roster.reading(namespace, name))
+            self.queue.add_all(self.cache.roster.reading(namespace, name), urgent=True)
         else:
             key = self.cache.roster.key_of(((meta.get("labels") or {}).get(names.LABEL_JOB_UID)) or "")
             if key is not None:
-                self.queue.add(key)
+                self.queue.add(key, urgent=True)
 
     # --- workers ------------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -21,8 +21,9 @@ PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 def build_registry(controller: Controller, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
     """Watch the kinds the controller caches into the controller's caches; no handler here writes anything through kopf.
 
-    Index handlers fill the caches (kopf runs them for the whole initial listing before any event
-    handler); event handlers keep them and queue the jobs a change may move. With no change handlers,
+    An index handler fills the CloneJob cache (kopf runs index handlers over the whole initial listing
+    before any event handler, so admission never counts from a partial list); event handlers keep
+    every cache and queue the jobs a change may move. With no change handlers,
     timers or daemons, kopf itself adds no finalizer, annotation or progress record to any object.
     """
     registry = kopf.OperatorRegistry()
@@ -48,13 +49,29 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
 def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
     labels = None if kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT) else PRODUCT
 
-    @kopf.index(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"cache/{kind.plural}")
-    async def index(body: kopf.Body, **_: Any) -> None:
-        controller.indexed(kind, dict(body))
+    if kind is CLONE_JOB:  # admission counts on every CloneJob being known: kopf lists them all first
+
+        @kopf.index(kind.group, kind.version, kind.plural, registry=registry, id=f"cache/{kind.plural}")
+        async def index(body: kopf.Body, **_: Any) -> None:
+            controller.indexed(kind, dict(body))
 
     @kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"watch/{kind.plural}")
     async def event(body: kopf.Body, type: str | None, **_: Any) -> None:
         controller.observed(kind, dict(body), deleted=type == "DELETED")
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff-base: with only index and event handlers nothing compares old and new essences, and
+    building them deep-copies every object on every watch event."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
 
 
 def connection_info(configuration: kubernetes.client.Configuration) -> kopf.ConnectionInfo:
@@ -88,9 +105,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     # that no handler needs it for, so kopf's must be another name (which it then never adds).
     out.persistence.finalizer = f"{names.FINALIZER}-kopf"
     out.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.ANNOTATION_PREFIX)
-    out.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=names.ANNOTATION_PREFIX, key="last-handled-configuration"
-    )
+    out.persistence.diffbase_storage = NoDiffBase()
     out.watching.server_timeout = 300
     out.watching.client_timeout = 330
     out.watching.connect_timeout = 30

@@ -204,7 +204,10 @@ class Reconciler:
             planned = ()  # decide() fails the job for it rather than guess
         if need is Need.ADMISSION:
             mvm = job.spec.migrating_vm if job.spec else ""
-            migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm)
+            # A miss is confirmed with the API server: the watch may not have brought it yet (at start, say).
+            migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm) or self.kube.refresh(
+                MIGRATING_VM, job.namespace, mvm
+            )
             admission = self.gate.admit(job, body, migrating_vm)
             steps = admission.plan.steps if admission.plan else ()
             return Facts(now=now, steps=steps, admission=admission), [], migrating_vm
@@ -242,7 +245,7 @@ class Reconciler:
     def _write(self, job: Job, body: Body, decision: Decision) -> None:
         new = decision.status.wire()
         old = body.get("status") or {}
-        if new != old:
+        if _worth_writing(old, new):
             # The resourceVersion makes the patch conditional: a concurrent change answers 409.
             patch = {
                 "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
@@ -306,6 +309,26 @@ def _log_ref(body: Body, level: int, message: str) -> None:
         **{k: meta.get(k, "") for k in ("name", "namespace", "uid")},
     }
     log.log(level, message, extra={"k8s_ref": ref})
+
+
+def _worth_writing(old: Body, new: Body) -> bool:
+    """Whether a new status says something the stored one does not, beyond bookkeeping that can wait.
+
+    Products just created (``createdResources``) and a reworded condition message ride along with
+    the next real change: cleanup finds products by their uid label anyway, and the drivers report
+    their products again on every look. Everything else (state, steps, progress, errors, condition
+    statuses and reasons, observedGeneration) is written at once.
+    """
+
+    def essence(status: Body) -> Body:
+        kept = {k: v for k, v in status.items() if k not in ("createdResources", "conditions")}
+        kept["conditions"] = [
+            {k: v for k, v in c.items() if k not in ("message", "lastTransitionTime")}
+            for c in status.get("conditions") or []
+        ]
+        return kept
+
+    return new != old and essence(new) != essence(old)
 
 
 def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:

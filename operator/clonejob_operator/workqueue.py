@@ -3,7 +3,9 @@
 - a key waiting in the queue is there once, however often it is added;
 - a key is handed to one worker at a time: added while being processed, it is queued again when done;
 - ``add_after`` schedules a look at a deadline, keeping only the earliest one per key;
-- ``retry`` re-queues a failed key with exponential backoff, ``forget`` resets it after a success.
+- ``retry`` re-queues a failed key with exponential backoff, ``forget`` resets it after a success;
+- an ``urgent`` key (work that moves a started job on, a deadline, a cancel) is handed out before any
+  other, so that a burst of new jobs never delays jobs already under way.
 
 The lock guards memory only; nothing here calls out while holding it.
 """
@@ -30,8 +32,12 @@ class WorkQueue(Generic[K]):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._clock = clock
-        self._ready: deque[K] = deque()
-        self._dirty: set[K] = set()
+        self._urgent: deque[K] = deque()
+        self._normal: deque[K] = deque()
+        self._where: dict[K, bool] = {}
+        """Keys waiting in a deque: key -> urgent. Deques may hold stale entries; this says which is live."""
+        self._dirty: dict[K, bool] = {}
+        """Keys added and not yet handed out (waiting, or added again while processed): key -> urgent."""
         self._processing: set[K] = set()
         self._due: dict[K, float] = {}
         self._timers: list[tuple[float, int, K]] = []
@@ -42,29 +48,39 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         with self._changed:
-            return len(self._ready)
+            return len(self._where)
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, urgent: bool = False) -> None:
         with self._changed:
-            self._add(key)
+            self._add(key, urgent)
 
-    def add_all(self, keys: Iterable[K]) -> None:
+    def add_all(self, keys: Iterable[K], urgent: bool = False) -> None:
         with self._changed:
             for key in keys:
-                self._add(key)
+                self._add(key, urgent)
 
-    def _add(self, key: K) -> None:
-        if self._closed or key in self._dirty:
+    def _add(self, key: K, urgent: bool) -> None:
+        if self._closed:
             return
-        self._dirty.add(key)
+        if key in self._dirty:
+            if urgent and not self._dirty[key]:
+                self._dirty[key] = True
+                if key in self._where:  # move it ahead; its entry in the other deque goes stale
+                    self._enqueue(key, True)
+            return
+        self._dirty[key] = urgent
         if key not in self._processing:
-            self._ready.append(key)
-            self._changed.notify()
+            self._enqueue(key, urgent)
+
+    def _enqueue(self, key: K, urgent: bool) -> None:
+        self._where[key] = urgent
+        (self._urgent if urgent else self._normal).append(key)
+        self._changed.notify()
 
     def add_after(self, key: K, delay: float) -> None:
         """Queue ``key`` in ``delay`` seconds, unless an earlier look is already scheduled."""
         if delay <= 0:
-            self.add(key)
+            self.add(key, urgent=True)
             return
         with self._changed:
             due = self._clock() + delay
@@ -94,9 +110,9 @@ class WorkQueue(Generic[K]):
         with self._changed:
             while True:
                 self._release_due()
-                if self._ready:
-                    key = self._ready.popleft()
-                    self._dirty.discard(key)
+                key = self._pop()
+                if key is not None:
+                    del self._dirty[key]
                     self._processing.add(key)
                     return key
                 if self._closed:
@@ -109,20 +125,28 @@ class WorkQueue(Generic[K]):
                     wait = left if wait is None else min(wait, left)
                 self._changed.wait(None if wait is None else max(wait, 0.0))
 
+    def _pop(self) -> K | None:
+        for urgent, queue in ((True, self._urgent), (False, self._normal)):
+            while queue:
+                key = queue.popleft()
+                if self._where.get(key) is urgent:
+                    del self._where[key]
+                    return key
+        return None
+
     def _release_due(self) -> None:
         now = self._clock()
         while self._timers and self._timers[0][0] <= now:
             due, _, key = heapq.heappop(self._timers)
             if self._due.get(key) == due:
                 del self._due[key]
-                self._add(key)
+                self._add(key, True)  # a deadline is due: look now
 
     def done(self, key: K) -> None:
         with self._changed:
             self._processing.discard(key)
             if key in self._dirty:
-                self._ready.append(key)
-                self._changed.notify()
+                self._enqueue(key, self._dirty[key])
 
     def close(self) -> None:
         with self._changed:
@@ -132,4 +156,4 @@ class WorkQueue(Generic[K]):
     def pending(self) -> int:
         """Keys waiting or scheduled (for metrics and tests)."""
         with self._changed:
-            return len(self._ready) + len(self._due)
+            return len(self._where) + len(self._due)

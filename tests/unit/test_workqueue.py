@@ -48,6 +48,28 @@ def test_delayed_adds_keep_the_earliest_and_fire_when_due() -> None:
     assert queue.get(0) is None  # the superseded timers fire nothing
 
 
+def test_urgent_keys_go_first_and_an_upgrade_moves_a_waiting_key_ahead_once() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_all(["new-1", "new-2", "new-3"])
+    queue.add("running", urgent=True)
+    queue.add("new-3", urgent=True)  # already waiting: moved ahead, not queued twice
+    taken = [queue.get(0) for _ in range(5)]
+    assert taken == ["running", "new-3", "new-1", "new-2", None]
+    for key in taken[:4]:
+        assert key is not None
+        queue.done(key)
+    assert queue.get(0) is None
+
+
+def test_a_due_deadline_is_urgent() -> None:
+    clock = Clock()
+    queue: WorkQueue[str] = WorkQueue(clock=clock)
+    queue.add("new")
+    queue.add_after("deadline", 1)
+    clock.now += 1
+    assert queue.get(0) == "deadline"
+
+
 def test_backoff_doubles_and_forget_resets() -> None:
     clock = Clock()
     queue: WorkQueue[str] = WorkQueue(base_delay=1, max_delay=5, clock=clock)

@@ -105,7 +105,10 @@ class KubevirtDriver:
         return SyncResult(report, tuple(products))
 
     def _snapshot(self, job: JobContext, name: str) -> dict[str, Any]:
-        snapshot = self.kube.get(VOLUME_SNAPSHOT, job.namespace, name)
+        # A cache may not have seen a snapshot made a moment ago: ask the API server before saying it is missing.
+        snapshot = self.kube.get(VOLUME_SNAPSHOT, job.namespace, name) or self.kube.refresh(
+            VOLUME_SNAPSHOT, job.namespace, name
+        )
         if snapshot is None:
             raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {name} not found in namespace {job.namespace}")
         return snapshot
@@ -141,7 +144,7 @@ class KubevirtDriver:
         done = halted or status.get("ready") is True
         printable = status.get("printableStatus", "")
         detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
-        progress = 100 if done else 50 if status.get("created") else 10
+        progress = 100 if done else 50 if status.get("created") else 0
         return SyncResult(StepReport(progress=progress, done=done, detail=detail), (ref(VIRTUAL_MACHINE, body),))
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of clonejob-operator against a real API server (scripts, not timed tests)."""
