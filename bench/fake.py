@@ -51,7 +51,9 @@ class FakeInfrastructure:
         self._pool.shutdown(wait=True)
 
     def _watch(self, kind: Kind) -> None:
-        listing = self.kube.custom.list_namespaced_custom_object(kind.group, kind.version, self.namespace, kind.plural)
+        listing: Any = self.kube.custom.list_namespaced_custom_object(
+            kind.group, kind.version, self.namespace, kind.plural
+        )
         self.kube.count("LIST", kind.plural)
         since = listing["metadata"]["resourceVersion"]
         for item in listing.get("items", []):

@@ -91,7 +91,7 @@ def install_crds(kube: Kube) -> None:
             api.create_custom_resource_definition(doc)
             continue
         if "clonejob-operator.test/stand-in" not in doc["metadata"].get("labels", {}):
-            doc["metadata"]["resourceVersion"] = current.metadata.resource_version
+            doc["metadata"]["resourceVersion"] = current.metadata.resource_version  # type: ignore[union-attr]
             api.replace_custom_resource_definition(doc["metadata"]["name"], doc)
     for doc in docs:
         wait(lambda d=doc: _established(api, d["metadata"]["name"]), 60, f"CRD {doc['metadata']['name']}")  # type: ignore[misc]
@@ -273,7 +273,7 @@ class JobWatcher:
 
     def _run(self) -> None:
         custom = self.kube.custom
-        listing = custom.list_namespaced_custom_object(
+        listing: Any = custom.list_namespaced_custom_object(
             CLONE_JOB.group, CLONE_JOB.version, self.namespace, CLONE_JOB.plural
         )
         self.requests[("LIST", "clonejobs")] += 1

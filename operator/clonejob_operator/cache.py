@@ -59,8 +59,10 @@ class Cache:
     def wrote(self, kind: Kind, body: Body) -> None:
         """Store what one of the operator's own writes returned, and remember its version (see ``echo``)."""
         meta = body.get("metadata") or {}
-        with self._lock:
-            self._written[(kind, meta.get("namespace", ""), meta.get("name", ""))] = meta.get("resourceVersion", "")
+        if kind in self.watched:  # only a watch brings it back (and so clears the entry)
+            with self._lock:
+                where = (kind, meta.get("namespace", ""), meta.get("name", ""))
+                self._written[where] = meta.get("resourceVersion", "")
         self.upsert(kind, body)
 
     def echo(self, kind: Kind, body: Body) -> bool:
@@ -165,6 +167,7 @@ class CachedKube(Kube):
         return self._stored(kind, super().patch_status(kind, namespace, name, patch))
 
     def _stored(self, kind: Kind, body: Any) -> Body:
-        if isinstance(body, dict) and body.get("metadata"):
+        # Kept: what a watch keeps up to date, and CloneJobs (the roster needs every job it decides about).
+        if isinstance(body, dict) and body.get("metadata") and (kind in self.cache.watched or kind is CLONE_JOB):
             self.cache.wrote(kind, body)
         return dict(body) if isinstance(body, dict) else body

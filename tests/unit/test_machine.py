@@ -399,3 +399,22 @@ def test_condition_transition_time_kept_while_status_unchanged() -> None:
     assert {c.type: c.last_transition_time for c in second.conditions or []} == {
         c.type: c.last_transition_time for c in first.conditions or []
     }
+
+
+def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
+    from clonejob_operator.api.clonejob import CloneJobStatus
+    from clonejob_operator.machine import Job, next_look
+
+    created = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    settings = Settings(pending_deadline=timedelta(minutes=5), cleanup_stall_after=timedelta(minutes=10))
+
+    def look(status: dict[str, object]) -> datetime | None:
+        return next_look(Job("ns", "cj", "u", 1, created, None, CloneJobStatus.model_validate(status)), settings)
+
+    assert look({"state": "PENDING"}) == created + timedelta(minutes=5)
+    running = {"state": "ACTIVE", "steps": [{"preparingVmDisks": {}, "startTime": "2026-11-26T10:01:00Z"}]}
+    assert look(running) == datetime(2026, 11, 26, 16, 1, tzinfo=UTC)  # the 6h default step timeout
+    assert look({"state": "CANCELLING", "stateTime": "2026-11-26T10:02:00Z"}) == datetime(
+        2026, 11, 26, 10, 12, tzinfo=UTC
+    )
+    assert look({"state": "SUCCEEDED"}) is None
