@@ -88,8 +88,10 @@ class Cache:
             if current is not None and version is not None and version == known:
                 return False  # the same version again (a write, then its own watch event)
             self._objects[kind][where] = _slim(body)
-        if kind is CLONE_JOB:
-            self.wake(self.roster.observe(body))
+            # Under the same lock as the store, so that the roster sees versions in the order they are kept.
+            wakes = self.roster.observe(body) if kind is CLONE_JOB else set()
+        if wakes:
+            self.wake(wakes)
         return True
 
     def remove(self, kind: Kind, body: Body) -> None:
@@ -106,8 +108,9 @@ class Cache:
                 self._gone[(kind, *where)] = version
                 while len(self._gone) > _TOMBSTONES:
                     self._gone.popitem(last=False)
-        if kind is CLONE_JOB:
-            self.wake(self.roster.forget(body))
+            wakes = self.roster.forget(body) if kind is CLONE_JOB else set()
+        if wakes:
+            self.wake(wakes)
 
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
@@ -95,8 +96,9 @@ class Controller:
         """Stop taking work; a reconcile under way finishes first (it is never cut between its writes)."""
         self._stopping.set()
         self.queue.close()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
     def _work(self) -> None:
