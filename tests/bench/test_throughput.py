@@ -28,4 +28,5 @@ def test_smoke_run_counts_what_the_operator_did(cluster_kubeconfig: str, tmp_pat
     assert result["bare_wall_s"] > 0 and result["ratio"] > 0
     latencies = run["latency_s"]
     assert latencies["create -> SUCCEEDED"]["n"] == 20 and latencies["VM ready -> SUCCEEDED"]["n"] == 20
+    assert latencies["reaction to a change"]["n"] == 60  # PENDING -> ACTIVE, disks, VM: three per job
     assert result["idle"]["waiting_jobs"] == 20 and result["idle"]["cpu_seconds"] >= 0
