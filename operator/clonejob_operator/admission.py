@@ -8,13 +8,13 @@ from clonejob_operator import names
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
-from clonejob_operator.drivers import Drivers
-from clonejob_operator.drivers.base import Source
 from clonejob_operator.kube import Body, Kube
 from clonejob_operator.machine import Admission, Job
 from clonejob_operator.recentjobs import Holds, running_elsewhere, summary
 from clonejob_operator.roster import Entry, Roster
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.catalog import Drivers
 from clonejob_operator.validation import describe
 
 

@@ -17,13 +17,13 @@ from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, Resourc
 from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
-from clonejob_operator.drivers import Drivers
-from clonejob_operator.drivers.base import JobContext, api_error
 from clonejob_operator.events import EventPoster
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Facts, Job, Need, StepReport
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import JobContext, api_error
+from clonejob_operator.targets.catalog import Drivers
 from clonejob_operator.timestamps import now as utc_now
 from clonejob_operator.timestamps import parse_time
 from clonejob_operator.validation import describe
@@ -106,7 +106,7 @@ class Reconciler:
         self.kube = CachedKube(kube, self.cache)
         self.drivers = Drivers(self.kube)
         self.gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
-        self.sweeper = Sweeper(self.kube, self.drivers)
+        self.sweeper = Sweeper(self.drivers)
         self.events = EventPoster(kube)
 
     def reconcile(self, namespace: str, name: str, rounds: int = 8) -> Outcome:
@@ -173,10 +173,6 @@ class Reconciler:
         finally:
             if reserved:  # written and seen by the roster (the write is cached), or not started at all
                 self.cache.roster.release(job.uid)
-
-    def _decide(self, job: Job, body: Body, need: Need) -> tuple[Decision, list[ResourceRef], Body | None]:
-        facts, products, migrating_vm = self._observe(job, body, need)
-        return machine.decide(job, facts, self.settings), products, migrating_vm
 
     def _apply(
         self, job: Job, body: Body, decision: Decision, products: list[ResourceRef], migrating_vm: Body | None

@@ -9,11 +9,11 @@ from clonejob_operator import names
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.codes import Code
-from clonejob_operator.drivers import Drivers
 from clonejob_operator.kube import CLONE_JOB, Kind
 from clonejob_operator.machine import Job
 from clonejob_operator.roster import STARTED, Roster
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.catalog import Drivers
 
 
 class Objects:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, SourceSync, StepKind
-from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.machine import (
@@ -24,6 +23,7 @@ from clonejob_operator.machine import (
     need,
 )
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)

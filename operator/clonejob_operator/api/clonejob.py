@@ -17,9 +17,9 @@ from clonejob_operator.api.base import (
     validations,
 )
 from clonejob_operator.api.common import Condition, RpcStatus
-from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDetails, ComputeEngineTargetDetails
-from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.api.migratingvm import DiskSnapshot
+from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDetails, ComputeEngineTargetDetails
+from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 
 class State(StrEnum):
@@ -117,11 +117,19 @@ class SourceSync(ApiModel):
 
 
 class ResourceRef(ApiModel):
+    """Something a CloneJob created: a Kubernetes object (apiVersion, kind, namespace, name, uid), or a
+    cloud resource (apiVersion such as compute.googleapis.com/v1, kind, name, and its URI)."""
+
     api_version: str = Field(max_length=253)
     kind: str = Field(max_length=63)
     name: str = Field(max_length=253)
     namespace: str | None = Field(default=None, max_length=63)
     uid: str | None = Field(default=None, max_length=64)
+    uri: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The resource's URI when it is not a Kubernetes object (a Compute Engine selfLink).",
+    )
 
 
 class CloneJobStatus(ApiModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -14,7 +15,9 @@ from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import Body, Kind, Kube, status_of
-from clonejob_operator.machine import Plan, StepReport
+from clonejob_operator.machine import CleanupReport, Plan, StepReport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,12 @@ class Driver(Protocol):
     def sync(self, step: StepKind, job: JobContext) -> SyncResult:
         """Create what ``step`` needs and is missing, then report how far it has got."""
 
-    def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
-        """Every kind this target may have created for the job: what cleanup searches."""
+    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
+        """Find and delete everything this job created (by its uid label and ``status.createdResources``);
+        report what still exists (being deleted counts) or what blocks the removal."""
+
+    def owns(self, ref: ResourceRef) -> bool:
+        """Whether a recorded product is of this target's making (cleanup of a job whose details are lost)."""
 
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         """The kinds whose changes move the job on: unless they are watched, the job is polled."""
@@ -106,6 +113,62 @@ def owned(kind: Kind, body: Body, job_uid: str) -> Body:
             "choose another vmName or remove it",
         )
     return body
+
+
+def sweep_objects(
+    kube: Kube, kinds: tuple[Kind, ...], namespace: str, uid: str, status: CloneJobStatus
+) -> CleanupReport:
+    """Cleanup of Kubernetes products: those of ``kinds`` with the job's uid label, and the recorded ones of
+    those kinds whose uid matches. Nothing without the job's uid is deleted; deleting objects count as
+    remaining until they are gone."""
+    by_ref = {(k.api_version, k.kind): k for k in kinds}
+    recorded = status.created_resources or []
+    remaining: list[str] = []
+    blocked: list[str] = []
+    seen: set[str] = set()
+    for kind in kinds:
+        try:
+            found = kube.list(kind, namespace, f"{names.LABEL_JOB_UID}={uid}")
+        except ApiException as error:
+            blocked.append(f"cannot list {kind.plural} (API answered {error.status})")
+            continue
+        for body in found:
+            if (body["metadata"].get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
+                continue  # never trust a selector alone with a delete
+            seen.add(body["metadata"].get("uid", ""))
+            _remove(kube, kind, namespace, body, remaining, blocked)
+    for item in recorded:
+        known = by_ref.get((item.api_version, item.kind))
+        if known is None or item.uid in seen:
+            continue
+        try:
+            current = kube.get(known, namespace, item.name)
+        except ApiException as error:
+            blocked.append(f"cannot read {known.kind} {item.name} (API answered {error.status})")
+            continue
+        if current is not None and current["metadata"].get("uid") == item.uid:
+            _remove(kube, known, namespace, current, remaining, blocked)
+    return CleanupReport(remaining=tuple(remaining), blocked="; ".join(blocked) or None)
+
+
+def _remove(kube: Kube, kind: Kind, namespace: str, body: Body, remaining: list[str], blocked: list[str]) -> None:
+    """Delete ``body`` (uid-guarded); it counts as remaining until the API server no longer has it."""
+    meta = body["metadata"]
+    label = f"{kind.kind}/{meta['name']}"
+    if meta.get("deletionTimestamp"):
+        remaining.append(label)
+        return
+    try:
+        kube.delete(kind, namespace, meta["name"], uid=meta.get("uid"))
+        log.info("deleting %s in %s", label, namespace)
+        after = kube.get(kind, namespace, meta["name"])
+    except ApiException as error:
+        if error.status != 409:  # 409: the uid precondition failed, a namesake replaced it
+            blocked.append(f"cannot delete {label} (API answered {error.status})")
+        remaining.append(label)
+        return
+    if after is not None and after["metadata"].get("uid") == meta.get("uid"):
+        remaining.append(label)
 
 
 def api_error(error: ApiException) -> Exception:

@@ -5,8 +5,8 @@ import pytest
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.drivers.base import Source
-from clonejob_operator.drivers.kubevirt import KubevirtDriver, _percent
+from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.kubevirt.driver import KubevirtDriver, _percent
 
 
 def source(defaults: dict[str, object], snapshots: list[dict[str, object]]) -> Source:
@@ -22,6 +22,8 @@ def test_plan_resolves_every_default() -> None:
         "diskBus": "virtio",
         "firmware": {"bootloader": "BIOS"},
         "memory": "2Gi",
+        "cpu": {"cores": 1},
+        "networks": [{"name": "default", "pod": {}, "binding": "masquerade"}],
         "runStrategy": "Always",
     }
     assert plan.steps == (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)

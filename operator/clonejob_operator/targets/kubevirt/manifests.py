@@ -8,12 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clonejob_operator.api.kubevirt import KubevirtTargetDetails, Network
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
+from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, Network, with_defaults
 
 Manifest = dict[str, Any]
-DEFAULT_MEMORY = "2Gi"
-DEFAULT_RUN_STRATEGY = "Always"
 BIND_IMMEDIATE = "cdi.kubevirt.io/storage.bind.immediate.requested"
 
 
@@ -65,7 +63,7 @@ def adaptation_job(
     deadline_seconds: int,
 ) -> Manifest:
     """A Job that runs the adaptation image with every disk attached, then exits."""
-    adaptation = details.os_adaptation
+    adaptation = with_defaults(details).os_adaptation
     if adaptation is None:
         raise ValueError("no osAdaptation in the target details")
     block = details.volume_mode == "Block"
@@ -97,7 +95,7 @@ def adaptation_job(
         "kind": BATCH_JOB.kind,
         "metadata": _meta(name, namespace, labels),
         "spec": {
-            "backoffLimit": adaptation.backoff_limit or 0,
+            "backoffLimit": adaptation.backoff_limit,
             "activeDeadlineSeconds": max(1, deadline_seconds),
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
         },
@@ -112,9 +110,10 @@ def virtual_machine(
     details: KubevirtTargetDetails, namespace: str, disks: list[Disk], labels: dict[str, str]
 ) -> Manifest:
     """The clone: a VirtualMachine booting from the prepared DataVolumes (the first disk boots)."""
+    details = with_defaults(details)
     name = details.vm_name or ""
-    bus = details.disk_bus or "virtio"
-    networks = details.networks or [Network.model_validate({"name": "default", "pod": {}})]
+    bus = details.disk_bus
+    networks = details.networks or []
     domain: Manifest = {
         "devices": {
             "disks": [
@@ -127,13 +126,12 @@ def virtual_machine(
     }
     if details.firmware and details.firmware.secure_boot:
         domain["features"] = {"smm": {"enabled": True}}
-    spec: Manifest = {"runStrategy": details.run_strategy or DEFAULT_RUN_STRATEGY}
+    spec: Manifest = {"runStrategy": details.run_strategy}
     if details.instancetype:
         spec["instancetype"] = details.instancetype.wire()
     else:
-        cpu = details.cpu.wire() if details.cpu else {}
-        domain["cpu"] = cpu or {"cores": 1}
-        domain["memory"] = {"guest": details.memory or DEFAULT_MEMORY}
+        domain["cpu"] = details.cpu.wire() if details.cpu else {}
+        domain["memory"] = {"guest": details.memory}
     if details.preference:
         spec["preference"] = details.preference.wire()
     template_labels = {**(details.labels or {}), **labels}
@@ -161,8 +159,7 @@ def _firmware(details: KubevirtTargetDetails) -> Manifest:
 
 
 def _interface(network: Network) -> Manifest:
-    binding = network.binding or ("masquerade" if network.pod is not None else "bridge")
-    return {"name": network.name, binding: {}}
+    return {"name": network.name, str(network.binding): {}}
 
 
 def _network(network: Network) -> Manifest:

@@ -9,8 +9,8 @@ import pytest
 
 from clonejob_operator import names
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.drivers.base import create_owned
 from clonejob_operator.kube import DATA_VOLUME, Kube
+from clonejob_operator.targets.base import create_owned
 
 
 def manifest(uid: str) -> dict[str, object]:

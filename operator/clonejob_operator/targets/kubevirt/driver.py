@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
-from clonejob_operator.api.kubevirt import Firmware, KubevirtTargetDetails
-from clonejob_operator.builders import kubevirt as build
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.drivers.base import (
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kind, Kube
+from clonejob_operator.machine import CleanupReport, Plan, StepReport
+from clonejob_operator.targets.base import (
     JobContext,
     Source,
     SyncResult,
@@ -19,10 +19,12 @@ from clonejob_operator.drivers.base import (
     ensure,
     owned,
     ref,
+    sweep_objects,
 )
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kind, Kube
-from clonejob_operator.machine import Plan, StepReport
+from clonejob_operator.targets.kubevirt import manifests as build
+from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, with_defaults
 
+PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
 
@@ -42,13 +44,8 @@ class KubevirtDriver:
                     f"MigratingVm {source.name}: status.lastSync.snapshots[{index}].volumeSnapshot is required "
                     f"by the KubeVirt target (disk {snapshot.disk!r} has none)",
                 )
-        details = KubevirtTargetDetails.model_validate(defaults.model_dump())
+        details = with_defaults(KubevirtTargetDetails.model_validate(defaults.model_dump()))
         details.vm_name = names.vm_name(clone_job, defaults.vm_name)
-        details.run_strategy = details.run_strategy or "Always"
-        details.disk_bus = details.disk_bus or "virtio"
-        details.firmware = details.firmware or Firmware(bootloader="BIOS")
-        if details.instancetype is None:
-            details.memory = details.memory or build.DEFAULT_MEMORY
         sync = SourceSync(
             migrating_vm_uid=source.uid,
             cycle_number=source.last_sync.cycle_number,
@@ -61,9 +58,20 @@ class KubevirtDriver:
         return _steps(_details(status))
 
     def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
+        """The kinds this job may have made: the VM first (it uses the disks), the adaptation Job when
+        asked for, or recorded, then the DataVolumes."""
         details = status.kubevirt_target_details
-        adapting = details is not None and details.os_adaptation is not None
+        recorded = {(ref.api_version, ref.kind) for ref in status.created_resources or []}
+        adapting = (details is not None and details.os_adaptation is not None) or (
+            (BATCH_JOB.api_version, BATCH_JOB.kind) in recorded
+        )
         return (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME) if adapting else (VIRTUAL_MACHINE, DATA_VOLUME)
+
+    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
+        return sweep_objects(self.kube, self.product_kinds(status), namespace, uid, status)
+
+    def owns(self, ref: ResourceRef) -> bool:
+        return (ref.api_version, ref.kind) in {(k.api_version, k.kind) for k in PRODUCTS}
 
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return (*self.product_kinds(status), VOLUME_SNAPSHOT)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
-from clonejob_operator.api.computeengine import (
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.kube import Kind
+from clonejob_operator.machine import CleanupReport, Plan
+from clonejob_operator.targets.base import JobContext, Source, SyncResult
+from clonejob_operator.targets.computeengine.model import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDefaults,
     ComputeEngineTargetDetails,
     PersistentDisk,
 )
-from clonejob_operator.codes import Code, JobError
-from clonejob_operator.drivers.base import JobContext, Source, SyncResult
-from clonejob_operator.kube import Kind
-from clonejob_operator.machine import Plan
 
 MESSAGE = (
     "the Compute Engine targets (spec.computeEngineTargetDefaults, spec.computeEngineDisksTargetDefaults) "
@@ -69,6 +69,12 @@ class ComputeEngineDriver:
 
     def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return ()
+
+    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
+        return CleanupReport()  # nothing is created on Compute Engine yet
+
+    def owns(self, ref: ResourceRef) -> bool:
+        return ref.api_version.startswith("compute.googleapis.com/")
 
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return ()

@@ -131,3 +131,30 @@ class KubevirtTargetDefaults(ApiModel):
 
 class KubevirtTargetDetails(KubevirtTargetDefaults):
     """The defaults as resolved when the CloneJob started: what the clone was built from."""
+
+
+DEFAULT_MEMORY = "2Gi"
+
+
+def with_defaults(details: KubevirtTargetDetails) -> KubevirtTargetDetails:
+    """``details`` with every default of the KubeVirt target filled in: the one place they are set.
+
+    Applied when a job starts (so that ``status.kubevirtTargetDetails`` shows what the clone gets) and
+    again by the manifest builders (a no-op then, which also serves details recorded by older versions).
+    """
+    out = details.model_copy(deep=True)
+    out.run_strategy = out.run_strategy or "Always"
+    out.disk_bus = out.disk_bus or "virtio"
+    out.firmware = out.firmware or Firmware(bootloader="BIOS")
+    if out.firmware.bootloader is None:
+        out.firmware.bootloader = "BIOS"
+    out.networks = [
+        network.model_copy(update={"binding": network.binding or ("masquerade" if network.pod else "bridge")})
+        for network in out.networks or [Network(name="default", pod=Empty())]
+    ]
+    if out.instancetype is None:
+        out.memory = out.memory or DEFAULT_MEMORY
+        out.cpu = out.cpu if out.cpu and out.cpu.model_dump(exclude_none=True) else Cpu(cores=1)
+    if out.os_adaptation is not None and out.os_adaptation.backoff_limit is None:
+        out.os_adaptation.backoff_limit = 0
+    return out

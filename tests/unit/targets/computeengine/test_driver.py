@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code
-from clonejob_operator.drivers.base import Source
-from clonejob_operator.drivers.computeengine import ComputeEngineDriver, disks_details, vm_details
+from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver, disks_details, vm_details
+from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:

@@ -1,1 +1,0 @@
-"""Object builders: pure functions from target details to the manifests a driver creates."""

@@ -1,0 +1,23 @@
+"""The KubeVirt target's defaults: set in one place, and idempotent."""
+
+from __future__ import annotations
+
+from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, with_defaults
+
+
+def test_defaults_fill_only_what_is_unset_and_applying_them_twice_changes_nothing() -> None:
+    mine = KubevirtTargetDetails.model_validate(
+        {
+            "instancetype": {"name": "u1.large"},
+            "networks": [{"name": "lan", "multus": {"networkName": "ns/lan"}}, {"name": "p", "pod": {}}],
+            "firmware": {"secureBoot": False},
+            "osAdaptation": {"image": "adapt:1"},
+        }
+    )
+    once = with_defaults(mine)
+    assert once.memory is None and once.cpu is None  # an instancetype sizes the VM
+    assert [n.binding for n in once.networks or []] == ["bridge", "masquerade"]
+    assert once.firmware is not None and once.firmware.bootloader == "BIOS"
+    assert once.os_adaptation is not None and once.os_adaptation.backoff_limit == 0
+    assert with_defaults(once) == once
+    assert mine.networks is not None and mine.networks[0].binding is None  # the input is left as it was
