@@ -52,11 +52,19 @@ class Gate:
             last_sync = LastSync.model_validate((migrating_vm.get("status") or {}).get("lastSync") or {})
         except ValidationError as error:
             return _unusable(mvm, describe(error, "status.lastSync"))
-        source = Source(name=mvm, uid=migrating_vm["metadata"].get("uid", ""), spec=spec, last_sync=last_sync)
+        source = Source(
+            name=mvm,
+            uid=migrating_vm["metadata"].get("uid", ""),
+            spec=spec,
+            last_sync=last_sync,
+            namespace=job.namespace,
+        )
         try:
             plan = self.drivers.for_spec(spec).plan(job.name, source)
         except JobError as error:
             return Admission(error=error)
+        if plan.waiting is not None:
+            return Admission(waiting=plan.waiting, code=plan.waiting_code)
         if plan.refusal is not None:
             return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:

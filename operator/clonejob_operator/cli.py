@@ -55,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--standalone", action="store_true", help="no peering with other operator instances")
     run.add_argument(
+        "--allow-ambient-credentials",
+        action="store_true",
+        help="let TargetProjects without a credentials Secret use the operator's own Google identity "
+        "(Application Default Credentials); without it such jobs fail with PERMISSION_DENIED",
+    )
+    run.add_argument(
         "--pending-deadline",
         type=_duration,
         default=timedelta(hours=1),
@@ -122,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_active=args.max_active,
         resync_interval=args.resync_interval,
         workers=args.workers,
+        allow_ambient_credentials=args.allow_ambient_credentials,
         namespaces=tuple(args.namespace),
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])

@@ -12,10 +12,10 @@ import time
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, WATCHED, Body, Kind, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, WATCHED, Body, Kind, Kube
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
-from clonejob_operator.roster import Entry, Key
+from clonejob_operator.roster import TARGET_PROJECT_NOT_FOUND, Entry, Key
 from clonejob_operator.settings import Settings
 from clonejob_operator.workqueue import WorkQueue
 
@@ -74,6 +74,8 @@ class Controller:
                 self.queue.add((namespace, name), urgent=entry.started or entry.leaving)
         elif kind is MIGRATING_VM:
             self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
+        elif kind is TARGET_PROJECT:
+            self.queue.add_all(self.cache.roster.waiting_in(namespace, TARGET_PROJECT_NOT_FOUND))
         elif kind is VOLUME_SNAPSHOT:
             self.queue.add_all(self.cache.roster.reading(namespace, name), urgent=True)
         else:

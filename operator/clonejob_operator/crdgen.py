@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from clonejob_operator import GROUP, VERSION
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
+from clonejob_operator.api.targetproject import TargetProjectSpec, TargetProjectStatus
 
 Schema = dict[str, Any]
 _DROP = {"title", "discriminator"}
@@ -164,9 +165,28 @@ def migratingvm_crd() -> dict[str, Any]:
     )
 
 
+def targetproject_crd() -> dict[str, Any]:
+    return _crd(
+        kind="TargetProject",
+        plural="targetprojects",
+        short="tp",
+        schema=_root(
+            TargetProjectSpec,
+            TargetProjectStatus,
+            "A Google Cloud project that Compute Engine clones of this namespace may be made in.",
+        ),
+        columns=[
+            _column("Project", ".spec.project"),
+            _column("Credentials", ".spec.credentialsSecretRef.name"),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+    )
+
+
 def all_crds() -> dict[str, dict[str, Any]]:
     """File name -> CRD, in the order they are applied."""
     return {
+        f"{GROUP}_targetprojects.yaml": targetproject_crd(),
         f"{GROUP}_migratingvms.yaml": migratingvm_crd(),
         f"{GROUP}_clonejobs.yaml": clonejob_crd(),
     }

@@ -12,7 +12,7 @@ import kubernetes
 
 from clonejob_operator import names
 from clonejob_operator.controller import Controller
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Kind
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, Kind
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
@@ -47,7 +47,7 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
 
 
 def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
-    labels = None if kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT) else PRODUCT
+    labels = None if kind in (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT) else PRODUCT
 
     if kind is CLONE_JOB:  # admission counts on every CloneJob being known: kopf lists them all first
 

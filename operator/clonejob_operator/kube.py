@@ -37,7 +37,8 @@ DATA_VOLUME = Kind("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume")
 VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
 VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
 BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
-WATCHED = (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
+TARGET_PROJECT = Kind(GROUP, VERSION, "targetprojects", "TargetProject")
+WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
 """What the operator watches: its own kinds, the snapshots it reads, and the products it creates."""
 
 

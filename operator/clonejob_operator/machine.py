@@ -74,6 +74,10 @@ class Plan:
     source_sync: SourceSync
     refusal: JobError | None = None
     """The target is known (its details are recorded) but the job cannot run on it."""
+    waiting: conditions.Activity | None = None
+    """Something the target needs is missing (a TargetProject, say): stay PENDING; nothing is recorded."""
+    waiting_code: Code = Code.NOT_FOUND
+    """What a wait that outlasts the pending deadline fails with."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,12 @@ NAMESPACED = (
     ),
     Rule("vmmigration.dev", ("migratingvms/status",), ("get", "patch"), "recentCloneJobs: the claim and the record"),
     Rule(
+        "vmmigration.dev",
+        ("targetprojects",),
+        ("get", "list", "watch"),
+        "a Compute Engine target's TargetProject, from the watch cache; its arrival wakes the jobs waiting on it",
+    ),
+    Rule(
         "cdi.kubevirt.io",
         ("datavolumes",),
         ("get", "list", "watch", "create", "delete"),

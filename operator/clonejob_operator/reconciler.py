@@ -104,7 +104,7 @@ class Reconciler:
         self.clock = clock
         self.cache = cache or Cache(max_active=settings.max_active)
         self.kube = CachedKube(kube, self.cache)
-        self.drivers = Drivers(self.kube)
+        self.drivers = Drivers(self.kube, settings)
         self.gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
         self.sweeper = Sweeper(self.drivers)
         self.events = EventPoster(kube)

@@ -25,6 +25,7 @@ Key = tuple[str, str]
 STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
 WAITING = frozenset({State.STATE_UNSPECIFIED, State.PENDING})
 MAX_ACTIVE_REACHED = "MaxActiveReached"
+TARGET_PROJECT_NOT_FOUND = "TargetProjectNotFound"
 WAITING_ON_MIGRATING_VM = frozenset({"MigratingVmNotFound", "NoSnapshots", "Pending"})
 """PENDING reasons that a change of the MigratingVm may end (besides being the head of its queue)."""
 
@@ -229,6 +230,13 @@ class Roster:
                 if e.queued and (e.waiting is None or e.waiting in WAITING_ON_MIGRATING_VM)
             )
             return out
+
+    def waiting_in(self, namespace: str, reason: str) -> set[Key]:
+        """Queued jobs of a namespace that wait for ``reason`` (a TargetProject to appear, say)."""
+        with self._lock:
+            return {
+                e.key for e in self._entries.values() if e.namespace == namespace and e.queued and e.waiting == reason
+            }
 
     def reading(self, namespace: str, snapshot: str) -> set[Key]:
         with self._lock:

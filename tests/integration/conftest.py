@@ -12,7 +12,15 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import crdgen
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    DATA_VOLUME,
+    MIGRATING_VM,
+    TARGET_PROJECT,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Kube,
+)
 from tests.integration.kit import World, wait_for
 
 STAND_INS = Path(__file__).parent.parent / "crds"
@@ -81,7 +89,7 @@ def namespace(kube: Kube) -> Iterator[str]:
         if error.status != 403:  # a CRD-only API server refuses core objects; custom objects still work
             raise
     yield name
-    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT):
+    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
         for item in kube.list(kind, name):
             if item["metadata"].get("finalizers"):
                 kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})

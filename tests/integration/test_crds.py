@@ -18,7 +18,7 @@ def test_crd_is_established_and_structural(kube: Kube, name: str) -> None:
     assert conditions.get("Established") == "True"
     assert conditions.get("NamesAccepted") == "True"
     assert "NonStructuralSchema" not in conditions
-    assert crd.status.accepted_names.short_names in (["cj"], ["mvm"])
+    assert crd.status.accepted_names.short_names in (["cj"], ["mvm"], ["tp"])
 
 
 def test_served_kinds_are_detected(kube: Kube) -> None:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    DATA_VOLUME,
+    MIGRATING_VM,
+    TARGET_PROJECT,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Kube,
+)
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 
@@ -138,15 +146,19 @@ def test_migratingvm_in_another_namespace_is_never_used(kube: Kube, world: World
 
 
 def test_compute_engine_target_fails_unimplemented(kube: Kube, world: World, namespace: str) -> None:
-    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "us-central1-a"}})
+    world.create(TARGET_PROJECT, "tp", {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "k"}})
+    path = "projects/p/locations/global/targetProjects/tp"
+    defaults = {"zone": "us-central1-a", "targetProject": path}
+    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-1", "computeEngineTargetDefaults": defaults})
     world.sync("gce")
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="gce")
         status = world.wait_state("cj", "FAILED")
     assert status["error"]["code"] == 12  # UNIMPLEMENTED
     assert "computeEngineTargetDefaults" in status["error"]["message"]
-    assert status["computeEngineTargetDetails"] == {"zone": "us-central1-a"}
-    assert status["targetDetails"] == status["computeEngineVmDetails"] == status["computeEngineTargetDetails"]
+    assert status["computeEngineTargetDetails"] == {"zone": "us-central1-a", "project": "my-proj-123"}
+    legacy = {"zone": "us-central1-a", "project": "my-proj-123", "targetProject": path}
+    assert status["targetDetails"] == status["computeEngineVmDetails"] == legacy
     assert "kubevirtTargetDetails" not in status and "steps" not in status
     assert world.all_products() == []
 

@@ -33,6 +33,7 @@ def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
             "Namespace",
             "CustomResourceDefinition",
             "CustomResourceDefinition",
+            "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",

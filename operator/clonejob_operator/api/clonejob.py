@@ -18,7 +18,11 @@ from clonejob_operator.api.base import (
 )
 from clonejob_operator.api.common import Condition, RpcStatus
 from clonejob_operator.api.migratingvm import DiskSnapshot
-from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDetails, ComputeEngineTargetDetails
+from clonejob_operator.targets.computeengine.model import (
+    ComputeEngineDisksTargetDetails,
+    ComputeEngineTargetDetails,
+    TargetVmDetails,
+)
 from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 
@@ -146,11 +150,13 @@ class CloneJobStatus(ApiModel):
     kubevirt_target_details: KubevirtTargetDetails | None = None
     compute_engine_target_details: ComputeEngineTargetDetails | None = None
     compute_engine_disks_target_details: ComputeEngineDisksTargetDetails | None = None
-    target_details: ComputeEngineTargetDetails | None = Field(
-        default=None, description="Deprecated mirror of computeEngineTargetDetails."
+    target_details: TargetVmDetails | None = Field(
+        default=None,
+        description="Deprecated: computeEngineTargetDetails in the older TargetVMDetails message's shape.",
     )
-    compute_engine_vm_details: ComputeEngineTargetDetails | None = Field(
-        default=None, description="Deprecated mirror of computeEngineTargetDetails."
+    compute_engine_vm_details: TargetVmDetails | None = Field(
+        default=None,
+        description="Deprecated: computeEngineTargetDetails in the older TargetVMDetails message's shape.",
     )
     # Kubernetes extensions.
     observed_generation: Int64 | None = None

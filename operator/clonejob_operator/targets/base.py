@@ -28,6 +28,7 @@ class Source:
     uid: str
     spec: MigratingVmSpec
     last_sync: LastSync
+    namespace: str = ""
 
 
 @dataclass(frozen=True)

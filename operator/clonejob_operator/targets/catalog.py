@@ -5,15 +5,16 @@ from __future__ import annotations
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.kube import Kube
+from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver
 from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
 
 
 class Drivers:
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, settings: Settings | None = None) -> None:
         self.kubevirt = KubevirtDriver(kube)
-        self.compute_engine = ComputeEngineDriver()
+        self.compute_engine = ComputeEngineDriver(kube, settings or Settings())
 
     def for_spec(self, spec: MigratingVmSpec) -> Driver:
         return self.kubevirt if spec.kubevirt_target_defaults is not None else self.compute_engine

@@ -1,7 +1,9 @@
 """The Compute Engine targets, field for field as vmmigration v1 defines them.
 
-Their driver is not implemented yet; the models exist so that MigratingVms can carry them and CloneJobs
-can report them exactly as the seed API does.
+Fields that the proto marks output-only in the defaults (``appliedLicense``, ``bootOption``) exist only
+in the details. ``TargetVmDetails`` is the shape of the older vmmigration message that the deprecated
+``targetDetails`` and ``computeEngineVmDetails`` mirrors of a CloneJob carry (checked against the
+published v1alpha1 types).
 """
 
 from __future__ import annotations
@@ -77,12 +79,10 @@ class _ComputeEngineVm(ApiModel):
     disk_type: DiskType | None = None
     labels: dict[str, str] | None = None
     license_type: LicenseType | None = None
-    applied_license: AppliedLicense | None = None
     compute_scheduling: ComputeScheduling | None = None
     secure_boot: bool | None = None
     enable_vtpm: bool | None = None
     enable_integrity_monitoring: bool | None = None
-    boot_option: BootOption | None = None
     metadata: dict[str, str] | None = None
     additional_licenses: list[str] | None = None
     hostname: str | None = None
@@ -94,11 +94,96 @@ class _ComputeEngineVm(ApiModel):
 
 
 class ComputeEngineTargetDefaults(_ComputeEngineVm):
-    target_project: str | None = Field(default=None, description="Full path of a TargetProject resource.")
+    target_project: str | None = Field(
+        default=None,
+        max_length=1024,
+        description=(
+            "The TargetProject to clone into: projects/*/locations/*/targetProjects/NAME or a bare NAME, "
+            "a TargetProject in the MigratingVm's namespace either way."
+        ),
+    )
 
 
 class ComputeEngineTargetDetails(_ComputeEngineVm):
     project: str | None = Field(default=None, description="The Google Cloud target project ID or name.")
+    applied_license: AppliedLicense | None = Field(
+        default=None, description="Output only. The OS license returned from the adaptation module's report."
+    )
+    boot_option: BootOption | None = Field(default=None, description="Output only. The VM boot option.")
+
+
+class TargetVmDetails(ApiModel):
+    """The older vmmigration TargetVMDetails message: what the deprecated mirrors carry."""
+
+    name: str | None = None
+    zone: str | None = None
+    machine_type_series: str | None = None
+    machine_type: str | None = None
+    network_tags: list[str] | None = None
+    network_interfaces: list[NetworkInterface] | None = None
+    network: str | None = None
+    subnetwork: str | None = None
+    external_ip: str | None = None
+    internal_ip: str | None = None
+    service_account: str | None = None
+    disk_type: Literal["DISK_TYPE_UNSPECIFIED", "STANDARD", "BALANCED", "SSD"] | None = None
+    labels: dict[str, str] | None = None
+    license_type: Literal["DEFAULT", "PAYG", "BYOL"] | None = None
+    applied_license: AppliedLicense | None = None
+    compute_scheduling: ComputeScheduling | None = None
+    secure_boot: bool | None = None
+    boot_option: Literal["BOOT_OPTION_UNSPECIFIED", "EFI", "BIOS"] | None = None
+    metadata: dict[str, str] | None = None
+    project: str | None = None
+    target_project: str | None = None
+
+
+_LEGACY_DISK = {
+    "COMPUTE_ENGINE_DISK_TYPE_STANDARD": "STANDARD",
+    "COMPUTE_ENGINE_DISK_TYPE_BALANCED": "BALANCED",
+    "COMPUTE_ENGINE_DISK_TYPE_SSD": "SSD",
+}
+_LEGACY_LICENSE = {
+    "COMPUTE_ENGINE_LICENSE_TYPE_DEFAULT": "DEFAULT",
+    "COMPUTE_ENGINE_LICENSE_TYPE_PAYG": "PAYG",
+    "COMPUTE_ENGINE_LICENSE_TYPE_BYOL": "BYOL",
+}
+_LEGACY_BOOT = {"COMPUTE_ENGINE_BOOT_OPTION_EFI": "EFI", "COMPUTE_ENGINE_BOOT_OPTION_BIOS": "BIOS"}
+
+
+def legacy_details(details: ComputeEngineTargetDetails, target_project: str | None) -> TargetVmDetails:
+    """``details`` in the older message's shape: enum values renamed, the first NIC's fields at the top.
+
+    A disk type the older message has no value for (hyperdisk) becomes DISK_TYPE_UNSPECIFIED.
+    """
+    first = details.network_interfaces[0] if details.network_interfaces else None
+    renamed = {
+        "disk_type": _LEGACY_DISK.get(details.disk_type, "DISK_TYPE_UNSPECIFIED") if details.disk_type else None,
+        "license_type": _LEGACY_LICENSE.get(details.license_type) if details.license_type else None,
+        "boot_option": _LEGACY_BOOT.get(details.boot_option, "BOOT_OPTION_UNSPECIFIED")
+        if details.boot_option
+        else None,
+    }
+    same = details.model_dump(
+        include={
+            "zone",
+            "machine_type_series",
+            "machine_type",
+            "network_tags",
+            "network_interfaces",
+            "service_account",
+            "labels",
+            "applied_license",
+            "compute_scheduling",
+            "secure_boot",
+            "metadata",
+            "project",
+        }
+    )
+    nic = first.model_dump(include={"network", "subnetwork", "external_ip", "internal_ip"}) if first else {}
+    return TargetVmDetails.model_validate(
+        {**same, **nic, **renamed, "name": details.vm_name, "target_project": target_project}
+    )
 
 
 class VmAttachmentDetails(ApiModel):
@@ -159,7 +244,14 @@ class ComputeEngineDisksTargetDefaults(ApiModel):
     zone: str | None = None
     disks_target_defaults: Empty | None = None
     vm_target_defaults: DisksMigrationVmTargetDefaults | None = None
-    target_project: str | None = None
+    target_project: str | None = Field(
+        default=None,
+        max_length=1024,
+        description=(
+            "The TargetProject to clone into: projects/*/locations/*/targetProjects/NAME or a bare NAME, "
+            "a TargetProject in the MigratingVm's namespace either way."
+        ),
+    )
     disks: list[PersistentDiskDefaults] | None = None
 
 

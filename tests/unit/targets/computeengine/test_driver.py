@@ -1,10 +1,28 @@
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
-from clonejob_operator.codes import Code
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.kube import TARGET_PROJECT, Kind
+from clonejob_operator.machine import Plan
+from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
-from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver, disks_details, vm_details
-from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
+from clonejob_operator.targets.computeengine.driver import (
+    ComputeEngineDriver,
+    disks_details,
+    target_project_name,
+    vm_details,
+)
+from clonejob_operator.targets.computeengine.model import (
+    ComputeEngineDisksTargetDefaults,
+    ComputeEngineTargetDefaults,
+    ComputeEngineTargetDetails,
+    legacy_details,
+)
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:
@@ -41,9 +59,105 @@ def test_disks_details() -> None:
     assert disks_details(only_disks).wire() == {"disksTargetDetails": {}}
 
 
-def test_plan_records_details_and_mirrors_then_refuses() -> None:
-    spec = MigratingVmSpec.model_validate({"sourceVmId": "v", "computeEngineTargetDefaults": {"zone": "z"}})
-    plan = ComputeEngineDriver().plan("cj", Source("web-1", "uid", spec, LastSync(cycle_number=2)))
-    assert plan.refusal is not None and plan.refusal.code is Code.UNIMPLEMENTED
-    assert set(plan.target) == {"compute_engine_target_details", "target_details", "compute_engine_vm_details"}
-    assert plan.source_sync.cycle_number == 2 and plan.steps == ()
+class TargetProjects:
+    """Just enough of Kube: TargetProjects by namespace and name, and who asked for what."""
+
+    def __init__(self, **by_namespace: dict[str, dict[str, Any]]) -> None:
+        self.by_namespace = by_namespace
+        self.asked: list[tuple[str, str]] = []
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        assert kind is TARGET_PROJECT
+        self.asked.append((namespace, name))
+        spec = self.by_namespace.get(namespace, {}).get(name)
+        return {"metadata": {"name": name, "namespace": namespace}, "spec": spec} if spec else None
+
+    refresh = get
+
+
+KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
+PATH = "projects/p/locations/global/targetProjects/tp"
+
+
+def plan(defaults: dict[str, Any], kube: Any, ambient: bool = False) -> Plan:
+    spec = MigratingVmSpec.model_validate({"sourceVmId": "v", "computeEngineTargetDefaults": defaults})
+    driver = ComputeEngineDriver(kube, Settings(allow_ambient_credentials=ambient))
+    return driver.plan("cj", Source("web-1", "uid", spec, LastSync(cycle_number=2), namespace="team-a"))
+
+
+@pytest.mark.parametrize(
+    ("reference", "name"),
+    [(PATH, "tp"), ("tp", "tp"), ("projects/p/locations/l/targetProjects/Bad_Name", None), ("a/b", None), ("", None)],
+)
+def test_target_project_reference_forms(reference: str, name: str | None) -> None:
+    assert target_project_name(reference) == name
+
+
+def test_plan_resolves_the_target_project_records_details_and_mirrors_then_refuses() -> None:
+    kube = TargetProjects(**{"team-a": {"tp": KEYED}})
+    result = plan({"zone": "z", "vmName": "web", "targetProject": PATH}, kube)
+    assert kube.asked == [("team-a", "tp")]  # the MigratingVm's namespace, and no other
+    assert result.refusal is not None and result.refusal.code is Code.UNIMPLEMENTED
+    assert set(result.target) == {"compute_engine_target_details", "target_details", "compute_engine_vm_details"}
+    assert result.target["compute_engine_target_details"].project == "my-proj-123"
+    assert result.target["target_details"].wire() == {
+        "name": "web",
+        "zone": "z",
+        "project": "my-proj-123",
+        "targetProject": PATH,
+    }
+    assert result.source_sync.cycle_number == 2 and result.steps == ()
+
+
+def test_a_missing_target_project_waits_and_another_namespace_is_never_used() -> None:
+    kube = TargetProjects(**{"team-b": {"tp": KEYED}})
+    result = plan({"zone": "z", "targetProject": "tp"}, kube)
+    assert result.waiting is not None and result.waiting.reason == "TargetProjectNotFound"
+    assert "namespace team-a" in result.waiting.message and result.waiting_code is Code.NOT_FOUND
+    assert result.target == {} and kube.asked == [("team-a", "tp"), ("team-a", "tp")]  # cache, then the API
+
+
+def test_ambient_credentials_are_refused_unless_the_operator_allows_them() -> None:
+    kube = TargetProjects(**{"team-a": {"tp": {"project": "my-proj-123"}}})
+    refused = plan({"targetProject": "tp"}, kube)
+    assert refused.refusal is not None and refused.refusal.code is Code.PERMISSION_DENIED
+    assert (
+        "--allow-ambient-credentials" in refused.refusal.message and "credentialsSecretRef" in refused.refusal.message
+    )
+    allowed = plan({"targetProject": "tp"}, kube, ambient=True)
+    assert allowed.refusal is not None and allowed.refusal.code is Code.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize(
+    ("defaults", "field"),
+    [({"zone": "z"}, "is required"), ({"targetProject": "projects/x"}, "is neither")],
+)
+def test_an_unusable_reference_names_the_field(defaults: dict[str, Any], field: str) -> None:
+    with pytest.raises(JobError) as raised:
+        plan(defaults, TargetProjects())
+    assert raised.value.code is Code.INVALID_ARGUMENT
+    assert "spec.computeEngineTargetDefaults.targetProject" in raised.value.message and field in raised.value.message
+
+
+def test_output_only_fields_are_not_accepted_in_the_defaults() -> None:
+    for field in ("appliedLicense", "bootOption"):
+        with pytest.raises(ValidationError):
+            ComputeEngineTargetDefaults.model_validate({field: {} if field == "appliedLicense" else "X"})
+
+
+def test_legacy_details_rename_enums_and_lift_the_first_nic() -> None:
+    details = ComputeEngineTargetDetails.model_validate(
+        {
+            "vmName": "web",
+            "diskType": "COMPUTE_ENGINE_DISK_TYPE_HYPERDISK_BALANCED",
+            "licenseType": "COMPUTE_ENGINE_LICENSE_TYPE_BYOL",
+            "bootOption": "COMPUTE_ENGINE_BOOT_OPTION_EFI",
+            "networkInterfaces": [{"network": "n", "subnetwork": "s", "internalIp": "10.0.0.2"}, {"network": "m"}],
+            "enableVtpm": True,
+        }
+    )
+    legacy = legacy_details(details, "tp").wire()
+    assert legacy["diskType"] == "DISK_TYPE_UNSPECIFIED"  # no hyperdisk in the older message
+    assert (legacy["licenseType"], legacy["bootOption"]) == ("BYOL", "EFI")
+    assert (legacy["network"], legacy["subnetwork"], legacy["internalIp"]) == ("n", "s", "10.0.0.2")
+    assert "enableVtpm" not in legacy and legacy["targetProject"] == "tp" and legacy["name"] == "web"

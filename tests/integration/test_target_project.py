@@ -1,0 +1,74 @@
+"""TargetProjects on a real API server: resolved in the MigratingVm's namespace only, waited for, and
+the operator's own identity lent only when it is told to."""
+
+from __future__ import annotations
+
+import uuid
+
+from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kube
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
+
+KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
+
+
+def _gce(world: World, reference: str = "tp") -> None:
+    spec = {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "z", "targetProject": reference}}
+    world.create(MIGRATING_VM, "gce", spec)
+    world.sync("gce")
+
+
+def _reason(world: World, name: str) -> str | None:
+    conditions = world.status(name).get("conditions") or []
+    return next((c["reason"] for c in conditions if c["type"] == "Reconciling"), None)
+
+
+def test_a_missing_target_project_keeps_the_job_pending_until_it_appears(
+    kube: Kube, world: World, namespace: str
+) -> None:
+    _gce(world, "projects/p/locations/global/targetProjects/tp")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="gce")
+        wait_for(lambda: _reason(world, "cj") == "TargetProjectNotFound", 15, "TargetProjectNotFound")
+        assert world.state("cj") == "PENDING"
+        world.create(TARGET_PROJECT, "tp", KEYED)  # its watch event moves the job on (the resync is far away)
+        status = world.wait_state("cj", "FAILED", timeout=15)
+    assert status["computeEngineTargetDetails"]["project"] == "my-proj-123"
+    assert status["error"]["code"] == 12  # the clone itself is not implemented yet
+
+
+def test_a_target_project_in_another_namespace_is_never_used(kube: Kube, world: World, namespace: str) -> None:
+    other = f"cjt-{uuid.uuid4().hex[:8]}"
+    kube.create(TARGET_PROJECT, other, manifest(TARGET_PROJECT, other, "tp", KEYED))
+    try:
+        _gce(world)
+        with running_operator(kube, settings_for(namespace)):
+            world.clone_job("cj", migrating_vm="gce")
+            wait_for(lambda: _reason(world, "cj") == "TargetProjectNotFound", 15, "TargetProjectNotFound")
+            assert world.state("cj") == "PENDING" and "computeEngineTargetDetails" not in world.status("cj")
+    finally:
+        kube.delete(TARGET_PROJECT, other, "tp")
+
+
+def test_ambient_credentials_are_refused_without_the_flag(kube: Kube, world: World, namespace: str) -> None:
+    world.create(TARGET_PROJECT, "tp", {"project": "my-proj-123"})
+    _gce(world)
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="gce")
+        status = world.wait_state("cj", "FAILED")
+    assert status["error"]["code"] == 7  # PERMISSION_DENIED
+    assert "--allow-ambient-credentials" in status["error"]["message"]
+    with running_operator(kube, settings_for(namespace, allow_ambient_credentials=True)):
+        world.clone_job("cj2", migrating_vm="gce")
+        assert world.wait_state("cj2", "FAILED")["error"]["code"] == 12  # allowed: on to the (missing) clone
+
+
+def test_the_api_server_rejects_a_bad_target_project(kube: Kube, namespace: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    bad = manifest(TARGET_PROJECT, namespace, "tp", {"project": "Not_A_Project", "credentialsSecretRef": {"name": "s"}})
+    try:
+        kube.create(TARGET_PROJECT, namespace, bad)
+        raise AssertionError("accepted")
+    except ApiException as error:
+        assert error.status == 422
+        assert "spec.project" in str(error.body) and "spec.credentialsSecretRef.key" in str(error.body)
