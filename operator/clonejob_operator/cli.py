@@ -55,6 +55,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--standalone", action="store_true", help="no peering with other operator instances")
     run.add_argument(
+        "--compute-endpoint",
+        metavar="URL",
+        help="send every Compute Engine call to URL with anonymous credentials (tests, emulators, proxies)",
+    )
+    run.add_argument(
         "--allow-ambient-credentials",
         action="store_true",
         help="let TargetProjects without a credentials Secret use the operator's own Google identity "
@@ -129,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resync_interval=args.resync_interval,
         workers=args.workers,
         allow_ambient_credentials=args.allow_ambient_credentials,
+        compute_endpoint=args.compute_endpoint,
         namespaces=tuple(args.namespace),
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])

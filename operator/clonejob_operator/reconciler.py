@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 
 class Conflict(Exception):
     """The CloneJob or its MigratingVm changed under us; reconcile again soon."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one look at the world found: the facts for the state machine, and what to record besides."""
+
+    facts: Facts
+    products: list[ResourceRef] = field(default_factory=list)
+    updates: dict[str, Any] = field(default_factory=dict)
+    """Status attributes a step learnt (a product's URI, say)."""
+    migrating_vm: Body | None = None
 
 
 @dataclass(frozen=True)
@@ -165,33 +176,33 @@ class Reconciler:
 
     def _once(self, job: Job, body: Body) -> tuple[Outcome, bool]:
         need = machine.need(job)
-        facts, products, migrating_vm = self._observe(job, body, need)
-        reserved = facts.admission is not None and facts.admission.reserved
+        seen = self._observe(job, body, need)
+        reserved = seen.facts.admission is not None and seen.facts.admission.reserved
         try:
-            decision = machine.decide(job, facts, self.settings)
-            return self._apply(job, body, decision, products, migrating_vm)
+            decision = machine.decide(job, seen.facts, self.settings)
+            return self._apply(job, body, decision, seen)
         finally:
             if reserved:  # written and seen by the roster (the write is cached), or not started at all
                 self.cache.roster.release(job.uid)
 
-    def _apply(
-        self, job: Job, body: Body, decision: Decision, products: list[ResourceRef], migrating_vm: Body | None
-    ) -> tuple[Outcome, bool]:
-        if products:
-            decision.status.created_resources = _merge(decision.status.created_resources, products)
-        if decision.claim and not self._claim(job, decision, migrating_vm):
+    def _apply(self, job: Job, body: Body, decision: Decision, seen: Observed) -> tuple[Outcome, bool]:
+        if seen.products:
+            decision.status.created_resources = _merge(decision.status.created_resources, seen.products)
+        for attribute, value in seen.updates.items():  # what a step learnt (a product's URI, say)
+            setattr(decision.status, attribute, value)
+        if decision.claim and not self._claim(job, decision, seen.migrating_vm):
             raise Conflict(f"MigratingVm {job.spec.migrating_vm if job.spec else '?'} is held or changed")
         self._write(job, body, decision)
         status = decision.status
         look = machine.next_look(replace(job, status=status), self.settings)
         driver = self.drivers.for_status(status)
-        unwatched = driver is not None and not set(driver.observes(status)) <= self.cache.watched
+        unwatched = driver is not None and (driver.polled or not set(driver.observes(status)) <= self.cache.watched)
         after = None if look is None else max(0.0, (look - self.clock()).total_seconds()) + 0.05
         if unwatched and not status.current.terminal:  # nothing will wake it: look again soon
             after = min(after or self.settings.poll_interval, self.settings.poll_interval)
         return Outcome(finished=status.current.terminal, state=status.state, requeue_after=after), decision.again
 
-    def _observe(self, job: Job, body: Body, need: Need) -> tuple[Facts, list[ResourceRef], Body | None]:
+    def _observe(self, job: Job, body: Body, need: Need) -> Observed:
         now = self.clock()
         driver = self.drivers.for_status(job.status)
         try:
@@ -206,10 +217,10 @@ class Reconciler:
             )
             admission = self.gate.admit(job, body, migrating_vm)
             steps = admission.plan.steps if admission.plan else ()
-            return Facts(now=now, steps=steps, admission=admission), [], migrating_vm
+            return Observed(Facts(now=now, steps=steps, admission=admission), migrating_vm=migrating_vm)
         if need is Need.CLEANUP:
             report = self.sweeper.sweep(job.namespace, job.uid, job.status)
-            return Facts(now=now, steps=planned, cleanup=report), [], None
+            return Observed(Facts(now=now, steps=planned, cleanup=report))
         if need is Need.STEP and driver is not None and planned and job.status.running_step is not None:
             kind = job.status.running_step.kind
             context = JobContext(
@@ -222,15 +233,16 @@ class Reconciler:
             )
             try:
                 result = driver.sync(kind, context)
-                return Facts(now=now, steps=planned, step=result.report), list(result.products), None
+                facts = Facts(now=now, steps=planned, step=result.report)
+                return Observed(facts, products=list(result.products), updates=dict(result.updates))
             except JobError as error:
-                return Facts(now=now, steps=planned, step=StepReport(error=error)), [], None
+                return Observed(Facts(now=now, steps=planned, step=StepReport(error=error)))
             except ApiException as error:
                 refusal = api_error(error)  # 403/404/4xx end the job; 429/5xx are retried
                 if not isinstance(refusal, JobError):
                     raise
-                return Facts(now=now, steps=planned, step=StepReport(error=refusal)), [], None
-        return Facts(now=now, steps=planned), [], None
+                return Observed(Facts(now=now, steps=planned, step=StepReport(error=refusal)))
+        return Observed(Facts(now=now, steps=planned))
 
     def _claim(self, job: Job, decision: Decision, migrating_vm: Body | None) -> bool:
         if migrating_vm is None:
@@ -328,7 +340,12 @@ def _worth_writing(old: Body, new: Body) -> bool:
 
 
 def _merge(existing: list[ResourceRef] | None, found: list[ResourceRef]) -> list[ResourceRef]:
-    out = list(existing or [])
-    known = {(r.kind, r.name, r.uid) for r in out}
-    out.extend(r for r in found if (r.kind, r.name, r.uid) not in known)
-    return out
+    """Recorded products, each once: what a driver reports now replaces what it reported before
+    (a pending operation that has finished, say); a namesake with another uid is another product."""
+
+    def key(ref: ResourceRef) -> tuple[str, str, str, str | None, str | None]:
+        return (ref.api_version, ref.kind, ref.name, ref.namespace, ref.uid if ref.uid else None)
+
+    fresh = {key(ref): ref for ref in found}
+    out = [fresh.pop(key(ref), ref) for ref in existing or []]
+    return out + list(fresh.values())

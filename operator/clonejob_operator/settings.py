@@ -29,6 +29,8 @@ class Settings:
     """Jobs reconciled at once."""
     cleanup_stall_after: timedelta = timedelta(minutes=10)
     """Cleanup still waiting after this long is reported as Stalled (it keeps waiting)."""
+    compute_endpoint: str | None = None
+    """Send every Compute Engine call here, with anonymous credentials (tests, emulators, proxies)."""
     allow_ambient_credentials: bool = False
     """Whether a TargetProject without credentials may use the operator's own identity (ADC)."""
     namespaces: tuple[str, ...] = ()

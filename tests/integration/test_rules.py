@@ -145,17 +145,28 @@ def test_migratingvm_in_another_namespace_is_never_used(kube: Kube, world: World
             kube.delete(VOLUME_SNAPSHOT, other.namespace, item["metadata"]["name"])
 
 
-def test_compute_engine_target_fails_unimplemented(kube: Kube, world: World, namespace: str) -> None:
+def test_compute_engine_details_are_recorded_and_a_missing_field_is_named(
+    kube: Kube, world: World, namespace: str
+) -> None:
     world.create(TARGET_PROJECT, "tp", {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "k"}})
     path = "projects/p/locations/global/targetProjects/tp"
     defaults = {"zone": "us-central1-a", "targetProject": path}
     world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-1", "computeEngineTargetDefaults": defaults})
-    world.sync("gce")
+    world.set_status(
+        MIGRATING_VM,
+        "gce",
+        {
+            "lastSync": {
+                "cycleNumber": 3,
+                "snapshots": [{"disk": "d0", "computeEngineSnapshot": "projects/p/global/snapshots/s"}],
+            }
+        },
+    )
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="gce")
         status = world.wait_state("cj", "FAILED")
-    assert status["error"]["code"] == 12  # UNIMPLEMENTED
-    assert "computeEngineTargetDefaults" in status["error"]["message"]
+    assert status["error"]["code"] == 3  # INVALID_ARGUMENT, before anything is made
+    assert "spec.computeEngineTargetDefaults.machineType is required" in status["error"]["message"]
     assert status["computeEngineTargetDetails"] == {"zone": "us-central1-a", "project": "my-proj-123"}
     legacy = {"zone": "us-central1-a", "project": "my-proj-123", "targetProject": path}
     assert status["targetDetails"] == status["computeEngineVmDetails"] == legacy

@@ -14,7 +14,16 @@ KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key":
 def _gce(world: World, reference: str = "tp") -> None:
     spec = {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "z", "targetProject": reference}}
     world.create(MIGRATING_VM, "gce", spec)
-    world.sync("gce")
+    world.set_status(
+        MIGRATING_VM,
+        "gce",
+        {
+            "lastSync": {
+                "cycleNumber": 3,
+                "snapshots": [{"disk": "d0", "computeEngineSnapshot": "projects/p/global/snapshots/s"}],
+            }
+        },
+    )
 
 
 def _reason(world: World, name: str) -> str | None:
@@ -33,7 +42,7 @@ def test_a_missing_target_project_keeps_the_job_pending_until_it_appears(
         world.create(TARGET_PROJECT, "tp", KEYED)  # its watch event moves the job on (the resync is far away)
         status = world.wait_state("cj", "FAILED", timeout=15)
     assert status["computeEngineTargetDetails"]["project"] == "my-proj-123"
-    assert status["error"]["code"] == 12  # the clone itself is not implemented yet
+    assert status["error"]["code"] == 3 and "machineType" in status["error"]["message"]  # resolved, then checked
 
 
 def test_a_target_project_in_another_namespace_is_never_used(kube: Kube, world: World, namespace: str) -> None:
@@ -59,7 +68,8 @@ def test_ambient_credentials_are_refused_without_the_flag(kube: Kube, world: Wor
     assert "--allow-ambient-credentials" in status["error"]["message"]
     with running_operator(kube, settings_for(namespace, allow_ambient_credentials=True)):
         world.clone_job("cj2", migrating_vm="gce")
-        assert world.wait_state("cj2", "FAILED")["error"]["code"] == 12  # allowed: on to the (missing) clone
+        refused = world.wait_state("cj2", "FAILED")["error"]
+        assert refused["code"] == 3 and "machineType" in refused["message"]  # past the credentials check
 
 
 def test_the_api_server_rejects_a_bad_target_project(kube: Kube, namespace: str) -> None:

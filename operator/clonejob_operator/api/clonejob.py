@@ -19,6 +19,7 @@ from clonejob_operator.api.base import (
 from clonejob_operator.api.common import Condition, RpcStatus
 from clonejob_operator.api.migratingvm import DiskSnapshot
 from clonejob_operator.targets.computeengine.model import (
+    ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDetails,
     TargetVmDetails,
@@ -118,6 +119,13 @@ class SourceSync(ApiModel):
     cycle_number: int | None = None
     last_sync_time: Timestamp | None = None
     snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=64)
+    target_project: str | None = Field(
+        default=None, max_length=253, description="The TargetProject a Compute Engine clone was resolved to."
+    )
+    disks_target_defaults: ComputeEngineDisksTargetDefaults | None = Field(
+        default=None,
+        description="computeEngineDisksTargetDefaults as they were when the clone started (the seed records no copy).",
+    )
 
 
 class ResourceRef(ApiModel):
@@ -133,6 +141,9 @@ class ResourceRef(ApiModel):
         default=None,
         max_length=2048,
         description="The resource's URI when it is not a Kubernetes object (a Compute Engine selfLink).",
+    )
+    operation: str | None = Field(
+        default=None, max_length=253, description="The zone operation creating it, while it runs (Compute Engine)."
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -49,9 +49,14 @@ class JobContext:
 class SyncResult:
     report: StepReport
     products: tuple[ResourceRef, ...] = ()
+    updates: dict[str, Any] = field(default_factory=dict)
+    """CloneJobStatus attribute -> value: what the step learnt that the status shows (a disk's URI, say)."""
 
 
 class Driver(Protocol):
+    polled: bool
+    """Its products cannot be watched: a running job is looked at every poll interval."""
+
     def plan(self, clone_job: str, source: Source) -> Plan:
         """The steps and target details of a job about to start; raises JobError when it can't start."""
 

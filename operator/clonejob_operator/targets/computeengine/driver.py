@@ -1,18 +1,27 @@
-"""The Compute Engine targets: resolved and recorded; the clone itself is not implemented yet.
+"""The Compute Engine targets: disks from Compute Engine snapshots, and a VM (or disks only).
 
-A job on such a target resolves its TargetProject (in the MigratingVm's namespace, never another),
-waits PENDING (TargetProjectNotFound) while it is missing, refuses the operator's own identity unless
-``--allow-ambient-credentials`` is set (PERMISSION_DENIED), and records its target details (with the
-resolved project, and for a VM target the deprecated mirrors ``targetDetails`` and
-``computeEngineVmDetails`` in the older TargetVMDetails shape) as the seed does when a clone starts;
-then it fails with UNIMPLEMENTED.
+Admission resolves the TargetProject (in the MigratingVm's namespace, never another), waits PENDING
+(TargetProjectNotFound) while it is missing, refuses the operator's own identity unless
+``--allow-ambient-credentials`` is set (PERMISSION_DENIED), and records the target details with the
+resolved project (for a VM target also the deprecated mirrors, in the older TargetVMDetails shape).
+
+The steps never wait on a long operation: an insert records its zone operation in
+``status.createdResources`` and later looks poll it (``zoneOperations.get``); every insert carries a
+request ID derived from the job's uid and the product, so a repeat after a crash is deduplicated.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from google.auth.credentials import Credentials
+from google.cloud import compute_v1
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
@@ -20,23 +29,26 @@ from clonejob_operator.api.targetproject import TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.kube import TARGET_PROJECT, Kind, Kube
-from clonejob_operator.machine import CleanupReport, Plan
+from clonejob_operator.machine import CleanupReport, Plan, StepReport
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import JobContext, Source, SyncResult
+from clonejob_operator.targets.computeengine import requests
+from clonejob_operator.targets.computeengine.client import Compute, call, credentials_for
 from clonejob_operator.targets.computeengine.model import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDefaults,
     ComputeEngineTargetDetails,
+    DisksMigrationVmTargetDefaults,
+    DisksMigrationVmTargetDetails,
     PersistentDisk,
     legacy_details,
 )
+from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.validation import describe
 
-MESSAGE = (
-    "the Compute Engine targets (spec.computeEngineTargetDefaults, spec.computeEngineDisksTargetDefaults) "
-    "are not implemented yet; use spec.kubevirtTargetDefaults"
-)
+API = "compute.googleapis.com/v1"
+DONE = compute_v1.Operation.Status.DONE
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _PATH = re.compile(rf"^projects/[^/]+/locations/[^/]+/targetProjects/(?P<name>{_NAME})$")
 _BARE = re.compile(rf"^(?P<name>{_NAME})$")
@@ -61,9 +73,18 @@ def disks_details(defaults: ComputeEngineDisksTargetDefaults) -> ComputeEngineDi
 
 
 class ComputeEngineDriver:
-    def __init__(self, kube: Kube | None = None, settings: Settings | None = None) -> None:
+    polled = True  # Compute Engine has no watch: a running job is looked at every poll interval
+
+    def __init__(
+        self,
+        kube: Kube | None = None,
+        settings: Settings | None = None,
+        connect: Callable[[Credentials, str | None], Compute] = Compute.connect,
+    ) -> None:
         self.kube = kube
         self.settings = settings or Settings()
+        self.connect = connect
+        self._clients: dict[tuple[str, str, str], Compute] = {}
 
     def plan(self, clone_job: str, source: Source) -> Plan:
         spec = source.spec
@@ -89,6 +110,7 @@ class ComputeEngineDriver:
             where = f"TargetProject {name} not found in namespace {source.namespace} ({field}.targetProject)"
             return Plan(steps=(), target={}, source_sync=sync, waiting=Activity("TargetProjectNotFound", where))
         target: dict[str, Any] = {}
+        steps: tuple[StepKind, ...] = (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
         if vm is not None:
             details = vm_details(vm, project.project)
             legacy = legacy_details(details, reference)
@@ -99,16 +121,55 @@ class ComputeEngineDriver:
             }
         elif disks is not None:
             target = {"compute_engine_disks_target_details": disks_details(disks)}
-        if project.credentials_secret_ref is None and not self.settings.allow_ambient_credentials:
-            refusal = JobError(
+            if disks.vm_target_defaults is None:
+                steps = (StepKind.PREPARING_VM_DISKS,)
+        sync = sync.model_copy(update={"target_project": name, "disks_target_defaults": disks})
+        ambient = project.credentials_secret_ref is None and not self.settings.allow_ambient_credentials
+        refusal = (
+            JobError(
                 Code.PERMISSION_DENIED,
                 f"TargetProject {name} names no spec.credentialsSecretRef, and this operator does not lend its own "
                 "Google identity to namespaces (it runs without --allow-ambient-credentials): give the TargetProject "
                 "a service-account key Secret",
             )
-        else:
-            refusal = JobError(Code.UNIMPLEMENTED, MESSAGE)
-        return Plan(steps=(), target=target, source_sync=sync, refusal=refusal)
+            if ambient
+            else self._refusal(source, vm, disks, field)
+        )
+        return Plan(steps=steps, target=target, source_sync=sync, refusal=refusal)
+
+    @staticmethod
+    def _refusal(
+        source: Source,
+        vm: ComputeEngineTargetDefaults | None,
+        disks: ComputeEngineDisksTargetDefaults | None,
+        field: str,
+    ) -> JobError | None:
+        """What makes the job impossible before anything is created; the field is named."""
+        zone = vm.zone if vm is not None else disks.zone if disks is not None else None
+        if not zone:
+            return JobError(Code.INVALID_ARGUMENT, f"MigratingVm {source.name}: {field}.zone is required")
+        for index, snapshot in enumerate(source.last_sync.snapshots or []):
+            if not snapshot.compute_engine_snapshot:
+                return JobError(
+                    Code.INVALID_ARGUMENT,
+                    f"MigratingVm {source.name}: status.lastSync.snapshots[{index}].computeEngineSnapshot is "
+                    f"required by the Compute Engine target (disk {snapshot.disk!r} has none)",
+                )
+        if vm is not None and vm.boot_conversion == "BIOS_TO_EFI":
+            return JobError(
+                Code.UNIMPLEMENTED,
+                f"{field}.bootConversion BIOS_TO_EFI needs the guest's disks rewritten, which this operator "
+                "cannot do; clone with NONE",
+            )
+        if vm is not None and vm.adaptation_modifiers:
+            return JobError(
+                Code.UNIMPLEMENTED,
+                f"{field}.adaptationModifiers tune the seed's OS adaptation, which Compute Engine clones made here "
+                "do not run; remove them",
+            )
+        if vm is not None and not vm.machine_type:
+            return JobError(Code.INVALID_ARGUMENT, f"MigratingVm {source.name}: {field}.machineType is required")
+        return None
 
     def _target_project(self, source: Source, name: str, field: str) -> TargetProjectSpec | None:
         """The TargetProject ``name`` of the MigratingVm's namespace (never another), or None when missing."""
@@ -127,19 +188,368 @@ class ComputeEngineDriver:
             ) from None
 
     def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
-        return ()
-
-    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
-        raise JobError(Code.UNIMPLEMENTED, MESSAGE)
+        disks = status.compute_engine_disks_target_details
+        if status.compute_engine_target_details is None and disks is None:
+            raise JobError(Code.INVALID_ARGUMENT, "the Compute Engine target details are missing from a started job")
+        if disks is not None and disks.vm_target_details is None:
+            return (StepKind.PREPARING_VM_DISKS,)
+        return (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
 
     def product_kinds(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return ()
 
-    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
-        return CleanupReport()  # nothing is created on Compute Engine yet
-
-    def owns(self, ref: ResourceRef) -> bool:
-        return ref.api_version.startswith("compute.googleapis.com/")
-
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return ()
+
+    def owns(self, ref: ResourceRef) -> bool:
+        return ref.api_version == API
+
+    # --- the steps ---------------------------------------------------------------------------------------
+    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
+        clone = self._clone(job)
+        if step is StepKind.PREPARING_VM_DISKS:
+            return self._disks(clone, job)
+        if step is StepKind.INSTANTIATING_MIGRATED_VM:
+            return self._vm(clone, job)
+        raise JobError(Code.INTERNAL, f"the Compute Engine target has no step {step.value}")
+
+    def _disks(self, clone: Clone, job: JobContext) -> SyncResult:
+        products: list[ResourceRef] = []
+        waiting: list[str] = []
+        uris: dict[int, str] = {}
+        ready = 0
+        for plan in clone.disks:
+            ref, body = self._ensure(clone, job, "Disk", plan.name, partial(self._insert_disk, clone, plan))
+            products.append(ref)
+            if body is None:
+                waiting.append(plan.name)
+                continue
+            if body.status == "FAILED":
+                raise JobError(Code.INTERNAL, f"disk {plan.name} failed")
+            if body.status == "READY":
+                ready += 1
+                uris[plan.index] = body.self_link
+        total = len(clone.disks)
+        detail = f"{ready}/{total} disks ready" + (f"; creating {', '.join(waiting[:3])}" if waiting else "")
+        report = StepReport(progress=int(100 * ready / total) if total else 100, done=ready == total, detail=detail)
+        updates = self._disk_uris(job.status, clone, uris) if report.done else {}
+        return SyncResult(report, tuple(products), updates)
+
+    def _vm(self, clone: Clone, job: JobContext) -> SyncResult:
+        links = [(plan, self._link(clone, "disks", plan.name)) for plan in clone.disks]
+        ref, body = self._ensure(clone, job, "Instance", clone.vm_name, lambda: self._insert_instance(clone, links))
+        if body is None:
+            return SyncResult(StepReport(progress=10, detail=f"creating instance {clone.vm_name}"), (ref,))
+        running = body.status == "RUNNING"
+        detail = f"instance {clone.vm_name} {body.status}"
+        updates = self._vm_uri(job.status, body.self_link) if running else {}
+        return SyncResult(StepReport(progress=100 if running else 50, done=running, detail=detail), (ref,), updates)
+
+    def _ensure(
+        self, clone: Clone, job: JobContext, kind: str, name: str, insert: Callable[[], compute_v1.Operation]
+    ) -> tuple[ResourceRef, Any]:
+        """The product ``name``: polled while its operation runs, read once it exists, inserted when missing.
+
+        (ref, resource) with resource None while it is being made; ALREADY_EXISTS when the name belongs
+        to something this job did not make (left alone).
+        """
+        refs = job.status.created_resources or []
+        recorded = next((r for r in refs if r.api_version == API and r.kind == kind and r.name == name), None)
+        what = f"{kind.lower()} {name}"
+        if recorded is not None and recorded.operation:
+            op = call(
+                f"polling the insert of {what}",
+                clone.compute.operations.get,
+                project=clone.project,
+                zone=clone.zone,
+                operation=recorded.operation,
+            )
+            if op is not None and op.status != DONE:
+                return recorded, None
+            failure = operation_error(op, f"inserting {what}") if op is not None else None
+            if failure is not None:
+                raise failure
+        body = call(
+            f"reading {what}",
+            self._getter(clone, kind),
+            project=clone.project,
+            zone=clone.zone,
+            **{"disk" if kind == "Disk" else "instance": name},
+        )
+        if body is None:
+            op = insert()
+            failure = operation_error(op, f"inserting {what}") if op.status == DONE else None
+            if failure is not None:
+                raise failure
+            return self._ref(kind, name, clone, operation=op.name), None
+        if (body.labels or {}).get(requests.LABEL_JOB_UID) != requests.label_value(job.uid):
+            raise JobError(
+                Code.ALREADY_EXISTS,
+                f"{kind.lower()} {name} already exists in project {clone.project} zone {clone.zone} and was not "
+                "created by this CloneJob; it is left alone",
+            )
+        return self._ref(kind, name, clone, uri=body.self_link), body
+
+    def _getter(self, clone: Clone, kind: str) -> Callable[..., Any]:
+        return clone.compute.disks.get if kind == "Disk" else clone.compute.instances.get
+
+    def _insert_disk(self, clone: Clone, plan: requests.DiskPlan) -> compute_v1.Operation:
+        boot = plan.index == 0
+        body = requests.disk(
+            plan,
+            clone.zone,
+            clone.labels,
+            clone.replica_zones,
+            clone.storage_pool,
+            licenses=clone.licenses if boot else None,
+            uefi=boot and clone.uefi,
+        )
+        request = compute_v1.InsertDiskRequest(
+            project=clone.project,
+            zone=clone.zone,
+            disk_resource=body,
+            request_id=requests.request_id(clone.uid, "disk", plan.name),
+        )
+        op = call(
+            f"inserting disk {plan.name}",
+            clone.compute.disks.insert_unary,
+            request=request,
+            missing=f"the snapshot {plan.snapshot} or the project's zone {clone.zone} does not exist",
+        )
+        assert op is not None
+        return op
+
+    def _insert_instance(self, clone: Clone, links: list[tuple[requests.DiskPlan, str]]) -> compute_v1.Operation:
+        if clone.vm is None:
+            raise JobError(Code.INVALID_ARGUMENT, "no VM is asked for: there is no instance to create")
+        body = requests.instance(clone.vm, clone.vm_name, clone.zone, links, clone.labels)
+        request = compute_v1.InsertInstanceRequest(
+            project=clone.project,
+            zone=clone.zone,
+            instance_resource=body,
+            request_id=requests.request_id(clone.uid, "instance", clone.vm_name),
+        )
+        op = call(
+            f"inserting instance {clone.vm_name}",
+            clone.compute.instances.insert_unary,
+            request=request,
+            missing=f"a disk, network or the zone {clone.zone} does not exist",
+        )
+        assert op is not None
+        return op
+
+    @staticmethod
+    def _link(clone: Clone, collection: str, name: str) -> str:
+        return f"projects/{clone.project}/zones/{clone.zone}/{collection}/{name}"
+
+    @staticmethod
+    def _ref(kind: str, name: str, clone: Clone, uri: str | None = None, operation: str | None = None) -> ResourceRef:
+        return ResourceRef(
+            api_version=API,
+            kind=kind,
+            name=name,
+            uri=uri
+            or f"projects/{clone.project}/zones/{clone.zone}/{'disks' if kind == 'Disk' else 'instances'}/{name}",
+            operation=operation,
+        )
+
+    @staticmethod
+    def _disk_uris(status: CloneJobStatus, clone: Clone, uris: dict[int, str]) -> dict[str, Any]:
+        details = status.compute_engine_disks_target_details
+        if details is None:
+            return {}
+        disks = [PersistentDisk(source_disk_number=plan.index, disk_uri=uris.get(plan.index)) for plan in clone.disks]
+        return {"compute_engine_disks_target_details": details.model_copy(update={"disks": disks})}
+
+    @staticmethod
+    def _vm_uri(status: CloneJobStatus, uri: str) -> dict[str, Any]:
+        details = status.compute_engine_disks_target_details
+        if details is None:
+            return {}
+        return {
+            "compute_engine_disks_target_details": details.model_copy(
+                update={"vm_target_details": DisksMigrationVmTargetDetails(vm_uri=uri)}
+            )
+        }
+
+    # --- cleanup ---------------------------------------------------------------------------------------
+    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
+        """Delete the instance, then the disks, found by the uid label and by what was recorded; nothing
+        without the job's uid label is deleted. Reports what is still there until it is gone."""
+        recorded = [r for r in status.created_resources or [] if r.api_version == API]
+        try:
+            clone = self._clone_for(namespace, status, uid)
+        except JobError as error:
+            if not recorded:
+                return CleanupReport()  # nothing was ever made: there is nothing to find
+            return CleanupReport(blocked=f"cannot reach Compute Engine: {error.message}")
+        if clone is None:
+            return CleanupReport()
+        remaining: list[str] = []
+        try:
+            instances = self._found(clone, "Instance", uid, recorded)
+            for name in instances:
+                self._delete(clone, "Instance", name)
+                remaining.append(f"Instance/{name}")
+            disks = self._found(clone, "Disk", uid, recorded)
+            for name in disks:
+                if not instances:  # a disk in use by the instance cannot go before it
+                    self._delete(clone, "Disk", name)
+                remaining.append(f"Disk/{name}")
+        except JobError as error:
+            return CleanupReport(remaining=tuple(remaining), blocked=error.message)
+        return CleanupReport(remaining=tuple(remaining))
+
+    def _found(self, clone: Clone, kind: str, uid: str, recorded: list[ResourceRef]) -> list[str]:
+        """Names of this job's products of ``kind`` that still exist, each checked for the uid label."""
+        lister = clone.compute.disks.list if kind == "Disk" else clone.compute.instances.list
+        request_type = compute_v1.ListDisksRequest if kind == "Disk" else compute_v1.ListInstancesRequest
+        listed = call(
+            f"listing {kind.lower()}s",
+            lister,
+            request=request_type(project=clone.project, zone=clone.zone, filter=requests.uid_filter(uid)),
+        )
+        mine = requests.label_value(uid)
+        items: Any = listed or []
+        names = {item.name for item in items if (item.labels or {}).get(requests.LABEL_JOB_UID) == mine}
+        for ref in recorded:
+            if ref.kind == kind and ref.name not in names:
+                body = call(
+                    f"reading {kind.lower()} {ref.name}",
+                    self._getter(clone, kind),
+                    project=clone.project,
+                    zone=clone.zone,
+                    **{"disk" if kind == "Disk" else "instance": ref.name},
+                )
+                if body is not None and (body.labels or {}).get(requests.LABEL_JOB_UID) == mine:
+                    names.add(ref.name)
+        return sorted(names)
+
+    def _delete(self, clone: Clone, kind: str, name: str) -> None:
+        deleter = clone.compute.disks.delete_unary if kind == "Disk" else clone.compute.instances.delete_unary
+        key = "disk" if kind == "Disk" else "instance"
+        call(f"deleting {kind.lower()} {name}", deleter, project=clone.project, zone=clone.zone, **{key: name})
+
+    # --- what a started job works with -----------------------------------------------------------------
+    def _clone(self, job: JobContext) -> Clone:
+        clone = self._clone_for(job.namespace, job.status, job.uid, job)
+        if clone is None:
+            raise JobError(Code.INVALID_ARGUMENT, "the Compute Engine target details are missing from a started job")
+        return clone
+
+    def _clone_for(
+        self, namespace: str, status: CloneJobStatus, uid: str, job: JobContext | None = None
+    ) -> Clone | None:
+        sync = status.source_sync
+        vm, disks = status.compute_engine_target_details, sync.disks_target_defaults if sync else None
+        if sync is None or (vm is None and disks is None):
+            return None
+        project = vm.project if vm is not None else self._project_id(namespace, sync.target_project or "")
+        zone = (vm.zone if vm is not None else disks.zone if disks is not None else None) or ""
+        labels = requests.product_labels(job.name if job else "", uid, job.migrating_vm if job else "")
+        return Clone(
+            compute=self._compute(namespace, sync.target_project or "", project or ""),
+            project=project or "",
+            zone=zone,
+            uid=uid,
+            vm=vm if vm is not None else (disks.vm_target_defaults if disks is not None else None),
+            vm_name=requests.gce_name(_vm_name(vm, disks) or (job.name if job else "vm")),
+            disks=_disk_plans(status, vm, disks, job.name if job else ""),
+            labels=labels,
+            replica_zones=vm.disk_replica_zones if vm is not None else None,
+            storage_pool=vm.storage_pool if vm is not None else None,
+            licenses=vm.additional_licenses
+            if vm is not None
+            else (disks.vm_target_defaults.additional_licenses if disks and disks.vm_target_defaults else None),
+            uefi=bool(vm is not None and (vm.secure_boot or vm.boot_option == "COMPUTE_ENGINE_BOOT_OPTION_EFI")),
+        )
+
+    def _project_id(self, namespace: str, target_project: str) -> str:
+        spec = self._target_project(Source("", "", None, None, namespace), target_project, "the recorded")  # type: ignore[arg-type]
+        if spec is None:
+            raise JobError(Code.NOT_FOUND, f"TargetProject {target_project} is gone from namespace {namespace}")
+        return spec.project
+
+    def _compute(self, namespace: str, target_project: str, project: str) -> Compute:
+        endpoint = self.settings.compute_endpoint
+        key = None if endpoint else self._key(namespace, target_project)
+        cache_key = (endpoint or "", f"{namespace}/{target_project}", str(hash(key)))
+        if cache_key not in self._clients:
+            self._clients[cache_key] = self.connect(credentials_for(endpoint, key), endpoint)
+        return self._clients[cache_key]
+
+    def _key(self, namespace: str, target_project: str) -> bytes | None:
+        """The TargetProject's service-account key, read from its Secret; None for the ambient identity."""
+        spec = self._target_project(Source("", "", None, None, namespace), target_project, "the recorded")  # type: ignore[arg-type]
+        if spec is None or spec.credentials_secret_ref is None or self.kube is None:
+            return None
+        ref = spec.credentials_secret_ref
+        try:
+            secret = self.kube.call(self.kube.core.read_namespaced_secret, ref.name, namespace)
+        except ApiException as error:
+            code = {403: Code.PERMISSION_DENIED, 404: Code.NOT_FOUND}.get(int(error.status or 0), Code.UNKNOWN)
+            raise JobError(
+                code, f"cannot read Secret {ref.name} of TargetProject {target_project} (API answered {error.status})"
+            ) from None
+        value = (secret.data or {}).get(ref.key)
+        if value is None:
+            raise JobError(
+                Code.INVALID_ARGUMENT,
+                f"Secret {ref.name} has no key {ref.key!r} "
+                f"(TargetProject {target_project} spec.credentialsSecretRef.key)",
+            )
+        return base64.b64decode(value)
+
+
+@dataclass(frozen=True)
+class Clone:
+    """Everything a step of a started Compute Engine job works with."""
+
+    compute: Compute
+    project: str
+    zone: str
+    uid: str
+    vm: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults | None
+    vm_name: str
+    disks: list[requests.DiskPlan]
+    labels: dict[str, str]
+    replica_zones: list[str] | None
+    storage_pool: str | None
+    licenses: list[str] | None
+    uefi: bool
+
+
+def _vm_name(vm: ComputeEngineTargetDetails | None, disks: ComputeEngineDisksTargetDefaults | None) -> str | None:
+    if vm is not None:
+        return vm.vm_name
+    return disks.vm_target_defaults.vm_name if disks is not None and disks.vm_target_defaults else None
+
+
+def _disk_plans(
+    status: CloneJobStatus,
+    vm: ComputeEngineTargetDetails | None,
+    disks: ComputeEngineDisksTargetDefaults | None,
+    job_name: str,
+) -> list[requests.DiskPlan]:
+    snapshots = status.source_sync.snapshots if status.source_sync else None
+    per_disk = {d.source_disk_number: d for d in (disks.disks if disks is not None else None) or []}
+    base = requests.gce_name(vm.vm_name or job_name) if vm is not None else requests.gce_name(job_name or "clone")
+    out = []
+    for index, snapshot in enumerate(snapshots or []):
+        if per_disk and index not in per_disk:
+            continue  # a disks target that lists its disks makes those, and only those
+        own = per_disk.get(index)
+        out.append(
+            requests.DiskPlan(
+                index=index,
+                name=requests.gce_name(own.disk_name)
+                if own and own.disk_name
+                else requests.gce_name(base, f"-disk-{index}"),
+                snapshot=snapshot.compute_engine_snapshot or "",
+                disk_type=(own.disk_type if own else None) or (vm.disk_type if vm is not None else None),
+                labels=own.additional_labels if own else None,
+                encryption=(own.encryption if own else None) or (vm.encryption if vm is not None else None),
+                device_name=own.vm_attachment_details.device_name if own and own.vm_attachment_details else None,
+            )
+        )
+    return out

@@ -29,6 +29,8 @@ _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
 
 class KubevirtDriver:
+    polled = False  # its products are watched
+
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 

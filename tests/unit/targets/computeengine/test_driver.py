@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kind
@@ -95,18 +96,21 @@ def test_target_project_reference_forms(reference: str, name: str | None) -> Non
 
 def test_plan_resolves_the_target_project_records_details_and_mirrors_then_refuses() -> None:
     kube = TargetProjects(**{"team-a": {"tp": KEYED}})
-    result = plan({"zone": "z", "vmName": "web", "targetProject": PATH}, kube)
+    result = plan({"zone": "z", "vmName": "web", "machineType": "n2-standard-2", "targetProject": PATH}, kube)
     assert kube.asked == [("team-a", "tp")]  # the MigratingVm's namespace, and no other
-    assert result.refusal is not None and result.refusal.code is Code.UNIMPLEMENTED
+    assert result.refusal is None
+    assert result.steps == (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
+    assert result.source_sync.target_project == "tp"
     assert set(result.target) == {"compute_engine_target_details", "target_details", "compute_engine_vm_details"}
     assert result.target["compute_engine_target_details"].project == "my-proj-123"
     assert result.target["target_details"].wire() == {
         "name": "web",
         "zone": "z",
+        "machineType": "n2-standard-2",
         "project": "my-proj-123",
         "targetProject": PATH,
     }
-    assert result.source_sync.cycle_number == 2 and result.steps == ()
+    assert result.source_sync.cycle_number == 2
 
 
 def test_a_missing_target_project_waits_and_another_namespace_is_never_used() -> None:
@@ -119,13 +123,58 @@ def test_a_missing_target_project_waits_and_another_namespace_is_never_used() ->
 
 def test_ambient_credentials_are_refused_unless_the_operator_allows_them() -> None:
     kube = TargetProjects(**{"team-a": {"tp": {"project": "my-proj-123"}}})
-    refused = plan({"targetProject": "tp"}, kube)
+    refused = plan({"targetProject": "tp", "zone": "z", "machineType": "m"}, kube)
     assert refused.refusal is not None and refused.refusal.code is Code.PERMISSION_DENIED
     assert (
         "--allow-ambient-credentials" in refused.refusal.message and "credentialsSecretRef" in refused.refusal.message
     )
-    allowed = plan({"targetProject": "tp"}, kube, ambient=True)
-    assert allowed.refusal is not None and allowed.refusal.code is Code.UNIMPLEMENTED
+    allowed = plan({"targetProject": "tp", "zone": "z", "machineType": "m"}, kube, ambient=True)
+    assert allowed.refusal is None
+
+
+@pytest.mark.parametrize(
+    ("defaults", "snapshots", "code", "words"),
+    [
+        ({"machineType": "m"}, [], Code.INVALID_ARGUMENT, "spec.computeEngineTargetDefaults.zone is required"),
+        ({"zone": "z"}, [], Code.INVALID_ARGUMENT, "spec.computeEngineTargetDefaults.machineType is required"),
+        (
+            {"zone": "z", "machineType": "m"},
+            [{"disk": "d0", "volumeSnapshot": "s"}],
+            Code.INVALID_ARGUMENT,
+            "status.lastSync.snapshots[0].computeEngineSnapshot is required",
+        ),
+        ({"zone": "z", "machineType": "m", "bootConversion": "BIOS_TO_EFI"}, [], Code.UNIMPLEMENTED, "bootConversion"),
+        (
+            {"zone": "z", "machineType": "m", "adaptationModifiers": [{"modifier": "x", "value": "y"}]},
+            [],
+            Code.UNIMPLEMENTED,
+            "adaptationModifiers",
+        ),
+    ],
+)
+def test_what_cannot_be_cloned_is_refused_naming_the_field(
+    defaults: dict[str, Any], snapshots: list[dict[str, Any]], code: Code, words: str
+) -> None:
+    spec = MigratingVmSpec.model_validate(
+        {"sourceVmId": "v", "computeEngineTargetDefaults": {**defaults, "targetProject": "tp"}}
+    )
+    driver = ComputeEngineDriver(TargetProjects(**{"team-a": {"tp": KEYED}}), Settings())
+    sync = LastSync.model_validate({"cycleNumber": 1, "snapshots": snapshots})
+    result = driver.plan("cj", Source("web-1", "uid", spec, sync, namespace="team-a"))
+    assert result.refusal is not None and result.refusal.code is code and words in result.refusal.message
+
+
+def test_a_disks_target_without_a_vm_has_one_step() -> None:
+    spec = MigratingVmSpec.model_validate(
+        {
+            "sourceVmId": "v",
+            "computeEngineDisksTargetDefaults": {"zone": "z", "targetProject": "tp", "disksTargetDefaults": {}},
+        }
+    )
+    driver = ComputeEngineDriver(TargetProjects(**{"team-a": {"tp": KEYED}}), Settings())
+    result = driver.plan("cj", Source("web-1", "uid", spec, LastSync(cycle_number=1), namespace="team-a"))
+    assert result.refusal is None and result.steps == (StepKind.PREPARING_VM_DISKS,)
+    assert result.source_sync.disks_target_defaults is not None
 
 
 @pytest.mark.parametrize(
