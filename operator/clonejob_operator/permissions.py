@@ -63,6 +63,12 @@ NAMESPACED = (
         "a disk's snapshot must exist and be ready; its readiness wakes the job",
     ),
     Rule("", ("events",), ("create",), "an Event per transition"),
+    Rule(
+        "",
+        ("secrets",),
+        ("get",),
+        "a TargetProject's service-account key, read only when a TargetProject names it (credentialsSecretRef)",
+    ),
 )
 
 # Cluster-scoped, and only when watching all namespaces: kopf scans for CRDs coming and going.

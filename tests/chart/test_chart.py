@@ -151,3 +151,28 @@ def test_helm_install_refuses_a_typo_and_shows_notes_otherwise(helm: str) -> Non
     installed = run_helm(helm, "install", "cj", str(CHART), "--dry-run=client", "--set", "watch.namespaces={team-a}")
     assert "watching the namespaces team-a" in installed.stdout
     assert "helm show crds" in installed.stdout
+
+
+def test_google_identity_and_compute_endpoint_values(render: Render) -> None:
+    (plain,) = kinds(render(), "Deployment")
+    container = plain["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in container["args"] if "compute" in a or "ambient" in a]
+    assert "google-credentials" not in str(plain)
+    (deployment,) = kinds(
+        render(
+            "googleCredentials.secretName=google-sa",
+            "operator.allowAmbientCredentials=true",
+            "operator.computeEndpoint=http://proxy:8080",
+        ),
+        "Deployment",
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert "--allow-ambient-credentials" in container["args"]
+    assert "--compute-endpoint=http://proxy:8080" in container["args"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/google/key.json"
+    assert {"name": "google-credentials", "mountPath": "/var/run/secrets/google", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    assert {"name": "google-credentials", "secret": {"secretName": "google-sa"}} in pod["volumes"]

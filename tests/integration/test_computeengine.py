@@ -61,6 +61,9 @@ def test_vm_target_makes_the_disks_then_the_instance(
     assert instance.machine_type == f"zones/{ZONE}/machineTypes/n2-standard-2" and instance.status == "RUNNING"
     assert len(fake.inserts("disks")) == 2 and len(fake.inserts("instances")) == 1  # each made once
     assert status["computeEngineTargetDetails"]["project"] == PROJECT
+    # A metadata value (a startup script may hold secrets) reaches the VM but never the status.
+    assert instance.metadata.items[0].value == "echo hi"
+    assert "echo hi" not in str(status) and status["computeEngineTargetDetails"]["metadata"]["startup-script"]
     kinds = sorted((r["kind"], r["name"]) for r in status["createdResources"])
     assert kinds == [("Disk", "web-clone-disk-0"), ("Disk", "web-clone-disk-1"), ("Instance", "web-clone")]
     assert all(r["uri"].startswith("https://www.googleapis.com/compute/v1/") for r in status["createdResources"])

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from google.auth.credentials import Credentials
 from google.cloud import compute_v1
@@ -25,10 +25,11 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
+from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.api.targetproject import TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
-from clonejob_operator.kube import TARGET_PROJECT, Kind, Kube
+from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kind, Kube
 from clonejob_operator.machine import CleanupReport, Plan, StepReport
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import JobContext, Source, SyncResult
@@ -48,6 +49,7 @@ from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.validation import describe
 
 API = "compute.googleapis.com/v1"
+REDACTED = "(redacted: the value stays in the MigratingVm)"
 DONE = compute_v1.Operation.Status.DONE
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _PATH = re.compile(rf"^projects/[^/]+/locations/[^/]+/targetProjects/(?P<name>{_NAME})$")
@@ -112,7 +114,7 @@ class ComputeEngineDriver:
         target: dict[str, Any] = {}
         steps: tuple[StepKind, ...] = (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
         if vm is not None:
-            details = vm_details(vm, project.project)
+            details = redacted(vm_details(vm, project.project))
             legacy = legacy_details(details, reference)
             target = {
                 "compute_engine_target_details": details,
@@ -123,7 +125,10 @@ class ComputeEngineDriver:
             target = {"compute_engine_disks_target_details": disks_details(disks)}
             if disks.vm_target_defaults is None:
                 steps = (StepKind.PREPARING_VM_DISKS,)
-        sync = sync.model_copy(update={"target_project": name, "disks_target_defaults": disks})
+        kept = disks.model_copy(deep=True) if disks is not None else None
+        if kept is not None and kept.vm_target_defaults is not None:
+            kept.vm_target_defaults = redacted(kept.vm_target_defaults)
+        sync = sync.model_copy(update={"target_project": name, "disks_target_defaults": kept})
         ambient = project.credentials_secret_ref is None and not self.settings.allow_ambient_credentials
         refusal = (
             JobError(
@@ -442,6 +447,8 @@ class ComputeEngineDriver:
     ) -> Clone | None:
         sync = status.source_sync
         vm, disks = status.compute_engine_target_details, sync.disks_target_defaults if sync else None
+        if job is not None and sync is not None:  # metadata values are never in the status: read them back
+            vm, disks = self._with_metadata(job, sync, vm, disks)
         if sync is None or (vm is None and disks is None):
             return None
         project = vm.project if vm is not None else self._project_id(namespace, sync.target_project or "")
@@ -463,6 +470,37 @@ class ComputeEngineDriver:
             else (disks.vm_target_defaults.additional_licenses if disks and disks.vm_target_defaults else None),
             uefi=bool(vm is not None and (vm.secure_boot or vm.boot_option == "COMPUTE_ENGINE_BOOT_OPTION_EFI")),
         )
+
+    def _with_metadata(
+        self,
+        job: JobContext,
+        sync: SourceSync,
+        vm: ComputeEngineTargetDetails | None,
+        disks: ComputeEngineDisksTargetDefaults | None,
+    ) -> tuple[ComputeEngineTargetDetails | None, ComputeEngineDisksTargetDefaults | None]:
+        """The details with their metadata values, which only the MigratingVm holds (the status shows
+        the keys). They must come from the same MigratingVm the job started from."""
+        wanted = (vm.metadata if vm else None) or (
+            disks.vm_target_defaults.metadata if disks and disks.vm_target_defaults else None
+        )
+        if not wanted or self.kube is None:
+            return vm, disks
+        body = self.kube.get(MIGRATING_VM, job.namespace, job.migrating_vm)
+        if body is None or body["metadata"].get("uid") != sync.migrating_vm_uid:
+            raise JobError(
+                Code.FAILED_PRECONDITION,
+                f"MigratingVm {job.migrating_vm} is gone or was replaced, and the VM's metadata values (kept only "
+                "there, never in the CloneJob's status) cannot be read back",
+            )
+        spec = MigratingVmSpec.model_validate(body.get("spec") or {})
+        if vm is not None:
+            values = spec.compute_engine_target_defaults.metadata if spec.compute_engine_target_defaults else None
+            return vm.model_copy(update={"metadata": values or {}}), disks
+        source = spec.compute_engine_disks_target_defaults
+        values = source.vm_target_defaults.metadata if source and source.vm_target_defaults else None
+        assert disks is not None and disks.vm_target_defaults is not None
+        target = disks.vm_target_defaults.model_copy(update={"metadata": values or {}})
+        return vm, disks.model_copy(update={"vm_target_defaults": target})
 
     def _project_id(self, namespace: str, target_project: str) -> str:
         spec = self._target_project(Source("", "", None, None, namespace), target_project, "the recorded")  # type: ignore[arg-type]
@@ -517,6 +555,16 @@ class Clone:
     storage_pool: str | None
     licenses: list[str] | None
     uefi: bool
+
+
+Details = TypeVar("Details", ComputeEngineTargetDetails, DisksMigrationVmTargetDefaults)
+
+
+def redacted(details: Details) -> Details:
+    """``details`` with metadata values replaced: they may hold startup secrets, and a status is widely read."""
+    if not details.metadata:
+        return details
+    return details.model_copy(update={"metadata": dict.fromkeys(details.metadata, REDACTED)})
 
 
 def _vm_name(vm: ComputeEngineTargetDetails | None, disks: ComputeEngineDisksTargetDefaults | None) -> str | None:
