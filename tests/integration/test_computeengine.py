@@ -119,12 +119,22 @@ def test_cancel_during_a_step_removes_everything(
     ("arrange", "code", "words"),
     [
         (lambda f: f.fail_operation("disks", "QUOTA_EXCEEDED", "Quota 'SSD_TOTAL_GB' exceeded"), 8, "QUOTA_EXCEEDED"),
+        (lambda f: f.inject("POST", "disks", 403, "Required 'compute.disks.create'", "forbidden"), 7, "disks.create"),
+        (lambda f: f.fail_operation("disks", "BAD_SNAPSHOT", "the snapshot is not ready", 400), 3, "not ready"),
         (lambda f: f.fail_operation("instances", "ZONE_RESOURCE_POOL_EXHAUSTED", "no n2 left"), 8, "no n2 left"),
         (lambda f: f.inject("POST", "instances", 403, "Required 'compute.instances.create'", "forbidden"), 7, "403"),
         (lambda f: f.fail_operation("instances", "SOMETHING_BROKE", "the operation failed", 400), 3, "SOMETHING"),
         (lambda f: f.snapshots.discard(SNAPSHOTS[1]), 5, SNAPSHOTS[1]),
     ],
-    ids=["quota", "zone-exhausted", "permission", "operation-error", "missing-snapshot"],
+    ids=[
+        "disks-quota",
+        "disks-permission",
+        "disks-operation-error",
+        "vm-zone-exhausted",
+        "vm-permission",
+        "vm-operation-error",
+        "missing-snapshot",
+    ],
 )
 def test_failures_become_google_rpc_codes_and_nothing_is_left(
     kube: Kube, world: World, namespace: str, fake: FakeCompute, arrange: Any, code: int, words: str
@@ -190,3 +200,18 @@ def test_after_success_nothing_touches_the_products(
         world.delete(CLONE_JOB, "cj")
         world.wait_gone(CLONE_JOB, "cj")
     assert len(fake.requests) == seen and len(fake.disks) == 2 and len(fake.instances) == 1
+
+
+def test_an_operator_stopped_mid_step_and_started_again_makes_nothing_twice(
+    kube: Kube, world: World, namespace: str, fake: FakeCompute
+) -> None:
+    fake.op_delay = 2.0
+    _world(world, VM)
+    with running_operator(kube, _settings(namespace, fake)):
+        world.clone_job("cj", migrating_vm="web")
+        wait_for(lambda: len(fake.inserts("disks")) == 2, 15, "both disk inserts")
+    # Gone while the operations run; the next operator finds the recorded operations and the disks.
+    with running_operator(kube, _settings(namespace, fake)):
+        world.wait_state("cj", "SUCCEEDED", timeout=30)
+    assert len(fake.disks) == 2 and len(fake.instances) == 1
+    assert len(fake.inserts("disks")) == 2 and len(fake.inserts("instances")) == 1

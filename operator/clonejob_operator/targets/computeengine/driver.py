@@ -242,7 +242,9 @@ class ComputeEngineDriver:
 
     def _vm(self, clone: Clone, job: JobContext) -> SyncResult:
         links = [(plan, self._link(clone, "disks", plan.name)) for plan in clone.disks]
-        ref, body = self._ensure(clone, job, "Instance", clone.vm_name, lambda: self._insert_instance(clone, links))
+        ref, body = self._ensure(
+            clone, job, "Instance", clone.vm_name, partial(self._insert_instance, clone, job, links)
+        )
         if body is None:
             return SyncResult(StepReport(progress=10, detail=f"creating instance {clone.vm_name}"), (ref,))
         running = body.status == "RUNNING"
@@ -324,10 +326,12 @@ class ComputeEngineDriver:
         assert op is not None
         return op
 
-    def _insert_instance(self, clone: Clone, links: list[tuple[requests.DiskPlan, str]]) -> compute_v1.Operation:
+    def _insert_instance(
+        self, clone: Clone, job: JobContext, links: list[tuple[requests.DiskPlan, str]]
+    ) -> compute_v1.Operation:
         if clone.vm is None:
             raise JobError(Code.INVALID_ARGUMENT, "no VM is asked for: there is no instance to create")
-        body = requests.instance(clone.vm, clone.vm_name, clone.zone, links, clone.labels)
+        body = requests.instance(self._with_metadata(job, clone.vm), clone.vm_name, clone.zone, links, clone.labels)
         request = compute_v1.InsertInstanceRequest(
             project=clone.project,
             zone=clone.zone,
@@ -447,8 +451,6 @@ class ComputeEngineDriver:
     ) -> Clone | None:
         sync = status.source_sync
         vm, disks = status.compute_engine_target_details, sync.disks_target_defaults if sync else None
-        if job is not None and sync is not None:  # metadata values are never in the status: read them back
-            vm, disks = self._with_metadata(job, sync, vm, disks)
         if sync is None or (vm is None and disks is None):
             return None
         project = vm.project if vm is not None else self._project_id(namespace, sync.target_project or "")
@@ -472,20 +474,16 @@ class ComputeEngineDriver:
         )
 
     def _with_metadata(
-        self,
-        job: JobContext,
-        sync: SourceSync,
-        vm: ComputeEngineTargetDetails | None,
-        disks: ComputeEngineDisksTargetDefaults | None,
-    ) -> tuple[ComputeEngineTargetDetails | None, ComputeEngineDisksTargetDefaults | None]:
-        """The details with their metadata values, which only the MigratingVm holds (the status shows
-        the keys). They must come from the same MigratingVm the job started from."""
-        wanted = (vm.metadata if vm else None) or (
-            disks.vm_target_defaults.metadata if disks and disks.vm_target_defaults else None
+        self, job: JobContext, vm: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults
+    ) -> ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults:
+        """The VM's details with their metadata values, which only the MigratingVm holds (the status shows
+        the keys). They must come from the MigratingVm the job started from; read only to make the VM."""
+        sync = job.status.source_sync
+        if not vm.metadata or self.kube is None or sync is None:
+            return vm
+        body = self.kube.get(MIGRATING_VM, job.namespace, job.migrating_vm) or self.kube.refresh(
+            MIGRATING_VM, job.namespace, job.migrating_vm
         )
-        if not wanted or self.kube is None:
-            return vm, disks
-        body = self.kube.get(MIGRATING_VM, job.namespace, job.migrating_vm)
         if body is None or body["metadata"].get("uid") != sync.migrating_vm_uid:
             raise JobError(
                 Code.FAILED_PRECONDITION,
@@ -493,14 +491,13 @@ class ComputeEngineDriver:
                 "there, never in the CloneJob's status) cannot be read back",
             )
         spec = MigratingVmSpec.model_validate(body.get("spec") or {})
-        if vm is not None:
-            values = spec.compute_engine_target_defaults.metadata if spec.compute_engine_target_defaults else None
-            return vm.model_copy(update={"metadata": values or {}}), disks
-        source = spec.compute_engine_disks_target_defaults
-        values = source.vm_target_defaults.metadata if source and source.vm_target_defaults else None
-        assert disks is not None and disks.vm_target_defaults is not None
-        target = disks.vm_target_defaults.model_copy(update={"metadata": values or {}})
-        return vm, disks.model_copy(update={"vm_target_defaults": target})
+        if isinstance(vm, ComputeEngineTargetDetails):
+            source: Any = spec.compute_engine_target_defaults
+        else:
+            disks = spec.compute_engine_disks_target_defaults
+            source = disks.vm_target_defaults if disks is not None else None
+        values = source.metadata if source is not None else None
+        return vm.model_copy(update={"metadata": {k: (values or {}).get(k, "") for k in vm.metadata}})
 
     def _project_id(self, namespace: str, target_project: str) -> str:
         spec = self._target_project(Source("", "", None, None, namespace), target_project, "the recorded")  # type: ignore[arg-type]

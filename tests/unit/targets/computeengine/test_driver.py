@@ -210,3 +210,58 @@ def test_legacy_details_rename_enums_and_lift_the_first_nic() -> None:
     assert (legacy["licenseType"], legacy["bootOption"]) == ("BYOL", "EFI")
     assert (legacy["network"], legacy["subnetwork"], legacy["internalIp"]) == ("n", "s", "10.0.0.2")
     assert "enableVtpm" not in legacy and legacy["targetProject"] == "tp" and legacy["name"] == "web"
+
+
+class Secrets(TargetProjects):
+    """TargetProjects plus a core API that answers for one Secret (or refuses)."""
+
+    def __init__(self, data: dict[str, str] | None, refuse: int = 0) -> None:
+        super().__init__(**{"team-a": {"tp": KEYED}})
+        outer = self
+
+        class Core:
+            def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> Any:
+                outer.read.append((namespace, name))
+                if refuse:
+                    from kubernetes.client.exceptions import ApiException
+
+                    raise ApiException(status=refuse, reason="Forbidden")
+                return type("Secret", (), {"data": data})()
+
+        self.core = Core()
+        self.read: list[tuple[str, str]] = []
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("data", "refuse", "code", "words"),
+    [
+        ({"other": "e30="}, 0, Code.INVALID_ARGUMENT, "has no key 'key.json'"),
+        ({"key.json": "bm90IGpzb24="}, 0, Code.INVALID_ARGUMENT, "does not hold a service-account key"),
+        (None, 403, Code.PERMISSION_DENIED, "cannot read Secret sa"),
+    ],
+)
+def test_the_target_projects_key_is_read_from_its_secret_and_never_shown(
+    data: dict[str, str] | None, refuse: int, code: Code, words: str
+) -> None:
+    kube = Secrets(data, refuse)
+    driver = ComputeEngineDriver(kube, Settings(), connect=lambda credentials, endpoint: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(JobError) as raised:
+        driver._compute("team-a", "tp", "my-proj-123")
+    assert raised.value.code is code and words in raised.value.message
+    assert kube.read == [("team-a", "sa")]  # the TargetProject's own namespace
+    assert "bm90IGpzb24" not in raised.value.message and "not json" not in raised.value.message
+
+
+def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
+    kube = Secrets({"key.json": "e30="})
+    made: list[Any] = []
+    driver = ComputeEngineDriver(
+        kube,
+        Settings(compute_endpoint="http://127.0.0.1:9"),
+        connect=lambda c, e: made.append((c, e)) or "clients",  # type: ignore[arg-type,func-returns-value]
+    )
+    assert driver._compute("team-a", "tp", "p") == "clients" and kube.read == []
+    assert type(made[0][0]).__name__ == "AnonymousCredentials" and made[0][1] == "http://127.0.0.1:9"
