@@ -107,6 +107,32 @@ def test_kubevirt_defaults_rejected_naming_field(
     assert field in _rejected(_create(kube, namespace, MIGRATING_VM, spec))
 
 
+@pytest.mark.parametrize(
+    ("member", "defaults", "field"),
+    [
+        ("computeEngineTargetDefaults", {"bootOption": "COMPUTE_ENGINE_BOOT_OPTION_EFI"}, "bootOption"),
+        ("computeEngineTargetDefaults", {"appliedLicense": {"type": "BYOL"}}, "appliedLicense"),
+    ],
+)
+def test_output_only_fields_are_refused_in_the_compute_engine_defaults(
+    kube: Kube, namespace: str, member: str, defaults: dict[str, Any], field: str
+) -> None:
+    """kubectl validates strictly by default and so refuses them; a lax client has them pruned."""
+    body = manifest(MIGRATING_VM, namespace, "x", {"sourceVmId": "vm-1", member: defaults})
+    group, version, plural = MIGRATING_VM.group, MIGRATING_VM.version, MIGRATING_VM.plural
+    custom = kube.custom
+
+    def create() -> Any:
+        return custom.create_namespaced_custom_object(
+            group, version, namespace, plural, body, field_validation="Strict"
+        )
+
+    message = _rejected(create)
+    assert f"spec.{member}.{field}" in message and "unknown field" in message
+    pruned = kube.create(MIGRATING_VM, namespace, body)
+    assert field not in pruned["spec"][member]
+
+
 def test_status_step_must_have_exactly_one_member(kube: Kube, world: World, namespace: str) -> None:
     world.clone_job("cj")
     message = _rejected(
