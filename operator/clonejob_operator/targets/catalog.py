@@ -7,14 +7,25 @@ from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.kube import Kube
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver
-from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
+from clonejob_operator.targets.computeengine.model import API as COMPUTE_API
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
 
 
 class Drivers:
     def __init__(self, kube: Kube, settings: Settings | None = None) -> None:
         self.kubevirt = KubevirtDriver(kube)
-        self.compute_engine = ComputeEngineDriver(kube, settings or Settings())
+        self._kube, self._settings = kube, settings or Settings()
+        self._compute_engine: Driver | None = None
+
+    @property
+    def compute_engine(self) -> Driver:
+        """Loaded on first use: the Compute Engine client library weighs about 100 MiB, which an operator
+        that only ever clones onto KubeVirt should not carry."""
+        if self._compute_engine is None:
+            from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
+
+            self._compute_engine = ComputeEngineDriver(self._kube, self._settings)
+        return self._compute_engine
 
     def for_spec(self, spec: MigratingVmSpec) -> Driver:
         return self.kubevirt if spec.kubevirt_target_defaults is not None else self.compute_engine
@@ -27,14 +38,16 @@ class Drivers:
             return self.compute_engine
         return None
 
-    def all(self) -> tuple[Driver, ...]:
-        return (self.kubevirt, self.compute_engine)
-
     def for_cleanup(self, status: CloneJobStatus) -> list[Driver]:
         """The job's driver, and any other whose products the status records (a job whose details are lost)."""
         own = self.for_status(status)
         recorded = status.created_resources or []
-        return [d for d in self.all() if d is own or any(d.owns(ref) for ref in recorded)]
+        out = [own] if own is not None else []
+        if self.kubevirt not in out and any(self.kubevirt.owns(ref) for ref in recorded):
+            out.append(self.kubevirt)
+        if any(ref.api_version == COMPUTE_API for ref in recorded) and self.compute_engine not in out:
+            out.append(self.compute_engine)
+        return out
 
 
 __all__ = ["Driver", "Drivers"]

@@ -36,6 +36,7 @@ from clonejob_operator.targets.base import JobContext, Source, SyncResult
 from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, call, credentials_for
 from clonejob_operator.targets.computeengine.model import (
+    API,
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDefaults,
@@ -48,7 +49,6 @@ from clonejob_operator.targets.computeengine.model import (
 from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.validation import describe
 
-API = "compute.googleapis.com/v1"
 REDACTED = "(redacted: the value stays in the MigratingVm)"
 DONE = compute_v1.Operation.Status.DONE
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"

@@ -14,6 +14,9 @@ from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Empty, validations
 
+API = "compute.googleapis.com/v1"
+"""The apiVersion that status.createdResources gives Compute Engine products."""
+
 DiskType = Literal[
     "COMPUTE_ENGINE_DISK_TYPE_UNSPECIFIED",
     "COMPUTE_ENGINE_DISK_TYPE_STANDARD",

@@ -1,0 +1,25 @@
+"""The driver catalog: the Compute Engine library is loaded only when a Compute Engine job needs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_an_operator_that_only_clones_onto_kubevirt_never_loads_the_compute_engine_library() -> None:
+    script = (
+        "import sys, kubernetes\n"
+        "from clonejob_operator import cli, controller\n"
+        "from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef\n"
+        "from clonejob_operator.kube import Kube\n"
+        "from clonejob_operator.targets.catalog import Drivers\n"
+        "drivers = Drivers(Kube(kubernetes.client.Configuration()))\n"
+        "dv = ResourceRef(api_version='cdi.kubevirt.io/v1beta1', kind='DataVolume', name='d', uid='u')\n"
+        "assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.kubevirt]\n"
+        "assert 'google.cloud.compute_v1' not in sys.modules\n"
+        "disk = ResourceRef(api_version='compute.googleapis.com/v1', kind='Disk', name='d')\n"
+        "assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [drivers.compute_engine]\n"
+        "assert 'google.cloud.compute_v1' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
