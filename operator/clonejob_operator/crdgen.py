@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel
 
 from clonejob_operator import GROUP, VERSION
+from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
 from clonejob_operator.api.targetproject import TargetProjectSpec, TargetProjectStatus
@@ -80,6 +81,21 @@ def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> S
     }
 
 
+FINISHED = ", ".join(f"'{state.value}'" for state in sorted(FINISHED_STATES))
+CANCEL_OF_A_FINISHED_JOB = {
+    # The seed's cancel answers a finished job with FAILED_PRECONDITION; here the API server refuses it.
+    "rule": (
+        "!(has(self.spec.cancel) && self.spec.cancel && !(has(oldSelf.spec.cancel) && oldSelf.spec.cancel))"
+        f" || !has(oldSelf.status) || !has(oldSelf.status.state) || !(oldSelf.status.state in [{FINISHED}])"
+    ),
+    "messageExpression": (
+        "'the CloneJob has finished (status.state ' + oldSelf.status.state + '): there is nothing to cancel'"
+    ),
+    "reason": "FieldValueForbidden",
+    "fieldPath": ".spec.cancel",
+}
+
+
 def _crd(
     *,
     kind: str,
@@ -87,7 +103,18 @@ def _crd(
     short: str,
     schema: Schema,
     columns: list[dict[str, Any]],
+    selectable: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": VERSION,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": columns,
+        "schema": {"openAPIV3Schema": schema},
+    }
+    if selectable:  # kubectl get --field-selector on these (Kubernetes 1.31+; 1.30 with its beta gate)
+        version["selectableFields"] = [{"jsonPath": path} for path in selectable]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -106,16 +133,7 @@ def _crd(
                 "shortNames": [short],
                 "categories": ["vmmigration"],
             },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
+            "versions": [version],
         },
     }
 
@@ -130,11 +148,14 @@ def _column(name: str, path: str, kind: str = "string", priority: int = 0, descr
 
 
 def clonejob_crd() -> dict[str, Any]:
+    schema = _root(CloneJobSpec, CloneJobStatus, "A test clone of a MigratingVm, made from its latest snapshots.")
+    schema["x-kubernetes-validations"] = [CANCEL_OF_A_FINISHED_JOB]
     return _crd(
         kind="CloneJob",
         plural="clonejobs",
         short="cj",
-        schema=_root(CloneJobSpec, CloneJobStatus, "A test clone of a MigratingVm, made from its latest snapshots."),
+        schema=schema,
+        selectable=(".spec.migratingVm", ".status.state"),
         columns=[
             _column("State", ".status.state"),
             _column("Step", ".status.currentStep"),

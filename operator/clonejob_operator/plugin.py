@@ -12,10 +12,12 @@ from typing import Any, TextIO
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
+from clonejob_operator.api.clonejob import State
 from clonejob_operator.kube import CLONE_JOB, Body, Kube, status_of
 from clonejob_operator.timestamps import format_duration, now, parse_time
 
-FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
+FINISHED = tuple(sorted(state.value for state in FINISHED_STATES))
 BAR = 20
 
 
@@ -112,7 +114,7 @@ class Plugin:
     def list(self, all_namespaces: bool, state: str | None) -> int:
         items = self.kube.list(CLONE_JOB, None if all_namespaces else self.namespace)
         if state:
-            items = [i for i in items if (i.get("status") or {}).get("state") == state]
+            items = [i for i in items if ((i.get("status") or {}).get("state") or "STATE_UNSPECIFIED") == state]
         items.sort(key=lambda i: (i["metadata"]["namespace"], i["metadata"].get("creationTimestamp", "")))
         if not items:
             print("No CloneJobs found.", file=self.out)
@@ -123,7 +125,9 @@ class Plugin:
     def cancel(self, name: str, wait: bool, timeout: float, interval: float = 1.0) -> int:
         state = (self._get(name).get("status") or {}).get("state")
         if state in FINISHED:
-            raise PluginError(f"CloneJob {name} already ended {state}; there is nothing to cancel")
+            raise PluginError(
+                f"CloneJob {name}: FAILED_PRECONDITION: the job has finished ({state}); nothing to cancel"
+            )
         self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
         print(f"clonejob.vmmigration.dev/{name} cancel requested", file=self.out)
         if not wait:
@@ -179,7 +183,7 @@ def parser() -> argparse.ArgumentParser:
     get.add_argument("name", metavar="NAME")
     listing = commands.add_parser("list", help="CloneJobs in the namespace (or all)")
     listing.add_argument("-A", "--all-namespaces", action="store_true")
-    listing.add_argument("--state", choices=["PENDING", "ACTIVE", "ADAPTING_OS", "CANCELLING", *FINISHED])
+    listing.add_argument("--state", choices=[state.value for state in State])
     cancel = commands.add_parser("cancel", help="cancel a CloneJob")
     cancel.add_argument("name", metavar="NAME")
     cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")

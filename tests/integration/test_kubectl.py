@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from clonejob_operator.api.clonejob import StepKind
-from clonejob_operator.kube import DATA_VOLUME, Kube
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Kube
 from tests.integration.kit import World, running_operator, settings_for
 
 
@@ -100,3 +100,31 @@ def test_kstatus_reads_running_as_in_progress_succeeded_as_current_failed_as_fai
         world.cancel("stop")
         world.wait_state("stop", "CANCELLED")
         assert kstatus(world.job("stop")) == "Failed"
+
+
+def test_kubectl_field_selectors_on_migratingvm_and_state(world: World, namespace: str, kubectl: list[str]) -> None:
+    world.clone_job("a", migrating_vm="web-1")
+    world.clone_job("b", migrating_vm="web-2")
+    world.set_status(CLONE_JOB, "a", {"state": "FAILED"})
+    selector = "spec.migratingVm=web-1,status.state=FAILED"
+    out = subprocess.run(
+        [*kubectl, "-n", namespace, "get", "cj", "--field-selector", selector, "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["clonejob.vmmigration.dev/a"]
+
+
+def test_kubectl_patch_cancelling_a_finished_job_is_refused(world: World, namespace: str, kubectl: list[str]) -> None:
+    world.clone_job("done")
+    world.set_status(CLONE_JOB, "done", {"state": "SUCCEEDED"})
+    out = subprocess.run(
+        [*kubectl, "-n", namespace, "patch", "cj", "done", "--type", "merge", "-p", '{"spec":{"cancel":true}}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "spec.cancel" in out.stderr and "has finished (status.state SUCCEEDED)" in out.stderr

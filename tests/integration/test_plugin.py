@@ -56,7 +56,7 @@ def test_errors_exit_non_zero_with_a_message(
     world.clone_job("done")
     world.kube.patch_status(CLONE_JOB, namespace, "done", {"status": {"state": "SUCCEEDED"}})
     code, _ = run(cluster_kubeconfig, "-n", namespace, "cancel", "done")
-    assert code == 1 and "already ended SUCCEEDED; there is nothing to cancel" in capsys.readouterr().err
+    assert code == 1 and "FAILED_PRECONDITION: the job has finished (SUCCEEDED)" in capsys.readouterr().err
     assert world.job("done")["spec"]["cancel"] is False, "a finished job is left alone"
     code, _ = run("/nonexistent/kubeconfig", "list")
     assert code == 1 and "error: cannot load a kubeconfig" in capsys.readouterr().err
