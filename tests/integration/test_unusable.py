@@ -27,6 +27,8 @@ def _loosened(crd: dict[str, Any]) -> dict[str, Any]:
     schema = loose["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     schema["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     schema.pop("required", None)
+    schema.pop("x-kubernetes-validations", None)  # rules and selectable fields name spec fields it no longer has
+    loose["spec"]["versions"][0].pop("selectableFields", None)
     return loose
 
 
