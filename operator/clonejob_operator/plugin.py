@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -107,8 +109,11 @@ class Plugin:
         print(f"clonejob.vmmigration.dev/{created['metadata']['name']} created", file=self.out)
         return 0
 
-    def get(self, name: str) -> int:
-        print(timeline(self._get(name), now()), file=self.out)
+    def get(self, name: str, migrating_vm: str | None = None) -> int:
+        body = self._get(name)
+        if migrating_vm is not None and (body.get("spec") or {}).get("migratingVm") != migrating_vm:
+            raise PluginError(f"CloneJob {name} of MigratingVm {migrating_vm} not found in namespace {self.namespace}")
+        print(timeline(body, now()), file=self.out)
         return 0
 
     def list(self, all_namespaces: bool, state: str | None) -> int:
@@ -170,21 +175,34 @@ def _live(body: Body) -> str:
     return f"{status.get('state', '')} {bar(status.get('progressPercent'))} {message or ''}".rstrip()
 
 
+def _connection_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """The flags kubectl takes before or after the verb: after it they win, before it they are the default."""
+    parser.add_argument("-n", "--namespace", default=default, help="default: the current context's namespace")
+    parser.add_argument("--kubeconfig", default=default, help="default: $KUBECONFIG or ~/.kube/config")
+    parser.add_argument("--context", default=default, help="the kubeconfig context to use")
+    parser.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        default=default if default is not None else False,
+        help="list across all namespaces",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kubectl clonejob", description=__doc__)
-    top.add_argument("-n", "--namespace", help="default: the current context's namespace")
-    top.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
-    top.add_argument("--context", help="the kubeconfig context to use")
+    _connection_flags(top, None)
+    after = argparse.ArgumentParser(add_help=False)
+    _connection_flags(after, argparse.SUPPRESS)
     commands = top.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create", help="clone a MigratingVm")
+    create = commands.add_parser("create", help="clone a MigratingVm", parents=[after])
     create.add_argument("migrating_vm", metavar="MIGRATINGVM")
     create.add_argument("--name", help="default: MIGRATINGVM-clone-<random>")
-    get = commands.add_parser("get", help="a CloneJob's state and step timeline")
-    get.add_argument("name", metavar="NAME")
-    listing = commands.add_parser("list", help="CloneJobs in the namespace (or all)")
-    listing.add_argument("-A", "--all-namespaces", action="store_true")
+    get = commands.add_parser("get", help="a CloneJob's state and step timeline", parents=[after])
+    get.add_argument("name", metavar="NAME", help="a name, or namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    listing = commands.add_parser("list", help="CloneJobs in the namespace (or all)", parents=[after])
     listing.add_argument("--state", choices=[state.value for state in State])
-    cancel = commands.add_parser("cancel", help="cancel a CloneJob")
+    cancel = commands.add_parser("cancel", help="cancel a CloneJob", parents=[after])
     cancel.add_argument("name", metavar="NAME")
     cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")
     cancel.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
@@ -212,12 +230,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except (kubernetes.config.ConfigException, OSError) as error:
         print(f"error: cannot load a kubeconfig: {error}", file=sys.stderr)
         return 1
-    plugin = Plugin(kube, _namespace(args.namespace, args.kubeconfig, args.context), stream)
+    namespace = _namespace(args.namespace, args.kubeconfig, args.context)
+    name = getattr(args, "name", None)
+    parent = None
+    if args.command == "get" and name:
+        try:
+            namespace, name, parent = resource_name(name, namespace)
+        except PluginError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    plugin = Plugin(kube, namespace, stream)
     try:
         if args.command == "create":
             return plugin.create(args.migrating_vm, args.name)
         if args.command == "get":
-            return plugin.get(args.name)
+            return plugin.get(name or "", parent)
         if args.command == "list":
             return plugin.list(args.all_namespaces, args.state)
         return plugin.cancel(args.name, args.wait, args.timeout)
@@ -225,8 +252,34 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ApiException as error:
-        print(f"error: the API server answered {status_of(error)} {error.reason}", file=sys.stderr)
+        what = f"CloneJob {name}" if name else "CloneJobs" if args.command == "list" else "CloneJob"
+        print(f"error: {what}: {server_message(error)}", file=sys.stderr)
         return 1
+
+
+_RESOURCE = re.compile(r"^namespaces/(?P<ns>[^/]+)/migratingVms/(?P<mvm>[^/]+)/cloneJobs/(?P<name>[^/]+)$")
+
+
+def resource_name(name: str, namespace: str) -> tuple[str, str, str | None]:
+    """(namespace, name, MigratingVm or None) of a bare name, or of the seed's resource name (status.name)."""
+    if "/" not in name:
+        return namespace, name, None
+    match = _RESOURCE.match(name)
+    if match is None:
+        raise PluginError(f"{name!r} is neither a name nor namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    return match["ns"], match["name"], match["mvm"]
+
+
+def server_message(error: ApiException) -> str:
+    """What the API server said: its message (the field, the rule and why), else its code and reason."""
+    try:
+        message = str(json.loads(error.body or "{}").get("message") or "")
+    except ValueError:
+        message = ""
+    if not message:
+        return f"the API server answered {status_of(error)} {error.reason}"
+    _, invalid, detail = message.partition(" is invalid: ")
+    return detail if invalid else message
 
 
 if __name__ == "__main__":

@@ -60,3 +60,19 @@ def test_errors_exit_non_zero_with_a_message(
     assert world.job("done")["spec"]["cancel"] is False, "a finished job is left alone"
     code, _ = run("/nonexistent/kubeconfig", "list")
     assert code == 1 and "error: cannot load a kubeconfig" in capsys.readouterr().err
+
+
+def test_flags_after_the_verb_the_seeds_resource_name_and_the_servers_words(
+    world: World, namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.clone_job("mine", migrating_vm="web-1")
+    code, out = run(cluster_kubeconfig, "list", "-n", namespace)
+    assert code == 0 and "mine" in out
+    resource = f"namespaces/{namespace}/migratingVms/web-1/cloneJobs/mine"
+    code, out = run(cluster_kubeconfig, "get", resource)
+    assert code == 0 and f"CloneJob {namespace}/mine  (MigratingVm web-1)" in out
+    code, _ = run(cluster_kubeconfig, "get", f"namespaces/{namespace}/migratingVms/web-2/cloneJobs/mine")
+    assert code == 1 and "CloneJob mine of MigratingVm web-2 not found" in capsys.readouterr().err
+    code, _ = run(cluster_kubeconfig, "create", "Not_A_Name", "--name", "bad", "-n", namespace)
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: CloneJob bad: spec.migratingVm: Invalid value"), err

@@ -75,3 +75,45 @@ def test_live_display_redraws_one_line_on_a_terminal_and_prints_lines_otherwise(
         shower._show("CANCELLED [####] 100%")
     assert terminal.getvalue() == "\r\x1b[KCANCELLING [----]   0%\r\x1b[KCANCELLED [####] 100%"
     assert pipe.getvalue().splitlines() == ["CANCELLING [----]   0%", "CANCELLED [####] 100%"]
+
+
+def test_connection_flags_go_before_or_after_the_verb() -> None:
+    from clonejob_operator.plugin import parser
+
+    after = parser().parse_args(["list", "-n", "team-a", "--context", "c", "--kubeconfig", "k", "-A"])
+    before = parser().parse_args(["-n", "team-a", "--context", "c", "--kubeconfig", "k", "-A", "list"])
+    for args in (after, before):
+        assert (args.namespace, args.context, args.kubeconfig, args.all_namespaces) == ("team-a", "c", "k", True)
+    both = parser().parse_args(["-n", "first", "get", "x", "-n", "second"])
+    assert both.namespace == "second" and both.name == "x"
+    assert parser().parse_args(["get", "x"]).namespace is None
+
+
+def test_the_seeds_resource_name_is_accepted_by_get() -> None:
+    import pytest
+
+    from clonejob_operator.plugin import PluginError, resource_name
+
+    assert resource_name("cj", "ns") == ("ns", "cj", None)
+    assert resource_name("namespaces/team-a/migratingVms/web-1/cloneJobs/cj", "ns") == ("team-a", "cj", "web-1")
+    with pytest.raises(PluginError):
+        resource_name("projects/p/cloneJobs/cj", "ns")
+
+
+def test_server_refusals_keep_the_servers_words() -> None:
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+
+    from clonejob_operator.plugin import server_message
+
+    error = ApiException(status=422, reason="Unprocessable Entity")
+    error.body = json.dumps(
+        {
+            "message": 'CloneJob.vmmigration.dev "web-1-test-3" is invalid: spec.cancel: Invalid value: "boolean": '
+            "cancel may only change from false to true"
+        }
+    )
+    assert server_message(error) == 'spec.cancel: Invalid value: "boolean": cancel may only change from false to true'
+    bare = ApiException(status=409, reason="Conflict")
+    assert server_message(bare) == "the API server answered 409 Conflict"
