@@ -8,15 +8,18 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 import kubernetes
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import State
 from clonejob_operator.kube import CLONE_JOB, Body, Kube, status_of
+from clonejob_operator.listing import FilterError, Order, field_of, field_selector, order_key, parse_filter
 from clonejob_operator.timestamps import format_duration, now, parse_time
 
 FINISHED = tuple(sorted(state.value for state in FINISHED_STATES))
@@ -65,7 +68,7 @@ def timeline(body: Body, moment: datetime) -> str:
     return "\n".join(lines)
 
 
-def table(items: list[Body], moment: datetime) -> str:
+def table(items: Sequence[Body], moment: datetime) -> str:
     rows = [("NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE")]
     for item in items:
         status = item.get("status") or {}
@@ -116,16 +119,58 @@ class Plugin:
         print(timeline(body, now()), file=self.out)
         return 0
 
-    def list(self, all_namespaces: bool, state: str | None) -> int:
-        items = self.kube.list(CLONE_JOB, None if all_namespaces else self.namespace)
-        if state:
-            items = [i for i in items if ((i.get("status") or {}).get("state") or "STATE_UNSPECIFIED") == state]
-        items.sort(key=lambda i: (i["metadata"]["namespace"], i["metadata"].get("creationTimestamp", "")))
-        if not items:
-            print("No CloneJobs found.", file=self.out)
-            return 0
-        print(table(items, now()), file=self.out)
+    def list(self, query: Query) -> int:
+        """The seed's list: by MigratingVm and state on the server (field selectors), the rest of the
+        filter here; pages are the API server's (limit and continue: the continue token is the next page
+        token), ordered by --order-by within the page."""
+        flt = parse_filter(query.filter) if query.filter else None
+        selector = field_selector(query.migrating_vm, query.states, flt.server if flt else ())
+        kwargs: dict[str, Any] = {"field_selector": selector, "limit": query.page_size or 0}
+        if query.page_token:
+            kwargs["_continue"] = query.page_token
+        custom = self.kube.custom
+        if query.all_namespaces:
+            listing = self.kube.call(
+                custom.list_cluster_custom_object, CLONE_JOB.group, CLONE_JOB.version, CLONE_JOB.plural, **kwargs
+            )
+        else:
+            listing = self.kube.call(
+                custom.list_namespaced_custom_object,
+                CLONE_JOB.group,
+                CLONE_JOB.version,
+                self.namespace,
+                CLONE_JOB.plural,
+                **kwargs,
+            )
+        items = list(listing.get("items") or [])
+        if query.states:
+            items = [i for i in items if field_of(i, "state") in query.states]
+        if flt is not None:
+            items = [i for i in items if flt.test(i)]
+        if query.order_by is not None:
+            items.sort(key=order_key(query.order_by), reverse=query.descending)
+        else:
+            items.sort(key=lambda i: (i["metadata"]["namespace"], i["metadata"].get("creationTimestamp", "")))
+        token = str((listing.get("metadata") or {}).get("continue") or "")
+        self._print_list(items, token, query.output)
         return 0
+
+    def _print_list(self, items: Sequence[Body], token: str, output: str) -> None:
+        if output in ("json", "yaml"):
+            response = {
+                "cloneJobs": [dict(item) for item in items],
+                "nextPageToken": token,
+            }  # the seed's ListCloneJobsResponse
+            text = json.dumps(response, indent=2) if output == "json" else yaml.safe_dump(response, sort_keys=False)
+            print(text.rstrip(), file=self.out)
+            return
+        if output == "name":
+            for item in items:
+                print(f"clonejob.vmmigration.dev/{item['metadata']['name']}", file=self.out)
+            return
+        print(table(items, now()) if items else "No CloneJobs found.", file=self.out)
+        if token:
+            print(f"Next page token: {token}", file=self.out)
 
     def cancel(self, name: str, wait: bool, timeout: float, interval: float = 1.0) -> int:
         state = (self._get(name).get("status") or {}).get("state")
@@ -200,8 +245,20 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="default: MIGRATINGVM-clone-<random>")
     get = commands.add_parser("get", help="a CloneJob's state and step timeline", parents=[after])
     get.add_argument("name", metavar="NAME", help="a name, or namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
-    listing = commands.add_parser("list", help="CloneJobs in the namespace (or all)", parents=[after])
-    listing.add_argument("--state", choices=[state.value for state in State])
+    listing = commands.add_parser(
+        "list",
+        help="CloneJobs in the namespace (or all), the seed's list",
+        parents=[after],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=LIST_HELP,
+    )
+    listing.add_argument("migrating_vm", metavar="MIGRATINGVM", nargs="?", help="only this MigratingVm's jobs")
+    listing.add_argument("--state", type=_states, default=[], help="S[,S...]: only these states")
+    listing.add_argument("--filter", help="an AIP-160 filter (see below)")
+    listing.add_argument("--order-by", nargs="+", metavar="FIELD", help="createTime|endTime|state|name [desc]")
+    listing.add_argument("--page-size", type=int, default=0, metavar="N", help="at most N jobs per page")
+    listing.add_argument("--page-token", help="the page after the one that printed this token")
+    listing.add_argument("-o", "--output", choices=["table", "json", "yaml", "name"], default="table")
     cancel = commands.add_parser("cancel", help="cancel a CloneJob", parents=[after])
     cancel.add_argument("name", metavar="NAME")
     cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")
@@ -246,15 +303,74 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "get":
             return plugin.get(name or "", parent)
         if args.command == "list":
-            return plugin.list(args.all_namespaces, args.state)
+            return plugin.list(_query(args))
         return plugin.cancel(args.name, args.wait, args.timeout)
-    except PluginError as error:
+    except (PluginError, FilterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ApiException as error:
         what = f"CloneJob {name}" if name else "CloneJobs" if args.command == "list" else "CloneJob"
         print(f"error: {what}: {server_message(error)}", file=sys.stderr)
         return 1
+
+
+LIST_HELP = f"""filters (a subset of AIP-160):
+  fields       state, name, migratingVm (= and != only); createTime, endTime (RFC 3339; = != < <= > >=)
+  combine      AND, OR (AND binds tighter), NOT or -, parentheses
+  values       "quoted" or bare words; states: {", ".join(s.value for s in State)}
+examples:
+  kubectl clonejob list web-1 --state FAILED,CANCELLED
+  kubectl clonejob list -A --filter 'state = FAILED AND createTime > "2026-11-01T00:00:00Z"'
+  kubectl clonejob list --order-by createTime desc --page-size 10 -o json
+"""
+
+
+@dataclass(frozen=True)
+class Query:
+    migrating_vm: str | None = None
+    all_namespaces: bool = False
+    states: list[str] = field(default_factory=list)
+    filter: str | None = None
+    order_by: Order | None = None
+    descending: bool = False
+    page_size: int = 0
+    page_token: str | None = None
+    output: str = "table"
+
+
+def _states(text: str) -> list[str]:
+    known = {s.value for s in State}
+    states = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [s for s in states if s not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no state {unknown[0]!r}; states: {', '.join(sorted(known))}")
+    return states
+
+
+def _query(args: argparse.Namespace) -> Query:
+    order, descending = None, False
+    if args.order_by:
+        words = " ".join(args.order_by).split()
+        try:
+            order = Order(words[0])
+        except ValueError:
+            raise PluginError(f"--order-by {words[0]!r}: one of {', '.join(o.value for o in Order)}") from None
+        if words[1:] not in ([], ["desc"], ["asc"]):
+            raise PluginError(f"--order-by takes FIELD [desc], not {' '.join(words)!r}")
+        descending = words[1:] == ["desc"]
+    if args.page_size < 0:
+        raise PluginError("--page-size must be 0 (everything) or more")
+    return Query(
+        migrating_vm=args.migrating_vm,
+        all_namespaces=args.all_namespaces,
+        states=args.state,
+        filter=args.filter,
+        order_by=order,
+        descending=descending,
+        page_size=args.page_size,
+        page_token=args.page_token,
+        output=args.output,
+    )
 
 
 _RESOURCE = re.compile(r"^namespaces/(?P<ns>[^/]+)/migratingVms/(?P<mvm>[^/]+)/cloneJobs/(?P<name>[^/]+)$")

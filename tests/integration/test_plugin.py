@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -76,3 +77,55 @@ def test_flags_after_the_verb_the_seeds_resource_name_and_the_servers_words(
     code, _ = run(cluster_kubeconfig, "create", "Not_A_Name", "--name", "bad", "-n", namespace)
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("error: CloneJob bad: spec.migratingVm: Invalid value"), err
+
+
+def test_list_pages_through_25_jobs_ten_at_a_time(world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    for index in range(25):
+        world.clone_job(f"job-{index:02d}")
+    seen: list[str] = []
+    token, pages = "", 0
+    while True:
+        args = ["list", "-n", namespace, "--page-size", "10", "-o", "json", *(["--page-token", token] if token else [])]
+        code, out = run(cluster_kubeconfig, *args)
+        assert code == 0, out
+        response = json.loads(out)
+        assert set(response) == {"cloneJobs", "nextPageToken"}  # the seed's ListCloneJobsResponse
+        seen += [job["metadata"]["name"] for job in response["cloneJobs"]]
+        pages += 1
+        token = response["nextPageToken"]
+        if not token:
+            break
+    assert pages == 3 and len(seen) == 25 and sorted(seen) == [f"job-{i:02d}" for i in range(25)]
+    code, out = run(cluster_kubeconfig, "list", "-n", namespace, "--page-size", "10")
+    assert code == 0 and out.splitlines()[-1].startswith("Next page token: ")
+
+
+def test_list_by_migratingvm_state_filter_and_order(world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    for name, mvm, state in (("a", "web-1", "FAILED"), ("b", "web-2", "FAILED"), ("c", "web-1", "SUCCEEDED")):
+        world.clone_job(name, migrating_vm=mvm)
+        world.set_status(CLONE_JOB, name, {"state": state, "createTime": f"2026-11-0{ord(name) - 96}T00:00:00Z"})
+    world.clone_job("d", migrating_vm="web-1")  # not recorded yet: STATE_UNSPECIFIED
+
+    def names(*args: str) -> list[str]:
+        code, out = run(cluster_kubeconfig, "list", "-n", namespace, "-o", "name", *args)
+        assert code == 0, out
+        return [line.rsplit("/", 1)[1] for line in out.splitlines()]
+
+    assert sorted(names("web-1")) == ["a", "c", "d"]
+    assert names("web-1", "--state", "FAILED") == ["a"]
+    assert sorted(names("--state", "FAILED,SUCCEEDED")) == ["a", "b", "c"]
+    assert names("--state", "STATE_UNSPECIFIED") == ["d"]
+    assert names("--filter", 'state = FAILED AND createTime > "2026-11-01T12:00:00Z"') == ["b"]
+    assert names("--filter", "state = FAILED OR state = SUCCEEDED", "--order-by", "createTime", "desc") == [
+        "c",
+        "b",
+        "a",
+    ]
+
+
+def test_list_rejects_an_unsupported_filter_pointing_at_it(
+    namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run(cluster_kubeconfig, "list", "-n", namespace, "--filter", "size > 3")
+    err = capsys.readouterr().err
+    assert code == 1 and "unknown field 'size'" in err and err.rstrip().endswith("^")

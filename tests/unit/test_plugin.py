@@ -117,3 +117,12 @@ def test_server_refusals_keep_the_servers_words() -> None:
     assert server_message(error) == 'spec.cancel: Invalid value: "boolean": cancel may only change from false to true'
     bare = ApiException(status=409, reason="Conflict")
     assert server_message(bare) == "the API server answered 409 Conflict"
+
+
+def test_the_readme_shows_the_lists_help() -> None:
+    from pathlib import Path
+
+    from clonejob_operator.plugin import LIST_HELP
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert LIST_HELP.strip() in readme
