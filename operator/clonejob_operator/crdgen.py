@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel
 
 from clonejob_operator import GROUP, VERSION
+from clonejob_operator.api import docs
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
@@ -18,17 +19,19 @@ Schema = dict[str, Any]
 _DROP = {"title", "discriminator"}
 
 
-def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
-    """Inline ``$ref``s, fold ``Optional`` unions, drop what a structural schema does not allow."""
+def _resolve(node: Any, defs: dict[str, Schema], model: str | None = None) -> Any:
+    """Inline ``$ref``s, fold ``Optional`` unions, drop what a structural schema does not allow, and
+    give every property its description (``api.docs``). ``model`` names the model whose properties these are."""
     if isinstance(node, list):
-        return [_resolve(item, defs) for item in node]
+        return [_resolve(item, defs, model) for item in node]
     if not isinstance(node, dict):
         return node
     node = dict(node)
     if "$ref" in node:
-        target = copy.deepcopy(defs[node.pop("$ref").rsplit("/", 1)[-1]])
+        name = node.pop("$ref").rsplit("/", 1)[-1]
+        target = copy.deepcopy(defs[name])
         target.update(node)  # sibling keys (description, validations) win over the definition's own
-        return _resolve(target, defs)
+        return _resolve(target, defs, name)
     for combinator in ("anyOf", "oneOf"):
         if combinator in node:
             options = [opt for opt in node.pop(combinator) if opt != {"type": "null"}]
@@ -36,11 +39,11 @@ def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
                 raise ValueError(f"cannot express a union in a structural schema: {options}")
             merged = dict(options[0])
             merged.update(node)
-            return _resolve(merged, defs)
+            return _resolve(merged, defs, model)
     if "allOf" in node and len(node["allOf"]) == 1:
         merged = dict(node.pop("allOf")[0])
         merged.update(node)
-        return _resolve(merged, defs)
+        return _resolve(merged, defs, model)
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if node.get("default", 0) is None:
@@ -55,15 +58,20 @@ def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
         if key in _DROP or key == "$defs":
             continue
         if key == "properties":
-            out[key] = {name: _resolve(prop, defs) for name, prop in value.items()}
+            out[key] = {name: _described(model, name, _resolve(prop, defs)) for name, prop in value.items()}
         else:
-            out[key] = _resolve(value, defs)
+            out[key] = _resolve(value, defs, model)
     return out
+
+
+def _described(model: str | None, name: str, prop: Schema) -> Schema:
+    text = docs.describe(model, name, prop.get("description"))
+    return {**prop, "description": text} if text else prop
 
 
 def schema_of(model: type[BaseModel]) -> Schema:
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    return dict(_resolve(raw, raw.get("$defs", {})))
+    return dict(_resolve(raw, raw.get("$defs", {}), model.__name__))
 
 
 def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> Schema:
@@ -72,11 +80,11 @@ def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> S
         "description": description,
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": schema_of(spec),
-            "status": schema_of(status),
+            "apiVersion": {"type": "string", "description": docs.BY_NAME["apiVersion"]},
+            "kind": {"type": "string", "description": docs.BY_NAME["kind"]},
+            "metadata": {"type": "object"},  # the API server allows nothing more here, a description included
+            "spec": {**schema_of(spec), "description": docs.BY_NAME["spec"]},
+            "status": {**schema_of(status), "description": docs.BY_NAME["status"]},
         },
     }
 

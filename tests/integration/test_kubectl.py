@@ -11,7 +11,7 @@ import pytest
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Kube
-from tests.integration.kit import World, running_operator, settings_for
+from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 
 @pytest.fixture
@@ -128,3 +128,20 @@ def test_kubectl_patch_cancelling_a_finished_job_is_refused(world: World, namesp
     )
     assert out.returncode != 0
     assert "spec.cancel" in out.stderr and "has finished (status.state SUCCEEDED)" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "words"),
+    [
+        ("clonejob.status.state", "The clone job has not yet started."),
+        ("clonejob.status.name", "Output only. The name of the clone"),
+        ("clonejob.status.steps.preparingVmDisks", "Preparing VM disks step."),
+        ("targetproject.spec.project", "The target Google Cloud project ID."),
+    ],
+)
+def test_kubectl_explain_shows_the_seeds_descriptions(kubectl: list[str], field: str, words: str) -> None:
+    def explained() -> str | None:
+        out = subprocess.run([*kubectl, "explain", field], capture_output=True, text=True, timeout=60)
+        return out.stdout if out.returncode == 0 and words in " ".join(out.stdout.split()) else None
+
+    assert wait_for(explained, 30, f"kubectl explain {field}")

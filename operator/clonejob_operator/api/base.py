@@ -50,7 +50,7 @@ def exactly_one(fields: list[str]) -> dict[str, str]:
 
 Timestamp = Annotated[
     str,
-    Field(pattern=TIMESTAMP_PATTERN, max_length=40, description="RFC 3339 UTC, Z suffix, up to 9 fractional digits."),
+    Field(pattern=TIMESTAMP_PATTERN, max_length=40),
 ]
 Int64 = Annotated[int, Field(json_schema_extra={"format": "int64"})]
 Name = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
