@@ -373,6 +373,8 @@ def _query(args: argparse.Namespace) -> Query:
     )
 
 
+# "Invalid value: " before a rule's message (object fields carry no value); kept before a real value.
+_NOISE = re.compile(r'Invalid value: (?!(?:"[^"]*"|true|false|null|-?\d[\d.e+-]*): )|Forbidden: ')
 _RESOURCE = re.compile(r"^namespaces/(?P<ns>[^/]+)/migratingVms/(?P<mvm>[^/]+)/cloneJobs/(?P<name>[^/]+)$")
 
 
@@ -395,7 +397,8 @@ def server_message(error: ApiException) -> str:
     if not message:
         return f"the API server answered {status_of(error)} {error.reason}"
     _, invalid, detail = message.partition(" is invalid: ")
-    return detail if invalid else message
+    # "spec.cancel: Invalid value: \"boolean\": why" reads "spec.cancel: why" (likewise Forbidden).
+    return _NOISE.sub("", detail) if invalid else message
 
 
 if __name__ == "__main__":

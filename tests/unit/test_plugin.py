@@ -110,11 +110,11 @@ def test_server_refusals_keep_the_servers_words() -> None:
     error = ApiException(status=422, reason="Unprocessable Entity")
     error.body = json.dumps(
         {
-            "message": 'CloneJob.vmmigration.dev "web-1-test-3" is invalid: spec.cancel: Invalid value: "boolean": '
-            "cancel may only change from false to true"
+            "message": 'CloneJob.vmmigration.dev "web-1-test-3" is invalid: spec: Invalid value: exactly one of a, b '
+            "must be set"
         }
     )
-    assert server_message(error) == 'spec.cancel: Invalid value: "boolean": cancel may only change from false to true'
+    assert server_message(error) == "spec: exactly one of a, b must be set"
     bare = ApiException(status=409, reason="Conflict")
     assert server_message(bare) == "the API server answered 409 Conflict"
 
