@@ -176,3 +176,10 @@ def test_google_identity_and_compute_endpoint_values(render: Render) -> None:
         "volumeMounts"
     ]
     assert {"name": "google-credentials", "secret": {"secretName": "google-sa"}} in pod["volumes"]
+
+
+def test_the_chart_refuses_a_cluster_too_old_for_its_crds(helm: str) -> None:
+    """CEL rules with reason and fieldPath, and selectableFields, need Kubernetes 1.30 (the latter 1.31 GA)."""
+    old = run_helm(helm, "template", "x", str(CHART), "--kube-version", "1.29.0", check=False)
+    assert old.returncode != 0 and "kubeVersion" in old.stderr
+    assert run_helm(helm, "template", "x", str(CHART), "--kube-version", "1.30.0", check=False).returncode == 0
