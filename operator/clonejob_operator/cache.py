@@ -127,10 +127,6 @@ class Cache:
             and all(((body.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())
         ]
 
-    def count(self, kind: Kind) -> int:
-        with self._lock:
-            return len(self._objects[kind])
-
 
 class CachedKube(Kube):
     """A Kube whose reads of watched kinds come from the cache and whose writes are stored in it."""

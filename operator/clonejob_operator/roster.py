@@ -210,10 +210,6 @@ class Roster:
             return self._active(None)
 
     # --- who to wake ------------------------------------------------------------------------------------
-    def entry(self, namespace: str, name: str) -> Entry | None:
-        with self._lock:
-            return self._entries.get(self._by_name.get((namespace, name), ""))
-
     def key_of(self, uid: str) -> Key | None:
         """The job with this uid, while it is unfinished (products of finished jobs are never touched)."""
         with self._lock:
