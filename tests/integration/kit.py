@@ -138,6 +138,15 @@ class World:
             self.sync(name, disks, ready=ready_snapshots)
         return created
 
+    def compute_engine_vm(self, name: str, defaults: dict[str, Any], snapshots: int = 1) -> Body:
+        """A MigratingVm with a Compute Engine VM target whose last sync has Compute Engine snapshots."""
+        created = self.create(MIGRATING_VM, name, {"sourceVmId": f"vm-{name}", "computeEngineTargetDefaults": defaults})
+        disks = [
+            {"disk": f"d{i}", "computeEngineSnapshot": f"projects/p/global/snapshots/s{i}"} for i in range(snapshots)
+        ]
+        self.set_status(MIGRATING_VM, name, {"lastSync": {"cycleNumber": 3, "snapshots": disks}})
+        return created
+
     def sync(self, name: str, disks: int = 1, cycle: int = 3, ready: bool = True) -> None:
         """Play the replication tool: snapshots exist, and the MigratingVm's lastSync names them."""
         snapshots = []

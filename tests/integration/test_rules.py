@@ -150,18 +150,7 @@ def test_compute_engine_details_are_recorded_and_a_missing_field_is_named(
 ) -> None:
     world.create(TARGET_PROJECT, "tp", {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "k"}})
     path = "projects/p/locations/global/targetProjects/tp"
-    defaults = {"zone": "us-central1-a", "targetProject": path}
-    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-1", "computeEngineTargetDefaults": defaults})
-    world.set_status(
-        MIGRATING_VM,
-        "gce",
-        {
-            "lastSync": {
-                "cycleNumber": 3,
-                "snapshots": [{"disk": "d0", "computeEngineSnapshot": "projects/p/global/snapshots/s"}],
-            }
-        },
-    )
+    world.compute_engine_vm("gce", {"zone": "us-central1-a", "targetProject": path})
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="gce")
         status = world.wait_state("cj", "FAILED")

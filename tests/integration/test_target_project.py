@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.kube import TARGET_PROJECT, Kube
 from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 
 KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
 
 
 def _gce(world: World, reference: str = "tp") -> None:
-    spec = {"sourceVmId": "vm-1", "computeEngineTargetDefaults": {"zone": "z", "targetProject": reference}}
-    world.create(MIGRATING_VM, "gce", spec)
-    world.set_status(
-        MIGRATING_VM,
-        "gce",
-        {
-            "lastSync": {
-                "cycleNumber": 3,
-                "snapshots": [{"disk": "d0", "computeEngineSnapshot": "projects/p/global/snapshots/s"}],
-            }
-        },
-    )
+    world.compute_engine_vm("gce", {"zone": "z", "targetProject": reference})
 
 
 def _reason(world: World, name: str) -> str | None:
