@@ -7,11 +7,11 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-import kubernetes
-
 from bench.counting import CountingKube
+from bench.watching import Follower
 from clonejob_operator import names
 from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kind
 
@@ -31,61 +31,23 @@ class FakeInfrastructure:
         self.paused = threading.Event()
         """While set, products are left as created (jobs wait on them)."""
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fake")
-        self._stopping = threading.Event()
-        self._watches: list[kubernetes.watch.Watch] = []
-        self._threads = [
-            threading.Thread(target=self._watch, args=(kind,), name=f"fake-{kind.plural}", daemon=True)
-            for kind in READY
-        ]
+        self._followers = [Follower(kube, kind, namespace, partial(self._seen, kind), kube.tally) for kind in READY]
         self._lock = threading.Lock()
 
     def __enter__(self) -> FakeInfrastructure:
-        for thread in self._threads:
-            thread.start()
+        for follower in self._followers:
+            follower.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stopping.set()
-        for watch in self._watches:
-            watch.stop()
+        for follower in self._followers:
+            follower.stop()
         self._pool.shutdown(wait=True)
 
-    def _watch(self, kind: Kind) -> None:
-        listing: Any = self.kube.custom.list_namespaced_custom_object(
-            kind.group, kind.version, self.namespace, kind.plural
-        )
-        self.kube.count("LIST", kind.plural)
-        since = listing["metadata"]["resourceVersion"]
-        for item in listing.get("items", []):
-            self._seen(kind, item)
-        while not self._stopping.is_set():
-            watch = kubernetes.watch.Watch()
-            self._watches.append(watch)
-            self.kube.count("WATCH", kind.plural)
-            try:
-                for event in watch.stream(
-                    self.kube.custom.list_namespaced_custom_object,
-                    kind.group,
-                    kind.version,
-                    self.namespace,
-                    kind.plural,
-                    resource_version=since,
-                    timeout_seconds=120,
-                ):
-                    body = event["object"]
-                    if isinstance(body, dict) and body.get("metadata"):
-                        since = body["metadata"]["resourceVersion"]
-                        if event["type"] in ("ADDED", "MODIFIED"):
-                            self._seen(kind, body)
-            except Exception as error:  # the stream ends when stopped; anything else is reopened
-                if self._stopping.is_set():
-                    return
-                log.warning("fake watch of %s ended: %s; reopening", kind.plural, error)
-                time.sleep(0.5)
-
-    def _seen(self, kind: Kind, body: dict[str, Any]) -> None:
+    def _seen(self, kind: Kind, type_: str, body: dict[str, Any]) -> None:
+        """Mark a product of a job ready (once), unless paused; deleted and foreign objects are left alone."""
         meta = body["metadata"]
-        if self.paused.is_set() or meta.get("deletionTimestamp"):
+        if type_ == "DELETED" or self.paused.is_set() or meta.get("deletionTimestamp"):
             return
         if names.LABEL_JOB_UID not in (meta.get("labels") or {}):
             return

@@ -47,6 +47,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.counting import CountingKube, Tally, minus, server_counts
 from bench.fake import FakeInfrastructure
+from bench.watching import Follower
 from clonejob_operator import crdgen, names
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
 from clonejob_operator.targets.kubevirt import manifests as build
@@ -253,53 +254,18 @@ class JobWatcher:
     """When each CloneJob was first seen in each state (and its second step), from one watch."""
 
     def __init__(self, kube: Kube, namespace: str) -> None:
-        self.kube = kube
-        self.namespace = namespace
         self.seen: dict[str, dict[str, float]] = defaultdict(dict)
         self.succeeded = 0
         self.requests: Tally = Counter()
-        self._stopping = threading.Event()
-        self._watch: kubernetes.watch.Watch | None = None
-        self._thread = threading.Thread(target=self._run, name="job-watch", daemon=True)
         self._lock = threading.Lock()
+        self._follower = Follower(kube, CLONE_JOB, namespace, lambda type_, body: self._record(body), self.requests)
 
     def __enter__(self) -> JobWatcher:
-        self._thread.start()
+        self._follower.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stopping.set()
-        if self._watch:
-            self._watch.stop()
-
-    def _run(self) -> None:
-        custom = self.kube.custom
-        listing: Any = custom.list_namespaced_custom_object(
-            CLONE_JOB.group, CLONE_JOB.version, self.namespace, CLONE_JOB.plural
-        )
-        self.requests[("LIST", "clonejobs")] += 1
-        since = listing["metadata"]["resourceVersion"]
-        while not self._stopping.is_set():
-            self._watch = kubernetes.watch.Watch()
-            self.requests[("WATCH", "clonejobs")] += 1
-            try:
-                for event in self._watch.stream(
-                    custom.list_namespaced_custom_object,
-                    CLONE_JOB.group,
-                    CLONE_JOB.version,
-                    self.namespace,
-                    CLONE_JOB.plural,
-                    resource_version=since,
-                    timeout_seconds=120,
-                ):
-                    body = event["object"]
-                    if isinstance(body, dict) and body.get("metadata"):
-                        since = body["metadata"]["resourceVersion"]
-                        self._record(body)
-            except Exception:
-                if self._stopping.is_set():
-                    return
-                time.sleep(0.2)
+        self._follower.stop()
 
     def _record(self, body: dict[str, Any]) -> None:
         now = time.monotonic()

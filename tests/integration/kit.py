@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import kopf
-import kubernetes
+from bench.watching import Follower
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.controller import Controller
@@ -261,53 +262,27 @@ class StateRecorder:
     """Every state a CloneJob's status goes through, in order, from a watch (which sees every write)."""
 
     def __init__(self, kube: Kube, namespace: str, name: str) -> None:
-        self.kube, self.namespace, self.name = kube, namespace, name
+        self.name = name
         self.states: list[str] = []
-        self.error: Exception | None = None
-        self._stopping = False
-        self._watch = kubernetes.watch.Watch()
-        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+        self._follower = Follower(
+            kube, CLONE_JOB, namespace, self._seen, Counter(), field_selector=f"metadata.name={name}"
+        )
 
-    def _run(self) -> None:
-        """Watch until stopped; a stream the server ends (it does, on a CRD update) is reopened where it left off."""
-        while not self._stopping:
-            stream = self._watch.stream(
-                self.kube.custom.list_namespaced_custom_object,
-                CLONE_JOB.group,
-                CLONE_JOB.version,
-                self.namespace,
-                CLONE_JOB.plural,
-                field_selector=f"metadata.name={self.name}",
-                timeout_seconds=60,
-                resource_version=self._since,
-            )
-            try:
-                for event in stream:
-                    body = event["object"]
-                    if not isinstance(body, dict):
-                        continue
-                    self._since = body["metadata"]["resourceVersion"]
-                    state = (body.get("status") or {}).get("state")
-                    if state and (not self.states or self.states[-1] != state):
-                        self.states.append(state)
-            except Exception as error:  # the connection closing after __exit__ is expected
-                if not self._stopping:
-                    self.error = error
-                return
-            self._watch = kubernetes.watch.Watch()
+    @property
+    def error(self) -> Exception | None:
+        return self._follower.error
+
+    def _seen(self, type_: str, body: Body) -> None:
+        state = (body.get("status") or {}).get("state")
+        if state and (not self.states or self.states[-1] != state):
+            self.states.append(state)
 
     def __enter__(self) -> StateRecorder:
-        # Watching from this resourceVersion sees every later change, however late the stream opens.
-        listing = self.kube.custom.list_namespaced_custom_object(
-            CLONE_JOB.group, CLONE_JOB.version, self.namespace, CLONE_JOB.plural
-        )
-        self._since = listing["metadata"]["resourceVersion"]
-        self._thread.start()
+        self._follower.start(replay=False)  # changes from now on: the job is created inside the block
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stopping = True
-        self._watch.stop()
+        self._follower.stop()
 
     def wait_for(self, last: str, timeout: float = 30.0) -> list[str]:
         def reached() -> bool:

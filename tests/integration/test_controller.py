@@ -3,12 +3,12 @@ and jobs moved by watch events (the safety resync is far away in every test here
 
 from __future__ import annotations
 
-import threading
+from collections import Counter
 from typing import Any
 
-import kubernetes
 from bench.counting import CountingKube
 from bench.fake import FakeInfrastructure
+from bench.watching import Follower
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import State
@@ -21,43 +21,24 @@ class ActiveCounter:
     """How many CloneJobs were started at once, at most, as the watch saw every write in order."""
 
     def __init__(self, kube: Kube, namespace: str) -> None:
-        self.kube, self.namespace = kube, namespace
         self.states: dict[str, str] = {}
         self.most = 0
-        self.error: Exception | None = None
-        self._stopping = False
-        self._watch = kubernetes.watch.Watch()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._follower = Follower(kube, CLONE_JOB, namespace, self._seen, Counter())
 
-    def _run(self) -> None:
-        listing = self.kube.custom.list_namespaced_custom_object(
-            CLONE_JOB.group, CLONE_JOB.version, self.namespace, CLONE_JOB.plural
-        )
-        stream = self._watch.stream(
-            self.kube.custom.list_namespaced_custom_object,
-            CLONE_JOB.group,
-            CLONE_JOB.version,
-            self.namespace,
-            CLONE_JOB.plural,
-            resource_version=listing["metadata"]["resourceVersion"],
-            timeout_seconds=120,
-        )
-        try:
-            for event in stream:
-                body: dict[str, Any] = event["object"]
-                self.states[body["metadata"]["name"]] = (body.get("status") or {}).get("state") or ""
-                self.most = max(self.most, sum(1 for s in self.states.values() if s in STARTED))
-        except Exception as error:  # the connection closing on __exit__ is expected; anything else is kept
-            if not self._stopping:
-                self.error = error
+    @property
+    def error(self) -> Exception | None:
+        return self._follower.error
+
+    def _seen(self, type_: str, body: dict[str, Any]) -> None:
+        self.states[body["metadata"]["name"]] = (body.get("status") or {}).get("state") or ""
+        self.most = max(self.most, sum(1 for s in self.states.values() if s in STARTED))
 
     def __enter__(self) -> ActiveCounter:
-        self._thread.start()
+        self._follower.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stopping = True
-        self._watch.stop()
+        self._follower.stop()
 
 
 def test_max_active_is_never_exceeded_even_for_a_moment(kube: Kube, world: World, namespace: str) -> None:

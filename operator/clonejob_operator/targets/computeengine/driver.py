@@ -317,14 +317,8 @@ class ComputeEngineDriver:
             disk_resource=body,
             request_id=requests.request_id(clone.uid, "disk", plan.name),
         )
-        op = call(
-            f"inserting disk {plan.name}",
-            clone.compute.disks.insert_unary,
-            request=request,
-            missing=f"the snapshot {plan.snapshot} or the project's zone {clone.zone} does not exist",
-        )
-        assert op is not None
-        return op
+        missing = f"the snapshot {plan.snapshot} or the project's zone {clone.zone} does not exist"
+        return _inserted(f"inserting disk {plan.name}", clone.compute.disks.insert_unary, request, missing)
 
     def _insert_instance(
         self, clone: Clone, job: JobContext, links: list[tuple[requests.DiskPlan, str]]
@@ -338,14 +332,8 @@ class ComputeEngineDriver:
             instance_resource=body,
             request_id=requests.request_id(clone.uid, "instance", clone.vm_name),
         )
-        op = call(
-            f"inserting instance {clone.vm_name}",
-            clone.compute.instances.insert_unary,
-            request=request,
-            missing=f"a disk, network or the zone {clone.zone} does not exist",
-        )
-        assert op is not None
-        return op
+        missing = f"a disk, network or the zone {clone.zone} does not exist"
+        return _inserted(f"inserting instance {clone.vm_name}", clone.compute.instances.insert_unary, request, missing)
 
     @staticmethod
     def _link(clone: Clone, collection: str, name: str) -> str:
@@ -562,6 +550,13 @@ def redacted(details: Details) -> Details:
     if not details.metadata:
         return details
     return details.model_copy(update={"metadata": dict.fromkeys(details.metadata, REDACTED)})
+
+
+def _inserted(what: str, insert: Callable[..., Any], request: Any, missing: str) -> compute_v1.Operation:
+    """An insert's operation; a 404 (what ``missing`` says) ends the job, 429/5xx are retried."""
+    op = call(what, insert, request=request, missing=missing)
+    assert op is not None  # call() returns None only for a 404 with no ``missing``
+    return op  # type: ignore[no-any-return]
 
 
 def _vm_name(vm: ComputeEngineTargetDetails | None, disks: ComputeEngineDisksTargetDefaults | None) -> str | None:
