@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 
+# Google's client libraries must never look for a metadata server (an address off this machine) in tests.
+os.environ.setdefault("NO_GCE_CHECK", "true")
+
 import pytest
 
 

@@ -16,10 +16,11 @@ from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.catalog import Drivers
 from clonejob_operator.validation import describe
+from clonejob_operator.waits import WaitReason
 
 
-def _wait(reason: str, message: str, code: Code = Code.FAILED_PRECONDITION) -> Admission:
-    return Admission(waiting=Activity(reason, message), code=code)
+def _wait(reason: WaitReason, message: str, code: Code = Code.FAILED_PRECONDITION) -> Admission:
+    return Admission(waiting=Activity.waiting(reason, message), code=code)
 
 
 def _unusable(migrating_vm: str, problem: str) -> Admission:
@@ -36,13 +37,15 @@ class Gate:
         self.roster = roster
 
     def admit(self, job: Job, body: Body, migrating_vm: Body | None) -> Admission:
-        """Whether ``job`` may start; when it may, it holds a reservation the caller must release."""
+        """Whether ``job`` may start, read from memory and the caches; it reserves nothing (the commit does)."""
         mvm = job.spec.migrating_vm if job.spec else ""
-        if names.FINALIZER not in (body.get("metadata", {}).get("finalizers") or []):
-            return _wait("AwaitingFinalizer", f"waiting for the {names.FINALIZER} finalizer")
+        if not job.held:
+            return _wait(WaitReason.AWAITING_FINALIZER, f"waiting for the {names.FINALIZER} finalizer")
         if migrating_vm is None:
             return _wait(
-                "MigratingVmNotFound", f"MigratingVm {mvm} not found in namespace {job.namespace}", Code.NOT_FOUND
+                WaitReason.MIGRATING_VM_NOT_FOUND,
+                f"MigratingVm {mvm} not found in namespace {job.namespace}",
+                Code.NOT_FOUND,
             )
         try:
             spec = MigratingVmSpec.model_validate(migrating_vm.get("spec") or {})
@@ -68,20 +71,21 @@ class Gate:
         if plan.refusal is not None:
             return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:
-            return _wait("NoSnapshots", f"MigratingVm {mvm} has no status.lastSync.snapshots yet")
+            return _wait(WaitReason.NO_SNAPSHOTS, f"MigratingVm {mvm} has no status.lastSync.snapshots yet")
         mine = Entry.of(body)
         if self.roster.ahead(mine) is not None:  # stable while it waits: no rewrite each time the queue moves
-            return _wait("Queued", f"queued behind older CloneJobs of MigratingVm {mvm}; they run first, one at a time")
-        running = self.roster.running(job.namespace, mvm, job.uid)
-        if running:
-            return _wait("WaitingForCloneJob", f"CloneJob {running} of MigratingVm {mvm} runs; one runs at a time")
+            return _wait(
+                WaitReason.QUEUED, f"queued behind older CloneJobs of MigratingVm {mvm}; they run first, one at a time"
+            )
         holder = running_elsewhere(migrating_vm, summary(job.status, job.uid), self.holds(job.namespace))
         if holder:
-            return _wait("WaitingForCloneJob", f"CloneJob {holder} holds MigratingVm {mvm}; one runs at a time")
-        refused = self.roster.reserve(mine)
+            return _wait(
+                WaitReason.WAITING_FOR_CLONE_JOB, f"CloneJob {holder} holds MigratingVm {mvm}; one runs at a time"
+            )
+        refused = self.roster.refusal(mine)
         if refused is not None:
             return _wait(*refused)
-        return Admission(plan=plan, reserved=True)
+        return Admission(plan=plan)
 
     def holds(self, namespace: str) -> Holds:
         return lambda name, uid: self.roster.holds(namespace, name, uid)

@@ -2,14 +2,13 @@
 
 Cleanup only ever runs for a job that was cancelled or failed, and it waits for the products to be
 really gone. Each target's driver finds its products (by the job's uid label and by
-``status.createdResources``) and deletes nothing that does not carry the job's uid; this module only
-picks the drivers and joins their reports.
+``status.createdResources``, read fresh) and deletes nothing that does not carry the job's uid; this
+module only picks the drivers and joins their reports.
 """
 
 from __future__ import annotations
 
-from clonejob_operator.api.clonejob import CloneJobStatus
-from clonejob_operator.machine import CleanupReport
+from clonejob_operator.targets.base import CleanupReport, JobContext
 from clonejob_operator.targets.catalog import Drivers
 
 
@@ -17,11 +16,12 @@ class Sweeper:
     def __init__(self, drivers: Drivers) -> None:
         self.drivers = drivers
 
-    def sweep(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
-        """Delete what is left and report what still exists (deleting products count until they are gone)."""
-        reports = [driver.clean_up(namespace, uid, status) for driver in self.drivers.for_cleanup(status)]
+    def survey(self, job: JobContext) -> CleanupReport:
+        """What still exists (deleting products count until they are gone) and what to delete now."""
+        reports = [driver.survey(job) for driver in self.drivers.for_cleanup(job.status)]
         blocked = [report.blocked for report in reports if report.blocked]
         return CleanupReport(
             remaining=tuple(item for report in reports for item in report.remaining),
             blocked="; ".join(blocked) or None,
+            deletable=tuple(item for report in reports for item in report.deletable),
         )

@@ -8,6 +8,7 @@ from typing import Literal
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.api.common import Condition
 from clonejob_operator.codes import Code
+from clonejob_operator.waits import WaitReason
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 
@@ -19,6 +20,12 @@ class Activity:
     reason: str
     message: str
     stalled: bool = False
+    wait: WaitReason | None = None
+    """Set for a PENDING job's wait: what wakes it."""
+
+    @classmethod
+    def waiting(cls, wait: WaitReason, message: str, stalled: bool = False) -> Activity:
+        return cls(wait.reason, message, stalled=stalled, wait=wait)
 
 
 def compute(

@@ -15,8 +15,9 @@ from clonejob_operator.cache import Cache
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, WATCHED, Body, Kind, Kube
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
-from clonejob_operator.roster import TARGET_PROJECT_NOT_FOUND, Entry, Key
+from clonejob_operator.roster import Entry, Key
 from clonejob_operator.settings import Settings
+from clonejob_operator.waits import Trigger
 from clonejob_operator.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class Controller:
         elif kind is MIGRATING_VM:
             self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
         elif kind is TARGET_PROJECT:
-            self.queue.add_all(self.cache.roster.waiting_in(namespace, TARGET_PROJECT_NOT_FOUND))
+            self.queue.add_all(self.cache.roster.waiting_in(namespace, Trigger.TARGET_PROJECT))
         elif kind is VOLUME_SNAPSHOT:
             self.queue.add_all(self.cache.roster.reading(namespace, name), urgent=True)
         else:
@@ -115,7 +116,9 @@ class Controller:
                 log.warning("reconciling CloneJob %s/%s failed; again in %.1fs", *key, delay, exc_info=True)
             else:
                 self.queue.forget(key)
-                if outcome.requeue_after is not None:
+                if outcome.again:
+                    self.queue.add(key, urgent=True)  # queued again once this look is done
+                elif outcome.requeue_after is not None:
                     self.queue.add_after(key, outcome.requeue_after)
             finally:
                 self.queue.done(key)

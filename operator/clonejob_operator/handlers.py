@@ -21,9 +21,11 @@ PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 def build_registry(controller: Controller, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
     """Watch the kinds the controller caches into the controller's caches; no handler here writes anything through kopf.
 
-    An index handler fills the CloneJob cache (kopf runs index handlers over the whole initial listing
-    before any event handler, so admission never counts from a partial list); event handlers keep
-    every cache and queue the jobs a change may move. With no change handlers,
+    Every watched kind has an index handler that fills its cache. kopf runs no event handler until
+    every indexed kind has finished its initial listing, and the workers start on the first event: so
+    no decision is ever taken on a cache that has not finished its first list (an absence in a
+    partial cache proves nothing, and cleanup would declare a job clean with its products still there).
+    Event handlers keep every cache and queue the jobs a change may move. With no change handlers,
     timers or daemons, kopf itself adds no finalizer, annotation or progress record to any object.
     """
     registry = kopf.OperatorRegistry()
@@ -49,11 +51,10 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
 def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
     labels = None if kind in (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT) else PRODUCT
 
-    if kind is CLONE_JOB:  # admission counts on every CloneJob being known: kopf lists them all first
-
-        @kopf.index(kind.group, kind.version, kind.plural, registry=registry, id=f"cache/{kind.plural}")
-        async def index(body: kopf.Body, **_: Any) -> None:
-            controller.indexed(kind, dict(body))
+    # The listing barrier: kopf lists every indexed kind whole before any event handler runs.
+    @kopf.index(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"cache/{kind.plural}")
+    async def index(body: kopf.Body, **_: Any) -> None:
+        controller.indexed(kind, dict(body))  # nothing is kept in kopf's index: the cache is ours
 
     @kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"watch/{kind.plural}")
     async def event(body: kopf.Body, type: str | None, **_: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -44,6 +45,28 @@ WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, DATA_VOLUME
 
 def status_of(error: ApiException) -> int:
     return int(error.status or 0)
+
+
+class KindNotServed(Exception):
+    """The API server does not serve a kind at all (its CRD or API group is missing): a 404 with no Status body."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(
+            f"the API server does not serve {kind.plural}.{kind.group or 'core'}/{kind.version} "
+            f"({kind.kind}): install its CRD or API, then the job can be retried"
+        )
+        self.kind = kind
+
+
+def not_served(error: ApiException) -> bool:
+    """A 404 for the path itself (``404 page not found``), not for one object (which comes with a Status)."""
+    if status_of(error) != 404:
+        return False
+    try:
+        body = json.loads(error.body or "")
+    except ValueError:
+        return True
+    return not (isinstance(body, dict) and body.get("kind") == "Status")
 
 
 def _retry_after(error: ApiException, attempt: int) -> float:
@@ -140,6 +163,8 @@ class Kube:
             )
             return found
         except ApiException as error:
+            if not_served(error):
+                raise KindNotServed(kind) from None
             if status_of(error) == 404:
                 return None
             raise
@@ -148,8 +173,8 @@ class Kube:
         """The object as the API server has it now (a cache in front of this client is bypassed)."""
         return Kube.get(self, kind, namespace, name)
 
-    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
-        """Objects of ``kind`` in ``namespace`` (all namespaces for None); [] when the kind is not served."""
+    def fresh_list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        """``list`` from the API server itself, whatever cache stands in front of this client."""
         try:
             if namespace is None:
                 result = self.call(
@@ -174,11 +199,20 @@ class Kube:
             raise
         return list(result.get("items", []))
 
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        """Objects of ``kind`` in ``namespace`` (all namespaces for None); [] when the kind is not served."""
+        return Kube.fresh_list(self, kind, namespace, selector)
+
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         """Create ``body``; the created object (read back when the answer came without a body)."""
-        created: Body | None = self.call(
-            self.custom.create_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, body
-        )
+        try:
+            created: Body | None = self.call(
+                self.custom.create_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, body
+            )
+        except ApiException as error:
+            if not_served(error):
+                raise KindNotServed(kind) from None
+            raise
         if created:
             return created
         again = self.get(kind, namespace, body["metadata"]["name"])

@@ -1,31 +1,45 @@
-"""The CloneJob state machine: status and observed world in, decision out. No I/O here.
+"""The CloneJob state machine: the job and the observed world in, a decision (status, effects) out. No I/O.
 
 PENDING -> ACTIVE (preparingVmDisks) -> ADAPTING_OS (adaptingOs, when asked for)
         -> ACTIVE (instantiatingMigratedVm) -> SUCCEEDED
 Any error: the running step ends, ``error`` is set, products are removed, then FAILED.
-Cancel or deletion: the running step ends, CANCELLING, products are removed, then CANCELLED.
+Cancel or deletion: the running step ends, CANCELLING, products are removed, then CANCELLED
+(a job cancelled before it started has made nothing: it goes to CANCELLED at once).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
-from clonejob_operator import conditions, names
+from clonejob_operator import conditions, names, recentjobs
 from clonejob_operator.api.clonejob import (
     CloneJobSpec,
     CloneJobStatus,
     CloneStep,
-    SourceSync,
+    ResourceRef,
     State,
     StepKind,
 )
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.codes import Code, JobError
+from clonejob_operator.conditions import Activity
+from clonejob_operator.effects import (
+    AddFinalizer,
+    Claim,
+    Effect,
+    PatchStatus,
+    PostEvent,
+    Record,
+    RemoveFinalizer,
+)
+from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import CleanupReport, CreateProduct, DeleteProduct, Plan, StepReport
 from clonejob_operator.timestamps import format_duration, format_time, parse_time
+from clonejob_operator.waits import WaitReason
 
 STEP_WEIGHTS = {StepKind.PREPARING_VM_DISKS: 70, StepKind.ADAPTING_OS: 20, StepKind.INSTANTIATING_MIGRATED_VM: 10}
 STEP_ACTIVITY = {
@@ -33,6 +47,8 @@ STEP_ACTIVITY = {
     StepKind.ADAPTING_OS: "AdaptingOs",
     StepKind.INSTANTIATING_MIGRATED_VM: "InstantiatingMigratedVm",
 }
+STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
+"""States of a job that may hold products (and an active slot)."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +64,17 @@ class Job:
     status: CloneJobStatus
     deleting: bool = False
     spec_error: str | None = None
-    """Set when the stored spec does not parse (created under an older CRD, say): names the field."""
+    """Set when a stored field does not parse (created under an older CRD, say): names the field."""
+    held: bool = True
+    """Whether it carries the operator's finalizer."""
 
     @property
     def cancel_requested(self) -> bool:
         return self.deleting or bool(self.spec and self.spec.cancel)
+
+    @property
+    def migrating_vm(self) -> str:
+        return self.spec.migrating_vm if self.spec else "?"
 
 
 class Need(enum.Enum):
@@ -65,82 +87,50 @@ class Need(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What a job that may start will do: its steps and the status members copied when it starts."""
-
-    steps: tuple[StepKind, ...]
-    target: dict[str, Any]
-    """CloneJobStatus attribute -> value (the target details, and for Compute Engine their mirrors)."""
-    source_sync: SourceSync
-    refusal: JobError | None = None
-    """The target is known (its details are recorded) but the job cannot run on it."""
-    waiting: conditions.Activity | None = None
-    """Something the target needs is missing (a TargetProject, say): stay PENDING; nothing is recorded."""
-    waiting_code: Code = Code.NOT_FOUND
-    """What a wait that outlasts the pending deadline fails with."""
-
-
-@dataclass(frozen=True)
 class Admission:
     """Whether a PENDING job may start now; gathered by the shell."""
 
     plan: Plan | None = None
-    waiting: conditions.Activity | None = None
+    waiting: Activity | None = None
     code: Code = Code.FAILED_PRECONDITION
     """What a wait that outlasts the pending deadline fails with."""
     error: JobError | None = None
     """A reason to fail at once, without starting."""
-    reserved: bool = False
-    """The shell holds a start reservation for the job (released once the decision is written)."""
 
 
 @dataclass(frozen=True)
-class StepReport:
-    """The running step's products as observed (and created where missing) by the driver."""
+class World:
+    """Everything one look found. Built by ``observe``; read by :func:`decide` only."""
 
-    progress: int = 0
-    done: bool = False
-    error: JobError | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class CleanupReport:
-    remaining: tuple[str, ...] = ()
-    """Products still present, ``Kind/name``; includes ones already being deleted."""
-    blocked: str | None = None
-    """Why products could not even be listed or deleted (forbidden, say)."""
-
-
-@dataclass(frozen=True)
-class Facts:
     now: datetime
     steps: tuple[StepKind, ...] = ()
     """The planned steps of a job that has started."""
     admission: Admission | None = None
     step: StepReport | None = None
     cleanup: CleanupReport | None = None
-
-
-@dataclass(frozen=True)
-class Note:
-    """An Event (and a log line) for the job."""
-
-    type: str
-    reason: str
-    message: str
+    fault: Fault | None = None
+    """What went wrong while looking (or in the last commit), as a fact."""
+    created: tuple[ResourceRef, ...] = ()
+    """Products the last commit made that the status may not list yet."""
+    refused_write: str | None = None
+    """The API server refused the last status write (422, say): why."""
+    last_write: datetime | None = None
+    """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
 
 
 @dataclass
 class Decision:
     status: CloneJobStatus
-    claim: bool = False
-    """Take the MigratingVm's one running slot before writing ``status``."""
-    record: bool = False
-    """Write the job into the MigratingVm's ``recentCloneJobs`` after writing ``status``."""
-    notes: list[Note] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    notes: list[PostEvent] = field(default_factory=list)
     again: bool = False
-    """Reconcile again at once: the state or step moved on, and the next one has work to start."""
+    """Look again at once: the state or step moved on, and the next one has work to start."""
+    requeue_after: float | None = None
+    """Seconds until time alone changes the decision (a deadline, a retry, a deferred message)."""
+    wait: WaitReason | None = None
+    """Why a PENDING job waits: the roster routes wake-ups by it."""
+    claim: bool = False
+    record: bool = False
 
 
 def need(job: Job) -> Need:
@@ -156,56 +146,78 @@ def need(job: Job) -> Need:
     return Need.STEP
 
 
-def decide(job: Job, facts: Facts, settings: Settings) -> Decision:
-    """The next status of ``job`` given ``facts`` (which must hold what :func:`need` asked for)."""
-    now = format_time(facts.now)
+def decide(job: Job, world: World, settings: Settings) -> Decision:
+    """The next status of ``job`` and the effects that get there (``world`` holds what :func:`need` asked for)."""
+    now = format_time(world.now)
     status = job.status.model_copy(deep=True)
     decision = Decision(status=status)
-    activity: conditions.Activity | None = None
-
-    new = status.current is State.STATE_UNSPECIFIED
-    if new:
-        status.name = names.resource_name(job.namespace, _mvm(job), job.name)
-        status.create_time = format_time(job.created)
-        _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {_mvm(job)}")
-
-    state = status.current
-    if state.terminal:
-        pass
-    elif new:  # recorded as PENDING before anything else happens to it
-        activity = conditions.Activity("Pending", f"waiting to clone MigratingVm {_mvm(job)}")
-    elif state is State.CANCELLING or status.error is not None:
-        activity = _clean_up(facts, settings, decision, now)
-    elif job.spec_error:
-        _fail(decision, now, JobError(Code.INVALID_ARGUMENT, job.spec_error))
-    elif job.cancel_requested:
-        _end_running_step(status, now)
-        why = "the CloneJob is being deleted" if job.deleting else "spec.cancel is true"
-        message = f"{why}: stopping and removing what was created"
-        _enter(decision, State.CANCELLING, now, "Cancelling", message)
-        activity = conditions.Activity("Cancelling", message)
-    elif state is State.PENDING:
-        activity = _admit(job, facts, settings, decision, now)
-    else:
-        activity = _advance(facts, settings, decision, now)
-
-    moved = (status.state, len(status.steps or []), status.error) != (
-        job.status.state,
-        len(job.status.steps or []),
-        job.status.error,
-    )
-    decision.again = moved and not status.current.terminal
-
-    status.progress_percent = _overall_progress(status, facts.steps)
+    if not status.current.terminal and not world.refused_write:
+        _learn(status, world)
+    activity = _transition(job, world, settings, decision, now)
+    decision.again = _moved(job.status, status) and not status.current.terminal
+    status.progress_percent = _overall_progress(status, world.steps)
     running = status.running_step
     status.current_step = running.kind.value if running else None
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
+    decision.wait = activity.wait if activity is not None else None
+    decision.effects = _effects(job, world, settings, decision)
     return decision
 
 
-def _mvm(job: Job) -> str:
-    return job.spec.migrating_vm if job.spec else "?"
+def _learn(status: CloneJobStatus, world: World) -> None:
+    """What the last look and the last commit found, into the status: products, and a step's learnings."""
+    found = [*world.created, *(world.step.products if world.step else ())]
+    if found:
+        status.created_resources = merge(status.created_resources, found)
+    if world.step is not None and world.step.disks_target_details is not None:
+        status.compute_engine_disks_target_details = world.step.disks_target_details
+
+
+def _transition(job: Job, world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
+    status = decision.status
+    state = status.current
+    if state.terminal:
+        return None
+    if state is State.STATE_UNSPECIFIED:  # recorded as PENDING before anything else happens to it
+        status.name = names.resource_name(job.namespace, job.migrating_vm, job.name)
+        status.create_time = format_time(job.created)
+        _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {job.migrating_vm}")
+        return Activity.waiting(WaitReason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
+    if world.refused_write and status.error is None:
+        _fail(decision, now, JobError(Code.INVALID_ARGUMENT, f"the status could not be written: {world.refused_write}"))
+        return Activity("CleaningUp", "removing products after a failure")
+    if state is State.CANCELLING or status.error is not None:
+        return _clean_up(world, settings, decision, now)
+    if job.spec_error:
+        _fail(decision, now, JobError(Code.INVALID_ARGUMENT, job.spec_error))
+        return None if status.current.terminal else Activity("CleaningUp", "removing products after a failure")
+    if job.cancel_requested:
+        return _cancel(job, decision, now)
+    if state is State.PENDING:
+        return _admit(job, world, settings, decision, now)
+    return _advance(world, settings, decision, now)
+
+
+def _cancel(job: Job, decision: Decision, now: str) -> Activity | None:
+    status = decision.status
+    why = "the CloneJob is being deleted" if job.deleting else "spec.cancel is true"
+    if not _started(status):
+        _enter(decision, State.CANCELLED, now, "Cancelled", f"{why}: cancelled before it started; nothing was created")
+        return None
+    _end_running_step(status, now)
+    message = f"{why}: stopping and removing what was created"
+    _enter(decision, State.CANCELLING, now, "Cancelling", message)
+    return Activity("Cancelling", message)
+
+
+def _moved(before: CloneJobStatus, after: CloneJobStatus) -> bool:
+    return (after.state, len(after.steps or []), after.error) != (before.state, len(before.steps or []), before.error)
+
+
+def _started(status: CloneJobStatus) -> bool:
+    """Whether the job may have made anything (so that it must clean up before it ends)."""
+    return status.current in STARTED or bool(status.steps) or bool(status.created_resources)
 
 
 def _enter(decision: Decision, state: State, now: str, reason: str, message: str, warning: bool = False) -> None:
@@ -213,7 +225,7 @@ def _enter(decision: Decision, state: State, now: str, reason: str, message: str
     if status.current is not state:
         status.state = state
         status.state_time = now
-        decision.notes.append(Note("Warning" if warning else "Normal", reason, message))
+        decision.notes.append(PostEvent("Warning" if warning else "Normal", reason, message))
     if state.terminal:
         status.end_time = now
         status.current_step = None
@@ -227,20 +239,33 @@ def _end_running_step(status: CloneJobStatus, now: str) -> None:
 
 
 def _fail(decision: Decision, now: str, error: JobError) -> None:
-    """Record ``error``; with nothing created yet the job ends at once, otherwise cleanup comes first."""
+    """Record ``error``; a job that never started ends at once, otherwise cleanup comes first."""
     status = decision.status
+    started = _started(status)
     _end_running_step(status, now)
     status.error = RpcStatus.of(error.code, error.message)
-    if not status.steps:
+    if not started:
         _enter(decision, State.FAILED, now, "Failed", f"{error.code.name}: {error.message}", warning=True)
     else:
-        decision.notes.append(Note("Warning", "CleaningUp", f"{error.code.name}: {error.message}; removing products"))
+        message = f"{error.code.name}: {error.message}; removing products"
+        decision.notes.append(PostEvent("Warning", "CleaningUp", message))
 
 
-def _clean_up(facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity:
-    report = _required(facts.cleanup, "cleanup")
+def _stalled(fault: Fault, now: datetime, settings: Settings) -> bool:
+    """A fault shows as Stalled once its run has lasted ``stall_after`` (an unexpected one at once)."""
+    if fault.kind is not FaultKind.TRANSIENT:
+        return True
+    return fault.since is not None and now - fault.since >= settings.stall_after
+
+
+def _clean_up(world: World, settings: Settings, decision: Decision, now: str) -> Activity:
     status = decision.status
     cancelling = status.current is State.CANCELLING
+    report = world.cleanup
+    if world.fault is not None or report is None:
+        why = world.fault.message if world.fault is not None else "cleanup was not looked at"
+        stalled = world.fault is None or _stalled(world.fault, world.now, settings)
+        return Activity("CleanupStuck" if stalled else "CleaningUp", f"cannot clean up yet: {why}", stalled=stalled)
     if not report.remaining and not report.blocked:
         if cancelling:
             _enter(decision, State.CANCELLED, now, "Cancelled", "cancelled; everything it created was removed")
@@ -248,18 +273,16 @@ def _clean_up(facts: Facts, settings: Settings, decision: Decision, now: str) ->
             error = status.error or RpcStatus.of(Code.UNKNOWN, "failed")
             message = f"{Code(error.code).name}: {error.message}; everything it created was removed"
             _enter(decision, State.FAILED, now, "Failed", message, warning=True)
-        return conditions.Activity("Done", "")
+        return Activity("Done", "")
+    decision.effects.extend(report.deletable)
     started = parse_time(_cleanup_started(status) or now)
-    stalled = facts.now - started > settings.cleanup_stall_after
-    waiting_on = (
-        report.blocked
-        or "waiting for "
-        + ", ".join(report.remaining[:5])
-        + (f" and {len(report.remaining) - 5} more" if len(report.remaining) > 5 else "")
-        + " to be deleted"
+    stalled = world.now - started > settings.cleanup_stall_after
+    shown = ", ".join(report.remaining[:5]) + (
+        f" and {len(report.remaining) - 5} more" if len(report.remaining) > 5 else ""
     )
+    waiting_on = report.blocked or f"waiting for {shown} to be deleted"
     reason = "CleanupStuck" if stalled or report.blocked else ("Cancelling" if cancelling else "CleaningUp")
-    return conditions.Activity(reason, waiting_on, stalled=stalled or report.blocked is not None)
+    return Activity(reason, waiting_on, stalled=stalled or report.blocked is not None)
 
 
 def _cleanup_started(status: CloneJobStatus) -> str | None:
@@ -270,16 +293,21 @@ def _cleanup_started(status: CloneJobStatus) -> str | None:
     return max(ends, key=parse_time) if ends else status.state_time
 
 
-def _admit(job: Job, facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity | None:
-    admission = _required(facts.admission, "admission")
+def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
     status = decision.status
+    admission = world.admission or Admission(waiting=Activity.waiting(WaitReason.PENDING, "waiting to start"))
+    if world.fault is not None:
+        if world.fault.kind.ends_job:
+            _fail(decision, now, world.fault.error)
+            return None
+        stalled = _stalled(world.fault, world.now, settings)
+        admission = Admission(waiting=Activity.waiting(WaitReason.UNAVAILABLE, world.fault.message, stalled))
     if admission.error is not None:
         _fail(decision, now, admission.error)
         return None
     if admission.plan is None:
-        waiting = admission.waiting or conditions.Activity("Pending", "waiting to start")
-        waited = facts.now - job.created
-        if waited > settings.pending_deadline:
+        waiting = admission.waiting or Activity.waiting(WaitReason.PENDING, "waiting to start")
+        if world.now - job.created > settings.pending_deadline:
             limit = format_duration(settings.pending_deadline)
             _fail(decision, now, JobError(admission.code, f"still PENDING after {limit}: {waiting.message}"))
             return None
@@ -294,42 +322,46 @@ def _admit(job: Job, facts: Facts, settings: Settings, decision: Decision, now: 
     first = plan.steps[0]
     status.steps = [CloneStep.begin(first, now)]
     decision.claim = True
-    _enter(decision, first.state, now, "Started", f"cloning MigratingVm {_mvm(job)}; step {first.value} started")
-    return conditions.Activity(STEP_ACTIVITY[first], f"{first.value} started")
+    _enter(decision, first.state, now, "Started", f"cloning MigratingVm {job.migrating_vm}; step {first.value} started")
+    return Activity(STEP_ACTIVITY[first], f"{first.value} started")
 
 
-def _advance(facts: Facts, settings: Settings, decision: Decision, now: str) -> conditions.Activity | None:
+def _advance(world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
     status = decision.status
-    if not facts.steps:  # never "nothing left to do, so SUCCEEDED": the status lost what the job was doing
+    if not world.steps:  # never "nothing left to do, so SUCCEEDED": the status lost what the job was doing
         missing = "its target details are missing from status, so its steps are unknown"
         _fail(decision, now, JobError(Code.INVALID_ARGUMENT, missing))
-        return conditions.Activity("CleaningUp", "removing products after a failure")
+        return Activity("CleaningUp", "removing products after a failure")
     step = status.running_step
     if step is None:
-        return _begin_next(decision, facts.steps, now)
-    report = _required(facts.step, "step")
+        return _begin_next(decision, world.steps, now)
     kind = step.kind
-    if report.error is not None:
-        _fail(decision, now, JobError(report.error.code, f"step {kind.value} failed: {report.error.message}"))
-        return conditions.Activity("CleaningUp", "removing products after a failure")
-    if report.done:
+    fault = world.fault
+    report = world.step or StepReport()
+    error = fault.error if fault is not None and fault.kind.ends_job else report.error
+    if error is not None:
+        _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {error.message}"))
+        return Activity("CleaningUp", "removing products after a failure")
+    if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now
-        return _begin_next(decision, facts.steps, now, f"step {kind.value} finished")
+        return _begin_next(decision, world.steps, now, f"step {kind.value} finished")
     limit = settings.step_timeout(kind)
-    if facts.now - parse_time(step.start_time or now) > limit:
+    if world.now - parse_time(step.start_time or now) > limit:
+        detail = fault.message if fault is not None else report.detail
         message = f"step {kind.value} did not finish within {format_duration(limit)}" + (
-            f" ({report.detail})" if report.detail else ""
+            f" ({detail})" if detail else ""
         )
         _fail(decision, now, JobError(Code.DEADLINE_EXCEEDED, message))
-        return conditions.Activity("CleaningUp", "removing products after a timeout")
+        return Activity("CleaningUp", "removing products after a timeout")
+    if fault is not None:
+        return Activity(STEP_ACTIVITY[kind], f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings))
     step.progress_percent = max(0, min(99, report.progress))
-    return conditions.Activity(STEP_ACTIVITY[kind], report.detail or f"{kind.value} in progress")
+    decision.effects.extend(report.creates)
+    return Activity(STEP_ACTIVITY[kind], report.detail or f"{kind.value} in progress")
 
 
-def _begin_next(
-    decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = ""
-) -> conditions.Activity | None:
+def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = "") -> Activity | None:
     """Start the next planned step, or succeed; one Event says both what ended and what began."""
     status = decision.status
     done = {step.kind for step in status.steps or []}
@@ -341,11 +373,10 @@ def _begin_next(
     kind = following[0]
     status.steps = [*(status.steps or []), CloneStep.begin(kind, now)]
     if status.current is kind.state:
-        decision.notes.append(Note("Normal", STEP_ACTIVITY[kind], f"{before}step {kind.value} started"))
+        decision.notes.append(PostEvent("Normal", STEP_ACTIVITY[kind], f"{before}step {kind.value} started"))
     else:  # one Event for the transition, which names the step
-        message = f"{before}{kind.state.value}: step {kind.value} started"
-        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], message)
-    return conditions.Activity(STEP_ACTIVITY[kind], f"{kind.value} started")
+        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], f"{before}{kind.state.value}: step {kind.value} started")
+    return Activity(STEP_ACTIVITY[kind], f"{kind.value} started")
 
 
 def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> int | None:
@@ -359,17 +390,110 @@ def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> 
     return min(100, reached // total)
 
 
-def _required(value: Any, what: str) -> Any:
-    if value is None:
-        raise ValueError(f"decide() needs the {what} facts that need() asked for")
-    return value
+def merge(existing: Sequence[ResourceRef] | None, found: Sequence[ResourceRef]) -> list[ResourceRef]:
+    """Recorded products, each once: what is found now replaces what was recorded before (a pending
+    operation that has finished, say); a namesake with another uid is another product."""
+
+    def key(ref: ResourceRef) -> tuple[str, str, str, str | None, str | None]:
+        return (ref.api_version, ref.kind, ref.name, ref.namespace, ref.uid if ref.uid else None)
+
+    def loose(ref: ResourceRef) -> tuple[str, str, str, str | None]:
+        return (ref.api_version, ref.kind, ref.name, ref.namespace)
+
+    fresh = {key(ref): ref for ref in found}
+    by_name = {loose(ref): ref for ref in found}
+    out = []
+    for ref in existing or []:
+        newer = fresh.pop(key(ref), None)
+        if newer is None and not ref.uid:  # a write-ahead intent, now made
+            newer = by_name.get(loose(ref))
+            if newer is not None:
+                fresh.pop(key(newer), None)
+        out.append(newer or ref)
+    return out + list(fresh.values())
+
+
+# --- effects and time ---------------------------------------------------------------------------------------
+def _effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
+    """The decision's effects, in the order commit must carry them out."""
+    status = decision.status
+    out: list[Effect] = []
+    if not job.held and not job.deleting and not status.current.terminal:
+        out.append(AddFinalizer())
+    products = list(decision.effects)  # the creates and deletes a step or a cleanup asked for
+    intents = [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
+    if intents:
+        status.created_resources = merge(status.created_resources, intents)
+    write, wait = _worth_writing(job, world, settings, decision, bool(intents))
+    mine = recentjobs.summary(status, job.uid)
+    if decision.claim:
+        out.append(Claim(mine))
+    if write and intents:  # write-ahead: recorded before anything is sent
+        out.append(PatchStatus(status))
+    out.extend(products)
+    if write and not intents:
+        out.append(PatchStatus(status))
+    if decision.record and job.spec is not None:
+        out.append(Record(job.spec.migrating_vm, mine))
+    out.extend(decision.notes if write else [])
+    if job.deleting and job.held and status.current.terminal:
+        out.append(RemoveFinalizer())
+    decision.requeue_after = _next_look(job, world, settings, decision, wait)
+    return out
+
+
+def _worth_writing(
+    job: Job, world: World, settings: Settings, decision: Decision, forced: bool
+) -> tuple[bool, float | None]:
+    """(write now, seconds until a deferred message-only change may be written).
+
+    A change of state, step, progress, error, condition status or reason is written at once. A change of
+    messages or recorded products alone is written at most once every ``settings.message_interval``
+    per job, so that a waiting reason always reaches ``kubectl get``, but progress chatter costs little.
+    """
+    old, new = job.status.wire(), decision.status.wire()
+    if old == new:
+        return False, None
+    if forced or decision.claim or _essence(old) != _essence(new):
+        return True, None
+    if world.last_write is None:
+        return True, None
+    due = world.last_write + settings.message_interval
+    if world.now >= due:
+        return True, None
+    return False, (due - world.now).total_seconds()
+
+
+def _essence(status: dict[str, object]) -> dict[str, object]:
+    kept = {k: v for k, v in status.items() if k not in ("createdResources", "conditions")}
+    kept["conditions"] = [
+        {k: v for k, v in c.items() if k not in ("message", "lastTransitionTime")}
+        for c in status.get("conditions") or []  # type: ignore[attr-defined]
+    ]
+    return kept
+
+
+def _next_look(job: Job, world: World, settings: Settings, decision: Decision, deferred: float | None) -> float | None:
+    """Seconds until time alone may change the decision: a deadline, a retry after a fault, a deferred write."""
+    status = decision.status
+    looks: list[float] = [deferred] if deferred is not None else []
+    deadline = next_look(replace(job, status=status), settings)
+    if deadline is not None:
+        looks.append(max(0.0, (deadline - world.now).total_seconds()) + 0.05)
+    fault = world.fault
+    if fault is not None and not status.current.terminal:
+        looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))
+        if fault.since is not None and fault.kind is FaultKind.TRANSIENT:
+            until_stall = (fault.since + settings.stall_after - world.now).total_seconds()
+            if until_stall > 0:
+                looks.append(until_stall + 0.05)
+    return min(looks) if looks else None
 
 
 def next_look(job: Job, settings: Settings) -> datetime | None:
     """When time alone next changes what :func:`decide` says: a deadline of a job that nothing else may wake.
 
-    A PENDING job's pending deadline, a running step's timeout, a cleanup's stall threshold. Watch
-    events wake a job for everything else; this is what the shell schedules a delayed look for.
+    A PENDING job's pending deadline, a running step's timeout, a cleanup's stall threshold.
     """
     status = job.status
     state = status.current
@@ -384,3 +508,6 @@ def next_look(job: Job, settings: Settings) -> datetime | None:
     if step is not None and step.start_time:
         return parse_time(step.start_time) + settings.step_timeout(step.kind)
     return None
+
+
+__all__ = ["Admission", "CleanupReport", "Decision", "DeleteProduct", "Job", "Need", "Plan", "StepReport", "World"]

@@ -12,22 +12,20 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import State, StepKind
 from clonejob_operator.kube import Body
+from clonejob_operator.waits import Trigger, WaitReason
 
 Key = tuple[str, str]
 """(namespace, name) of a CloneJob: what the work queue holds."""
 
 STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
 WAITING = frozenset({State.STATE_UNSPECIFIED, State.PENDING})
-MAX_ACTIVE_REACHED = "MaxActiveReached"
-TARGET_PROJECT_NOT_FOUND = "TargetProjectNotFound"
-WAITING_ON_MIGRATING_VM = frozenset({"MigratingVmNotFound", "NoSnapshots", "Pending"})
-"""PENDING reasons that a change of the MigratingVm may end (besides being the head of its queue)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,6 @@ class Entry:
     """(creationTimestamp, name): the FIFO order of a MigratingVm's queue."""
     leaving: bool
     """Cancelled or being deleted: it will never start."""
-    waiting: str | None
-    """Why a PENDING job waits (its Reconciling reason)."""
     snapshots: tuple[str, ...]
     """VolumeSnapshots a job preparing its disks reads."""
     attention: bool
@@ -56,7 +52,6 @@ class Entry:
         state = State.of(status.get("state"))
         deleting = bool(meta.get("deletionTimestamp"))
         finalizer = names.FINALIZER in (meta.get("finalizers") or [])
-        reconciling = next((c for c in status.get("conditions") or [] if c.get("type") == "Reconciling"), None)
         preparing = state is State.ACTIVE and status.get("currentStep") == StepKind.PREPARING_VM_DISKS.value
         snapshots = (status.get("sourceSync") or {}).get("snapshots") or [] if preparing else []
         stale = status.get("observedGeneration") != meta.get("generation")
@@ -68,7 +63,6 @@ class Entry:
             state=state,
             order=(meta.get("creationTimestamp", ""), meta.get("name", "")),
             leaving=bool(spec.get("cancel")) or deleting,
-            waiting=str(reconciling.get("reason")) if reconciling and state in WAITING else None,
             snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
             attention=not state.terminal or stale or (deleting and finalizer),
         )
@@ -94,7 +88,21 @@ class Roster:
         self._by_mvm: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._by_snapshot: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._reserved: dict[str, tuple[str, str]] = {}
+        self._waits: dict[str, WaitReason] = {}
+        """Why each PENDING job waits, as its last decision said (never read back from a status)."""
         self._lock = threading.Lock()
+
+    def waiting(self, uid: str, reason: WaitReason | None) -> None:
+        """Record why a job waits (None: it does not), from the decision just taken."""
+        with self._lock:
+            if reason is None:
+                self._waits.pop(uid, None)
+            else:
+                self._waits[uid] = reason
+
+    def _trigger(self, entry: Entry) -> Trigger | None:
+        wait = self._waits.get(entry.uid)
+        return wait.trigger if wait is not None else None
 
     # --- kept by watch events (and by the operator's own writes) ---------------------------------------
     def observe(self, body: Body) -> set[Key]:
@@ -116,6 +124,7 @@ class Roster:
             before = self._entries.pop(uid, None)
             self._unlink(before)
             self._reserved.pop(uid, None)
+            self._waits.pop(uid, None)
             return self._wakes(before, None)
 
     def _unlink(self, entry: Entry | None) -> None:
@@ -145,7 +154,7 @@ class Roster:
         out = set(self._heads(before.namespace, before.migrating_vm))
         if freed and self.max_active:
             free = max(1, self.max_active - self._active(None))
-            waiting = (e for e in self._entries.values() if e.queued and e.waiting == MAX_ACTIVE_REACHED)
+            waiting = (e for e in self._entries.values() if e.queued and self._trigger(e) is Trigger.ACTIVE_SLOT)
             out.update(e.key for e in heapq.nsmallest(free, waiting, key=lambda e: e.order))
         return out
 
@@ -167,14 +176,6 @@ class Roster:
             ]
             return min(older, key=lambda e: e.order) if older else None
 
-    def running(self, namespace: str, migrating_vm: str, uid: str) -> str | None:
-        """The name of another job holding products of (or reserved to start on) the MigratingVm."""
-        with self._lock:
-            for peer in self._peers(namespace, migrating_vm):
-                if peer.uid != uid and (peer.started or peer.uid in self._reserved):
-                    return peer.name
-            return None
-
     def holds(self, namespace: str, name: str, uid: str | None) -> bool:
         """Whether a job (by uid, else by name) has started or is starting: whether its claim is real."""
         with self._lock:
@@ -182,24 +183,36 @@ class Roster:
             entry = self._entries.get(found or "")
             return entry is not None and (entry.started or entry.uid in self._reserved)
 
-    def reserve(self, entry: Entry) -> tuple[str, str] | None:
-        """Take the MigratingVm's slot and an active slot for ``entry``; (reason, message) when it can't."""
+    def refusal(self, entry: Entry) -> tuple[WaitReason, str] | None:
+        """Why ``entry`` may not start now (another job of its MigratingVm, the active limit), or None."""
         with self._lock:
-            for peer in self._peers(entry.namespace, entry.migrating_vm):
-                if peer.uid != entry.uid and (peer.started or peer.uid in self._reserved):
-                    return "WaitingForCloneJob", (
-                        f"CloneJob {peer.name} of MigratingVm {entry.migrating_vm} is "
-                        f"{'starting' if peer.uid in self._reserved else peer.state.value}; one runs at a time"
-                    )
-            if self.max_active and self._active(entry.uid) >= self.max_active:
-                return MAX_ACTIVE_REACHED, f"{self.max_active} CloneJobs are active (--max-active)"
-            self._reserved[entry.uid] = (entry.namespace, entry.migrating_vm)
-            return None
+            return self._refusal(entry)
 
-    def release(self, uid: str) -> None:
-        """Drop a reservation: the start was written (and observed) or did not happen."""
+    def _refusal(self, entry: Entry) -> tuple[WaitReason, str] | None:
+        for peer in self._peers(entry.namespace, entry.migrating_vm):
+            if peer.uid != entry.uid and (peer.started or peer.uid in self._reserved):
+                return WaitReason.WAITING_FOR_CLONE_JOB, (
+                    f"CloneJob {peer.name} of MigratingVm {entry.migrating_vm} is "
+                    f"{'starting' if peer.uid in self._reserved else peer.state.value}; one runs at a time"
+                )
+        if self.max_active and self._active(entry.uid) >= self.max_active:
+            return WaitReason.MAX_ACTIVE_REACHED, f"{self.max_active} CloneJobs are active (--max-active)"
+        return None
+
+    @contextmanager
+    def reservation(self, entry: Entry) -> Iterator[tuple[WaitReason, str] | None]:
+        """Hold the MigratingVm's slot and an active slot for ``entry`` while its start is written; yields
+        why it can't (and holds nothing) when another job took one first. The lock guards memory only."""
         with self._lock:
-            self._reserved.pop(uid, None)
+            refused = self._refusal(entry)
+            if refused is None:
+                self._reserved[entry.uid] = (entry.namespace, entry.migrating_vm)
+        try:
+            yield refused
+        finally:
+            if refused is None:
+                with self._lock:
+                    self._reserved.pop(entry.uid, None)
 
     def _active(self, excluding: str | None) -> int:
         started = {uid for uid, e in self._entries.items() if e.started}
@@ -223,15 +236,17 @@ class Roster:
             out.update(
                 e.key
                 for e in self._peers(namespace, migrating_vm)
-                if e.queued and (e.waiting is None or e.waiting in WAITING_ON_MIGRATING_VM)
+                if e.queued and self._trigger(e) in (None, Trigger.MIGRATING_VM)
             )
             return out
 
-    def waiting_in(self, namespace: str, reason: str) -> set[Key]:
-        """Queued jobs of a namespace that wait for ``reason`` (a TargetProject to appear, say)."""
+    def waiting_in(self, namespace: str, trigger: Trigger) -> set[Key]:
+        """Queued jobs of a namespace whose wait ``trigger`` may end (a TargetProject appearing, say)."""
         with self._lock:
             return {
-                e.key for e in self._entries.values() if e.namespace == namespace and e.queued and e.waiting == reason
+                e.key
+                for e in self._entries.values()
+                if e.namespace == namespace and e.queued and self._trigger(e) is trigger
             }
 
     def reading(self, namespace: str, snapshot: str) -> set[Key]:

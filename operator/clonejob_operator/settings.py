@@ -27,6 +27,12 @@ class Settings:
     """Seconds between looks at a job whose products are of a kind the operator cannot watch."""
     workers: int = 8
     """Jobs reconciled at once."""
+    stall_after: timedelta = timedelta(seconds=60)
+    """A transient error (an outage, a connection refused) that has lasted this long shows as Stalled=True."""
+    message_interval: timedelta = timedelta(seconds=10)
+    """A change of messages alone (a waiting reason, progress detail) is written at most this often per job."""
+    retry_max: timedelta = timedelta(seconds=60)
+    """The longest wait between looks at a job that meets errors (the backoff doubles up to it)."""
     cleanup_stall_after: timedelta = timedelta(minutes=10)
     """Cleanup still waiting after this long is reported as Stalled (it keeps waiting)."""
     compute_endpoint: str | None = None

@@ -33,7 +33,10 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0").ljust(6, "0")[:6])
-    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
+    except ValueError as error:
+        raise ValueError(f"not a date and time: {text!r} ({error})") from None
     if zone not in ("Z", "z"):
         sign = 1 if zone[0] == "+" else -1
         moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))

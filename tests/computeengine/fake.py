@@ -83,7 +83,7 @@ class FakeCompute:
 
     # --- the server -----------------------------------------------------------------------------------
     @contextmanager
-    def serving(self) -> Iterator[FakeCompute]:
+    def serving(self, port: int = 0) -> Iterator[FakeCompute]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,7 +103,7 @@ class FakeCompute:
             def log_message(self, *_: Any) -> None:
                 return None
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         self.url = f"http://127.0.0.1:{server.server_port}"

@@ -21,7 +21,7 @@ from clonejob_operator.kube import (
     VOLUME_SNAPSHOT,
     Kube,
 )
-from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.reconciler import Outcome, Reconciler
 from clonejob_operator.settings import Settings
 
 NS = "ns"
@@ -78,8 +78,16 @@ class Runner:
 
     async def tick(self, times: int = 1) -> dict[str, Any]:
         for _ in range(times):
-            await asyncio.to_thread(self.reconciler.reconcile, NS, "cj")
+            await self.wake()
         return dict((await asyncio.to_thread(self.kube.get, CLONE_JOB, NS, "cj") or {}).get("status") or {})
+
+    async def wake(self) -> Outcome:
+        """One wake-up: looks again at once while the job asks for it, as the work queue does."""
+        for _ in range(10):
+            outcome = await asyncio.to_thread(self.reconciler.reconcile, NS, "cj")
+            if not outcome.again:
+                break
+        return outcome
 
     async def set_status(self, kind: Any, name: str, status: dict[str, Any]) -> None:
         await asyncio.to_thread(self.kube.patch_status, kind, NS, name, {"status": status})
@@ -192,7 +200,8 @@ async def test_delete_during_adaptation(kmock: kmock.KubernetesEmulator, mock_ku
     await asyncio.to_thread(mock_kube.delete, CLONE_JOB, NS, "cj")  # held by the finalizer
     held = await asyncio.to_thread(mock_kube.get, CLONE_JOB, NS, "cj")
     assert held is not None and held["metadata"].get("deletionTimestamp")
-    outcome = await asyncio.to_thread(run.reconciler.reconcile, NS, "cj")
+    await run.wake()  # CANCELLING, and the products' deletes
+    outcome = await run.wake()  # as their watch events would: they are gone
     assert outcome.finished and outcome.state == "CANCELLED"
     assert _written_states(kmock)[-2:] == ["CANCELLING", "CANCELLED"]
     assert await asyncio.to_thread(mock_kube.get, BATCH_JOB, NS, "cj-adapt-os") is None
@@ -216,7 +225,7 @@ async def test_forbidden_products_fail_the_job_once_nothing_can_be_left(
     assert "step preparingVmDisks" in status["error"]["message"] and "403" in status["error"]["message"]
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and stalled["reason"] == "CleanupStuck"
-    assert "cannot list datavolumes (API answered 403)" in stalled["message"]
+    assert "cleaning up: the API answered 403" in stalled["message"]
     forbidden["datavolumes"] = False  # RBAC fixed
     status = await run.tick()
     assert status["state"] == "FAILED" and status["error"]["code"] == Code.PERMISSION_DENIED

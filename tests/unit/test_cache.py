@@ -6,6 +6,7 @@ from typing import Any
 
 from clonejob_operator.cache import Cache
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME
+from clonejob_operator.roster import Entry
 
 
 def obj(name: str, version: str, uid: str = "u1", **labels: str) -> dict[str, Any]:
@@ -79,6 +80,7 @@ def test_clonejob_changes_keep_the_roster_and_wake_others() -> None:
     cache.upsert(CLONE_JOB, job("a", "ACTIVE", "1", "t1"))
     cache.upsert(CLONE_JOB, job("b", "PENDING", "2", "t2"))
     cache.upsert(CLONE_JOB, job("a", "SUCCEEDED", "3", "t1"))
-    assert woken[-1] == {("ns", "b")} and cache.roster.running("ns", "web-1", "uid-b") is None
+    b = Entry.of(job("b", "PENDING", "2", "t2"))
+    assert woken[-1] == {("ns", "b")} and cache.roster.refusal(b) is None
     cache.remove(CLONE_JOB, job("b", "PENDING", "4", "t2"))
     assert len(cache.roster) == 1

@@ -6,14 +6,16 @@ from typing import Any
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.cleanup import Sweeper
-from clonejob_operator.machine import CleanupReport
+from clonejob_operator.targets.base import CleanupReport, DeleteProduct, JobContext
+
+JOB = JobContext(namespace="ns", name="cj", uid="u", migrating_vm="web", status=CloneJobStatus())
 
 
 class Driver:
     def __init__(self, name: str, report: CleanupReport) -> None:
         self.name, self.report, self.asked = name, report, 0
 
-    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
+    def survey(self, job: JobContext) -> CleanupReport:
         self.asked += 1
         return self.report
 
@@ -27,12 +29,14 @@ class Catalog:
 
 
 def test_reports_are_joined() -> None:
-    a = Driver("a", CleanupReport(remaining=("DataVolume/d",)))
+    dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="d", namespace="ns")
+    a = Driver("a", CleanupReport(remaining=("DataVolume/d",), deletable=(DeleteProduct("a", dv),)))
     b = Driver("b", CleanupReport(remaining=("Disk/x",), blocked="cannot list disks (403)"))
-    report = Sweeper(Catalog(a, b)).sweep("ns", "u", CloneJobStatus())  # type: ignore[arg-type]
+    report = Sweeper(Catalog(a, b)).survey(JOB)  # type: ignore[arg-type]
     assert report.remaining == ("DataVolume/d", "Disk/x") and report.blocked == "cannot list disks (403)"
+    assert report.deletable == (DeleteProduct("a", dv),)
     assert a.asked == b.asked == 1
-    assert Sweeper(Catalog()).sweep("ns", "u", CloneJobStatus()) == CleanupReport()  # type: ignore[arg-type]
+    assert Sweeper(Catalog()).survey(JOB) == CleanupReport()  # type: ignore[arg-type]
 
 
 def test_a_job_whose_details_are_lost_is_cleaned_by_whoever_made_its_recorded_products() -> None:
@@ -45,5 +49,6 @@ def test_a_job_whose_details_are_lost_is_cleaned_by_whoever_made_its_recorded_pr
     disk = ResourceRef(api_version="compute.googleapis.com/v1", kind="Disk", name="d", uri="https://x/disks/d")
     dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="d", namespace="ns", uid="1")
     assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.kubevirt]
-    assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [drivers.compute_engine]
-    assert drivers.for_cleanup(CloneJobStatus()) == []
+    # With its details lost, a job is also surveyed by KubeVirt's label search, which costs nothing.
+    assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [drivers.kubevirt, drivers.compute_engine]
+    assert drivers.for_cleanup(CloneJobStatus()) == [drivers.kubevirt]

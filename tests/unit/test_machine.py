@@ -14,11 +14,11 @@ from clonejob_operator.conditions import Activity
 from clonejob_operator.machine import (
     Admission,
     CleanupReport,
-    Facts,
     Job,
     Need,
     Plan,
     StepReport,
+    World,
     decide,
     need,
 )
@@ -81,7 +81,7 @@ def job(
 class Row:
     id: str
     job: Job
-    facts: Facts
+    facts: World
     state: str
     need: Need
     checks: dict[str, Any] = field(default_factory=dict)
@@ -100,7 +100,7 @@ ROWS = [
     Row(
         "a started job whose steps cannot be known fails instead of succeeding",
         job(LOST),
-        Facts(NOW, steps=()),
+        World(NOW, steps=()),
         "ACTIVE",
         Need.STEP,
         {"code": Code.INVALID_ARGUMENT, "message": "steps are unknown", "first_end": True, "again": True},
@@ -108,7 +108,7 @@ ROWS = [
     Row(
         "a refused target is recorded, then FAILED without steps or claim",
         job(status("PENDING")),
-        Facts(NOW, admission=Admission(plan=REFUSED)),
+        World(NOW, admission=Admission(plan=REFUSED)),
         "FAILED",
         Need.ADMISSION,
         {"code": Code.UNIMPLEMENTED, "claim": False, "steps": 0, "ended": True},
@@ -116,7 +116,7 @@ ROWS = [
     Row(
         "a new job is recorded PENDING first, and asks to go on at once",
         job(),
-        Facts(NOW),
+        World(NOW),
         "PENDING",
         Need.NOTHING,
         {"reason": "Pending", "claim": False, "again": True, "notes": 1},
@@ -124,7 +124,7 @@ ROWS = [
     Row(
         "pending job waits for its MigratingVm",
         job(status("PENDING")),
-        Facts(
+        World(
             NOW,
             admission=Admission(
                 waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
@@ -137,7 +137,7 @@ ROWS = [
     Row(
         "admitted job starts its first step and claims",
         job(status("PENDING")),
-        Facts(NOW, admission=Admission(plan=PLAN)),
+        World(NOW, admission=Admission(plan=PLAN)),
         "ACTIVE",
         Need.ADMISSION,
         {"claim": True, "current": "preparingVmDisks", "steps": 1, "details": "cj"},
@@ -145,7 +145,7 @@ ROWS = [
     Row(
         "pending past the deadline fails with the wait's code",
         job(status("PENDING")),
-        Facts(
+        World(
             T0 + timedelta(hours=2),
             admission=Admission(
                 waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
@@ -158,7 +158,7 @@ ROWS = [
     Row(
         "admission error fails at once without steps",
         job(status("PENDING")),
-        Facts(NOW, admission=Admission(error=JobError(Code.UNIMPLEMENTED, "not yet"))),
+        World(NOW, admission=Admission(error=JobError(Code.UNIMPLEMENTED, "not yet"))),
         "FAILED",
         Need.ADMISSION,
         {"code": Code.UNIMPLEMENTED, "steps": 0},
@@ -166,7 +166,7 @@ ROWS = [
     Row(
         "disk progress is recorded",
         job(status("ACTIVE", [step(DISKS, 1)])),
-        Facts(NOW, steps=TWO, step=StepReport(progress=40, detail="0/2 disks ready")),
+        World(NOW, steps=TWO, step=StepReport(progress=40, detail="0/2 disks ready")),
         "ACTIVE",
         Need.STEP,
         {"step_progress": 40, "overall": 40 * 70 // 80, "reason": "PreparingVmDisks"},
@@ -174,7 +174,7 @@ ROWS = [
     Row(
         "disks done: the VM step begins",
         job(status("ACTIVE", [step(DISKS, 1)])),
-        Facts(NOW, steps=TWO, step=StepReport(done=True)),
+        World(NOW, steps=TWO, step=StepReport(done=True)),
         "ACTIVE",
         Need.STEP,
         {"current": "instantiatingMigratedVm", "steps": 2, "first_end": True},
@@ -182,7 +182,7 @@ ROWS = [
     Row(
         "disks done: OS adaptation when planned",
         job(status("ACTIVE", [step(DISKS, 1)])),
-        Facts(NOW, steps=THREE, step=StepReport(done=True)),
+        World(NOW, steps=THREE, step=StepReport(done=True)),
         "ADAPTING_OS",
         Need.STEP,
         {"current": "adaptingOs", "state_time_changed": True},
@@ -190,7 +190,7 @@ ROWS = [
     Row(
         "adaptation done: back to ACTIVE for the VM",
         job(status("ADAPTING_OS", [step(DISKS, 1, 2, 100), step(ADAPT, 2)])),
-        Facts(NOW, steps=THREE, step=StepReport(done=True)),
+        World(NOW, steps=THREE, step=StepReport(done=True)),
         "ACTIVE",
         Need.STEP,
         {"current": "instantiatingMigratedVm", "steps": 3},
@@ -198,7 +198,7 @@ ROWS = [
     Row(
         "VM ready: SUCCEEDED with endTime",
         job(status("ACTIVE", [step(DISKS, 1, 2, 100), step(VM, 2)])),
-        Facts(NOW, steps=TWO, step=StepReport(done=True)),
+        World(NOW, steps=TWO, step=StepReport(done=True)),
         "SUCCEEDED",
         Need.STEP,
         {"ended": True, "overall": 100, "record": True, "current": None},
@@ -206,7 +206,7 @@ ROWS = [
     Row(
         "step error: the step ends, error set, cleanup next",
         job(status("ACTIVE", [step(DISKS, 1)])),
-        Facts(NOW, steps=TWO, step=StepReport(error=JobError(Code.INTERNAL, "DataVolume x failed"))),
+        World(NOW, steps=TWO, step=StepReport(error=JobError(Code.INTERNAL, "DataVolume x failed"))),
         "ACTIVE",
         Need.STEP,
         {
@@ -219,7 +219,7 @@ ROWS = [
     Row(
         "step timeout: DEADLINE_EXCEEDED",
         job(status("ACTIVE", [step(DISKS, 1)])),
-        Facts(T0 + timedelta(hours=7), steps=TWO, step=StepReport(progress=10)),
+        World(T0 + timedelta(hours=7), steps=TWO, step=StepReport(progress=10)),
         "ACTIVE",
         Need.STEP,
         {"code": Code.DEADLINE_EXCEEDED, "message": "did not finish within 6h"},
@@ -227,7 +227,7 @@ ROWS = [
     Row(
         "cancel while running: CANCELLING, step ended",
         job(status("ACTIVE", [step(DISKS, 1)]), cancel=True),
-        Facts(NOW, steps=TWO),
+        World(NOW, steps=TWO),
         "CANCELLING",
         Need.NOTHING,
         {"first_end": True, "state_time_changed": True},
@@ -235,7 +235,7 @@ ROWS = [
     Row(
         "deletion acts as cancel",
         job(status("ACTIVE", [step(DISKS, 1)]), deleting=True),
-        Facts(NOW, steps=TWO),
+        World(NOW, steps=TWO),
         "CANCELLING",
         Need.NOTHING,
         {"message_note": "being deleted"},
@@ -243,7 +243,7 @@ ROWS = [
     Row(
         "cancelling waits for products",
         job(status("CANCELLING", [step(DISKS, 1, 2)])),
-        Facts(NOW, steps=TWO, cleanup=CleanupReport(remaining=("DataVolume/cj-disk-0",))),
+        World(NOW, steps=TWO, cleanup=CleanupReport(remaining=("DataVolume/cj-disk-0",))),
         "CANCELLING",
         Need.CLEANUP,
         {"reason": "Cancelling"},
@@ -251,7 +251,7 @@ ROWS = [
     Row(
         "cancelling ends when products are gone",
         job(status("CANCELLING", [step(DISKS, 1, 2)])),
-        Facts(NOW, steps=TWO, cleanup=CleanupReport()),
+        World(NOW, steps=TWO, cleanup=CleanupReport()),
         "CANCELLED",
         Need.CLEANUP,
         {"ended": True, "record": True},
@@ -259,7 +259,7 @@ ROWS = [
     Row(
         "blocked cleanup never ends the job",
         job(status("CANCELLING", [step(DISKS, 1, 2)])),
-        Facts(NOW, steps=TWO, cleanup=CleanupReport(blocked="cannot list jobs (API answered 403)")),
+        World(NOW, steps=TWO, cleanup=CleanupReport(blocked="cannot list jobs (API answered 403)")),
         "CANCELLING",
         Need.CLEANUP,
         {"reason": "CleanupStuck", "stalled": True},
@@ -267,7 +267,7 @@ ROWS = [
     Row(
         "failing job ends FAILED once products are gone",
         job(status("ACTIVE", [step(DISKS, 1, 2)], error={"code": 13, "message": "boom"})),
-        Facts(NOW, steps=TWO, cleanup=CleanupReport()),
+        World(NOW, steps=TWO, cleanup=CleanupReport()),
         "FAILED",
         Need.CLEANUP,
         {"code": Code.INTERNAL, "ended": True},
@@ -275,7 +275,7 @@ ROWS = [
     Row(
         "cleanup taking long is Stalled but keeps waiting",
         job(status("ACTIVE", [step(DISKS, 1, 2)], error={"code": 13, "message": "boom"})),
-        Facts(T0 + timedelta(hours=1), steps=TWO, cleanup=CleanupReport(remaining=("VirtualMachine/cj",))),
+        World(T0 + timedelta(hours=1), steps=TWO, cleanup=CleanupReport(remaining=("VirtualMachine/cj",))),
         "ACTIVE",
         Need.CLEANUP,
         {"stalled": True, "reason": "CleanupStuck"},
@@ -283,7 +283,7 @@ ROWS = [
     Row(
         "invalid spec while running: error, then cleanup",
         job(status("ACTIVE", [step(DISKS, 1)]), spec_error="spec.migratingVm: Field required"),
-        Facts(NOW, steps=TWO),
+        World(NOW, steps=TWO),
         "ACTIVE",
         Need.NOTHING,
         {"code": Code.INVALID_ARGUMENT, "first_end": True},
@@ -291,7 +291,7 @@ ROWS = [
     Row(
         "invalid spec before starting: FAILED at once",
         job(status("PENDING"), spec_error="spec.x: bad"),
-        Facts(NOW),
+        World(NOW),
         "FAILED",
         Need.NOTHING,
         {"code": Code.INVALID_ARGUMENT},
@@ -301,7 +301,7 @@ ROWS = [
         job(
             status("SUCCEEDED", [step(DISKS, 1, 2, 100), step(VM, 2, 3, 100)], endTime=ts(3)), cancel=True, generation=2
         ),
-        Facts(NOW),
+        World(NOW),
         "SUCCEEDED",
         Need.NOTHING,
         {"generation": 2, "notes": 0},
@@ -309,7 +309,7 @@ ROWS = [
     Row(
         "terminal FAILED stays FAILED on deletion",
         job(status("FAILED", [], error={"code": 4, "message": "x"}, endTime=ts(3)), deleting=True),
-        Facts(NOW),
+        World(NOW),
         "FAILED",
         Need.NOTHING,
         {"notes": 0},
@@ -371,9 +371,9 @@ def test_table(row: Row) -> None:
 
 
 def test_every_state_change_posts_a_note() -> None:
-    first = decide(job(), Facts(NOW), SETTINGS)
+    first = decide(job(), World(NOW), SETTINGS)
     assert [n.reason for n in first.notes] == ["Pending"] and first.again
-    second = decide(job(first.status.wire()), Facts(NOW, admission=Admission(plan=PLAN)), SETTINGS)
+    second = decide(job(first.status.wire()), World(NOW, admission=Admission(plan=PLAN)), SETTINGS)
     assert [n.reason for n in second.notes] == ["Started"] and second.status.state == "ACTIVE" and second.again
     assert second.claim
 
@@ -381,21 +381,22 @@ def test_every_state_change_posts_a_note() -> None:
 def test_terminal_state_is_never_left() -> None:
     for terminal in ("SUCCEEDED", "FAILED", "CANCELLED"):
         j = job(status(terminal, [step(DISKS, 1, 2)], endTime=ts(2)), cancel=True, deleting=True)
-        out = decide(j, Facts(NOW, cleanup=CleanupReport(remaining=("x",))), SETTINGS).status
+        out = decide(j, World(NOW, cleanup=CleanupReport(remaining=("x",))), SETTINGS).status
         assert out.state == terminal and out.end_time == ts(2)
 
 
-def test_decide_demands_the_facts_need_names() -> None:
-    with pytest.raises(ValueError, match="step"):
-        decide(job(status("ACTIVE", [step(DISKS, 1)])), Facts(NOW, steps=TWO), SETTINGS)
+def test_a_look_that_found_nothing_keeps_the_job_where_it_is() -> None:
+    decision = decide(job(status("ACTIVE", [step(DISKS, 1)])), World(NOW, steps=TWO), SETTINGS)
+    assert decision.status.state == "ACTIVE" and decision.status.error is None
+    assert decision.status.running_step is not None and decision.status.running_step.kind is DISKS
 
 
 def test_condition_transition_time_kept_while_status_unchanged() -> None:
     running = job(status("ACTIVE", [step(DISKS, 1)]))
-    first = decide(running, Facts(NOW, steps=TWO, step=StepReport(progress=10)), SETTINGS).status
+    first = decide(running, World(NOW, steps=TWO, step=StepReport(progress=10)), SETTINGS).status
     again = job(first.wire())
     later = NOW + timedelta(minutes=1)
-    second = decide(again, Facts(later, steps=TWO, step=StepReport(progress=20)), SETTINGS).status
+    second = decide(again, World(later, steps=TWO, step=StepReport(progress=20)), SETTINGS).status
     assert {c.type: c.last_transition_time for c in second.conditions or []} == {
         c.type: c.last_transition_time for c in first.conditions or []
     }

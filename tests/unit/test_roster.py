@@ -6,6 +6,7 @@ from typing import Any
 
 from clonejob_operator import names
 from clonejob_operator.roster import Entry, Roster
+from clonejob_operator.waits import WaitReason
 
 
 def job(
@@ -13,12 +14,9 @@ def job(
     state: str | None = None,
     mvm: str = "web-1",
     created: str = "2026-11-26T10:00:00Z",
-    reason: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"state": state} if state else {}
-    if reason:
-        status["conditions"] = [{"type": "Reconciling", "status": "True", "reason": reason}]
     status.update(extra.pop("status", {}))
     return {
         "metadata": {
@@ -35,22 +33,22 @@ def job(
     }
 
 
-def test_reserve_holds_the_migratingvm_and_the_active_limit_until_released() -> None:
+def test_a_reservation_holds_the_migratingvm_and_the_active_limit_while_the_start_is_written() -> None:
     roster = Roster(max_active=1)
     a, b, c = (Entry.of(job(n, "PENDING", mvm=m)) for n, m in (("a", "web-1"), ("b", "web-1"), ("c", "web-2")))
     for entry in (a, b, c):
         roster.observe(job(entry.name, "PENDING", mvm=entry.migrating_vm))
-    assert roster.reserve(a) is None
-    refused = roster.reserve(b)
-    assert refused is not None and refused[0] == "WaitingForCloneJob" and "starting" in refused[1]
-    refused = roster.reserve(c)
-    assert refused is not None and refused[0] == "MaxActiveReached"
-    assert roster.holds("ns", "a", "uid-a") and roster.active() == 1
-    roster.observe(job("a", "ACTIVE"))  # the start as written (and cached), then the reservation goes
-    roster.release("uid-a")
-    assert roster.active() == 1 and roster.running("ns", "web-1", "uid-b") == "a"
-    roster.release("uid-c")  # releasing what was never reserved changes nothing
-    assert roster.reserve(c) is not None
+    with roster.reservation(a) as refused:
+        assert refused is None
+        with roster.reservation(b) as other:
+            assert other is not None and other[0] is WaitReason.WAITING_FOR_CLONE_JOB and "starting" in other[1]
+        with roster.reservation(c) as other:
+            assert other is not None and other[0] is WaitReason.MAX_ACTIVE_REACHED
+        assert roster.holds("ns", "a", "uid-a") and roster.active() == 1
+        roster.observe(job("a", "ACTIVE"))  # the start as written (and cached), then the reservation goes
+    refused_b = roster.refusal(b)
+    assert roster.active() == 1 and refused_b is not None and "CloneJob a" in refused_b[1]
+    assert roster.refusal(c) is not None  # a refused reservation held nothing, and a is still active
 
 
 def test_a_finished_job_wakes_the_head_of_its_queue_and_the_oldest_waiting_for_a_slot() -> None:
@@ -58,8 +56,10 @@ def test_a_finished_job_wakes_the_head_of_its_queue_and_the_oldest_waiting_for_a
     roster.observe(job("a", "ACTIVE"))
     roster.observe(job("c", "PENDING", created="2026-11-26T10:00:02Z"))
     roster.observe(job("b", "PENDING", created="2026-11-26T10:00:01Z"))
-    roster.observe(job("x", "PENDING", mvm="web-2", reason="MaxActiveReached", created="2026-11-26T09:00:00Z"))
-    roster.observe(job("y", "PENDING", mvm="web-3", reason="MaxActiveReached", created="2026-11-26T11:00:00Z"))
+    roster.observe(job("x", "PENDING", mvm="web-2", created="2026-11-26T09:00:00Z"))
+    roster.observe(job("y", "PENDING", mvm="web-3", created="2026-11-26T11:00:00Z"))
+    roster.waiting("uid-x", WaitReason.MAX_ACTIVE_REACHED)  # as their last decisions said
+    roster.waiting("uid-y", WaitReason.MAX_ACTIVE_REACHED)
     woken = roster.observe(job("a", "SUCCEEDED"))
     assert woken == {("ns", "b"), ("ns", "x")}  # b heads web-1's queue; x is the oldest waiting for a slot
     assert roster.observe(job("c", "PENDING", created="2026-11-26T10:00:02Z")) == set()  # nothing moved
@@ -88,9 +88,12 @@ def test_products_of_finished_jobs_wake_nobody() -> None:
 
 def test_migratingvm_changes_wake_the_head_and_those_waiting_for_it() -> None:
     roster = Roster()
-    roster.observe(job("a", "PENDING", reason="MigratingVmNotFound"))
-    roster.observe(job("b", "PENDING", reason="Queued", created="2026-11-26T10:00:01Z"))
-    roster.observe(job("c", "PENDING", reason="NoSnapshots", created="2026-11-26T10:00:02Z"))
+    roster.observe(job("a", "PENDING"))
+    roster.observe(job("b", "PENDING", created="2026-11-26T10:00:01Z"))
+    roster.observe(job("c", "PENDING", created="2026-11-26T10:00:02Z"))
+    roster.waiting("uid-a", WaitReason.MIGRATING_VM_NOT_FOUND)
+    roster.waiting("uid-b", WaitReason.QUEUED)
+    roster.waiting("uid-c", WaitReason.NO_SNAPSHOTS)
     assert roster.for_migrating_vm("ns", "web-1") == {("ns", "a"), ("ns", "c")}
     assert roster.for_migrating_vm("ns", "other") == set()
 

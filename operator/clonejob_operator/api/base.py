@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from clonejob_operator.timestamps import PATTERN as TIMESTAMP_PATTERN
+from clonejob_operator.timestamps import parse_time
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -48,9 +49,16 @@ def exactly_one(fields: list[str]) -> dict[str, str]:
     return cel(f"[{present}].filter(x, x).size() == 1", f"exactly one of {names} must be set")
 
 
+def _real_time(text: str) -> str:
+    """A timestamp the pattern accepts must also be a date and time (not 2026-13-45T99:99:99Z)."""
+    parse_time(text)
+    return text
+
+
 Timestamp = Annotated[
     str,
     Field(pattern=TIMESTAMP_PATTERN, max_length=40),
+    AfterValidator(_real_time),
 ]
 Int64 = Annotated[int, Field(json_schema_extra={"format": "int64"})]
 Name = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]

@@ -17,7 +17,7 @@ from clonejob_operator.api.base import (
     validations,
 )
 from clonejob_operator.api.common import Condition, RpcStatus
-from clonejob_operator.api.migratingvm import DiskSnapshot
+from clonejob_operator.api.migratingvm import MAX_DISKS, MAX_PRODUCTS, DiskSnapshot
 from clonejob_operator.targets.computeengine.model import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
@@ -118,7 +118,7 @@ class SourceSync(ApiModel):
     migrating_vm_uid: str | None = Field(default=None, max_length=64)
     cycle_number: int | None = None
     last_sync_time: Timestamp | None = None
-    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=64)
+    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=MAX_DISKS)
     target_project: str | None = Field(
         default=None, max_length=253, description="The TargetProject a Compute Engine clone was resolved to."
     )
@@ -175,7 +175,7 @@ class CloneJobStatus(ApiModel):
     current_step: str | None = Field(default=None, max_length=64)
     progress_percent: int | None = Field(default=None, ge=0, le=100)
     source_sync: SourceSync | None = None
-    created_resources: list[ResourceRef] | None = Field(default=None, max_length=64)
+    created_resources: list[ResourceRef] | None = Field(default=None, max_length=MAX_PRODUCTS)
 
     @property
     def current(self) -> State:

@@ -19,6 +19,12 @@ from clonejob_operator.targets.kubevirt.model import KubevirtTargetDefaults
 TARGET_MEMBERS = ["kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults"]
 
 
+MAX_DISKS = 64
+"""The most disks a MigratingVm's sync may have, and so a clone may make."""
+MAX_PRODUCTS = MAX_DISKS + 2
+"""The most products one CloneJob may make: a disk per snapshot, the OS adaptation Job and the VM."""
+
+
 class MigratingVmState(StrEnum):
     STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
     PENDING = "PENDING"
@@ -63,7 +69,7 @@ class DiskSnapshot(ApiModel):
 class LastSync(ApiModel):
     last_sync_time: Timestamp | None = None
     cycle_number: int | None = Field(default=None, ge=0)
-    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=64)
+    snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=MAX_DISKS)
 
 
 class CycleStep(ApiModel):

@@ -1,8 +1,14 @@
-"""The driver interface: one small contract per clone target, one module per target."""
+"""The driver interface: one small contract per clone target, one package per target.
+
+A driver *reads* and *plans*; it never writes while the reconciler observes. ``look`` and ``survey``
+report facts (what exists, how far it has got, what is missing and would be created, what may be
+deleted); the reconciler's commit carries out the ``CreateProduct`` and ``DeleteProduct`` effects
+through the driver's ``create`` and ``delete``. An exception raised by a driver becomes a fault (see
+``faults.py``); ``classify`` lets a target name its own library's exceptions.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,13 +17,79 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import Body, Kind, Kube, status_of
-from clonejob_operator.machine import CleanupReport, Plan, StepReport
+from clonejob_operator.conditions import Activity
+from clonejob_operator.faults import Fault
+from clonejob_operator.kube import Body, Kind, KindNotServed, Kube, status_of
+from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDetails
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a job that may start will do: its steps and the status members copied when it starts."""
+
+    steps: tuple[StepKind, ...]
+    target: dict[str, Any]
+    """CloneJobStatus attribute -> value (the target details, and for Compute Engine their mirrors)."""
+    source_sync: SourceSync
+    refusal: JobError | None = None
+    """The target is known (its details are recorded) but the job cannot run on it."""
+    waiting: Activity | None = None
+    """Something the target needs is missing (a TargetProject, say): stay PENDING; nothing is recorded."""
+    waiting_code: Code = Code.NOT_FOUND
+    """What a wait that outlasts the pending deadline fails with."""
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    """An effect: make one product that a step needs and is missing."""
+
+    target: str
+    """The driver's name (``Driver.name``)."""
+    kind: str
+    name: str
+    body: Any
+    """What the driver needs to make it: a manifest, or a cloud API request."""
+    intent: ResourceRef | None = None
+    """Recorded in status.createdResources *before* the create is sent (write-ahead): a target whose
+    cleanup needs a client that may be unavailable can then prove that nothing was ever sent."""
+
+
+@dataclass(frozen=True)
+class DeleteProduct:
+    """An effect: delete one product. The driver re-reads it and deletes only what carries the job's uid."""
+
+    target: str
+    ref: ResourceRef
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """The running step as observed: how far it has got, and what is missing."""
+
+    progress: int = 0
+    done: bool = False
+    error: JobError | None = None
+    detail: str = ""
+    products: tuple[ResourceRef, ...] = ()
+    """The step's products that exist now."""
+    creates: tuple[CreateProduct, ...] = ()
+    disks_target_details: ComputeEngineDisksTargetDetails | None = None
+    """What a Compute Engine disks step learnt (the disks' URIs), for status."""
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    remaining: tuple[str, ...] = ()
+    """Products still present, ``Kind/name``; includes ones already being deleted."""
+    blocked: str | None = None
+    """Why products could not even be listed or deleted (forbidden, say)."""
+    deletable: tuple[DeleteProduct, ...] = ()
+    """Those of ``remaining`` to delete now (not already being deleted, nothing depending on them)."""
 
 
 @dataclass(frozen=True)
@@ -38,24 +110,20 @@ class JobContext:
     uid: str
     migrating_vm: str
     status: CloneJobStatus
-    step_timeout: timedelta
+    step_timeout: timedelta = field(default=timedelta(hours=1))
 
     @property
     def labels(self) -> dict[str, str]:
         return names.product_labels(self.name, self.uid, self.migrating_vm)
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    report: StepReport
-    products: tuple[ResourceRef, ...] = ()
-    updates: dict[str, Any] = field(default_factory=dict)
-    """CloneJobStatus attribute -> value: what the step learnt that the status shows (a disk's URI, say)."""
-
-
 class Driver(Protocol):
+    name: str
     polled: bool
     """Its products cannot be watched: a running job is looked at every poll interval."""
+
+    def classify(self, error: BaseException) -> Fault | None:
+        """Its library's exceptions as faults (None for those it does not know)."""
 
     def plan(self, clone_job: str, source: Source) -> Plan:
         """The steps and target details of a job about to start; raises JobError when it can't start."""
@@ -63,12 +131,18 @@ class Driver(Protocol):
     def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
         """The steps a started job runs, from the details recorded when it started."""
 
-    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
-        """Create what ``step`` needs and is missing, then report how far it has got."""
+    def look(self, step: StepKind, job: JobContext) -> StepReport:
+        """Read how far ``step`` has got and what it still needs created; writes nothing."""
 
-    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
-        """Find and delete everything this job created (by its uid label and ``status.createdResources``);
-        report what still exists (being deleted counts) or what blocks the removal."""
+    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
+        """Make one product (idempotent: a repeat after a crash makes nothing twice)."""
+
+    def survey(self, job: JobContext) -> CleanupReport:
+        """Find everything this job created (its uid label, and ``status.createdResources`` read fresh);
+        report what still exists and what to delete now. Writes nothing."""
+
+    def delete(self, effect: DeleteProduct, job: JobContext) -> None:
+        """Delete one product, only if it carries the job's uid label when read fresh."""
 
     def owns(self, ref: ResourceRef) -> bool:
         """Whether a recorded product is of this target's making (cleanup of a job whose details are lost)."""
@@ -86,13 +160,6 @@ def ref(kind: Kind, body: Body) -> ResourceRef:
         namespace=meta.get("namespace"),
         uid=meta.get("uid"),
     )
-
-
-def ensure(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
-    """The object named by ``manifest``: read, or created when missing; refused when somebody else's."""
-    meta = manifest["metadata"]
-    existing = kube.get(kind, meta["namespace"], meta["name"])
-    return create_owned(kube, kind, manifest, job_uid) if existing is None else owned(kind, existing, job_uid)
 
 
 def create_owned(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
@@ -121,80 +188,72 @@ def owned(kind: Kind, body: Body, job_uid: str) -> Body:
     return body
 
 
-def sweep_objects(
-    kube: Kube, kinds: tuple[Kind, ...], namespace: str, uid: str, status: CloneJobStatus
-) -> CleanupReport:
-    """Cleanup of Kubernetes products: those of ``kinds`` with the job's uid label, and the recorded ones of
-    those kinds whose uid matches. Nothing without the job's uid is deleted; deleting objects count as
-    remaining until they are gone."""
+def survey_objects(kube: Kube, target: str, kinds: tuple[Kind, ...], job: JobContext) -> CleanupReport:
+    """Cleanup facts for Kubernetes products: those of ``kinds`` with the job's uid label (from the watch
+    caches, which are complete before any decision), and the recorded ones of those kinds, read fresh.
+    When neither finds anything, the API server itself is asked once more (a fresh list by label), so
+    that a job never ends while a product of it may exist."""
     by_ref = {(k.api_version, k.kind): k for k in kinds}
-    recorded = status.created_resources or []
-    remaining: list[str] = []
-    blocked: list[str] = []
-    seen: set[str] = set()
+    selector = f"{names.LABEL_JOB_UID}={job.uid}"
+    found: dict[tuple[str, str], tuple[Kind, Body]] = {}
     for kind in kinds:
-        try:
-            found = kube.list(kind, namespace, f"{names.LABEL_JOB_UID}={uid}")
-        except ApiException as error:
-            blocked.append(f"cannot list {kind.plural} (API answered {error.status})")
-            continue
-        for body in found:
-            if (body["metadata"].get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
-                continue  # never trust a selector alone with a delete
-            seen.add(body["metadata"].get("uid", ""))
-            _remove(kube, kind, namespace, body, remaining, blocked)
-    for item in recorded:
+        for body in kube.list(kind, job.namespace, selector):
+            _keep(found, kind, body, job.uid)
+    for item in job.status.created_resources or []:
         known = by_ref.get((item.api_version, item.kind))
-        if known is None or item.uid in seen:
+        if known is None or (known.kind, item.name) in found:
             continue
         try:
-            current = kube.get(known, namespace, item.name)
-        except ApiException as error:
-            blocked.append(f"cannot read {known.kind} {item.name} (API answered {error.status})")
-            continue
-        if current is not None and current["metadata"].get("uid") == item.uid:
-            _remove(kube, known, namespace, current, remaining, blocked)
-    return CleanupReport(remaining=tuple(remaining), blocked="; ".join(blocked) or None)
+            current = kube.refresh(known, job.namespace, item.name)
+        except KindNotServed:
+            continue  # nothing of a kind that is not served can exist
+        if current is not None:
+            _keep(found, known, current, job.uid)
+    if not found:
+        for kind in kinds:
+            for body in kube.fresh_list(kind, job.namespace, selector):
+                _keep(found, kind, body, job.uid)
+    order = {kind: index for index, kind in enumerate(kinds)}  # the VM before the disks it uses
+    remaining: list[str] = []
+    deletable: list[DeleteProduct] = []
+    for kind, body in sorted(found.values(), key=lambda item: order[item[0]]):
+        meta = body["metadata"]
+        remaining.append(f"{kind.kind}/{meta['name']}")
+        if not meta.get("deletionTimestamp"):
+            deletable.append(DeleteProduct(target, ref(kind, body)))
+    return CleanupReport(remaining=tuple(remaining), deletable=tuple(deletable))
 
 
-def _remove(kube: Kube, kind: Kind, namespace: str, body: Body, remaining: list[str], blocked: list[str]) -> None:
-    """Delete ``body`` (uid-guarded); it counts as remaining until the API server no longer has it."""
-    meta = body["metadata"]
-    label = f"{kind.kind}/{meta['name']}"
-    if meta.get("deletionTimestamp"):
-        remaining.append(label)
+def _keep(found: dict[tuple[str, str], tuple[Kind, Body]], kind: Kind, body: Body, uid: str) -> None:
+    """Only what carries the job's uid label is the job's, whatever a selector or a status says."""
+    meta = body.get("metadata") or {}
+    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) == uid:
+        found[(kind.kind, meta.get("name", ""))] = (kind, body)
+
+
+def delete_object(kube: Kube, kinds: tuple[Kind, ...], effect: DeleteProduct, uid: str) -> None:
+    """Delete the product ``effect`` names if, read fresh, it carries the job's uid label; the delete is
+    guarded by the object's uid, so a namesake made meanwhile is never touched."""
+    item = effect.ref
+    kind = next((k for k in kinds if (k.api_version, k.kind) == (item.api_version, item.kind)), None)
+    if kind is None or not item.namespace:
+        return
+    current = kube.refresh(kind, item.namespace, item.name)
+    if current is None:
+        return
+    meta = current["metadata"]
+    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
+        log.warning(
+            "not deleting %s %s/%s: it does not carry this job's uid label", kind.kind, item.namespace, item.name
+        )
         return
     try:
-        kube.delete(kind, namespace, meta["name"], uid=meta.get("uid"))
-        log.info("deleting %s in %s", label, namespace)
-        after = kube.get(kind, namespace, meta["name"])
+        kube.delete(kind, item.namespace, item.name, uid=meta.get("uid"))
     except ApiException as error:
-        if error.status != 409:  # 409: the uid precondition failed, a namesake replaced it
-            blocked.append(f"cannot delete {label} (API answered {error.status})")
-        remaining.append(label)
+        if status_of(error) != 409:  # 409: the uid precondition failed, a namesake replaced it
+            raise
         return
-    if after is not None and after["metadata"].get("uid") == meta.get("uid"):
-        remaining.append(label)
-
-
-def api_error(error: ApiException) -> Exception:
-    """A refusal that will not go away by retrying becomes a JobError; the rest stay ApiExceptions.
-
-    The server's own message names the object and the verb, so the JobError carries it as it is.
-    """
-    code = {403: Code.PERMISSION_DENIED, 404: Code.NOT_FOUND, 400: Code.INVALID_ARGUMENT, 422: Code.INVALID_ARGUMENT}
-    mapped = code.get(status_of(error))
-    if mapped is None:
-        return error
-    return JobError(mapped, f"the API answered {error.status} {error.reason}: {_message(error)}")
-
-
-def _message(error: ApiException) -> str:
-    try:
-        body: Any = json.loads(error.body or "{}")
-        return str(body.get("message", ""))[:500]
-    except ValueError:
-        return str(error.body or "")[:500]
+    log.info("deleting %s %s/%s", kind.kind, item.namespace, item.name)
 
 
 def condition(body: Body, kind: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec
+from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import Kube
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver
@@ -27,6 +28,14 @@ class Drivers:
             self._compute_engine = ComputeEngineDriver(self._kube, self._settings)
         return self._compute_engine
 
+    def by_name(self, name: str) -> Driver:
+        return self.kubevirt if name == self.kubevirt.name else self.compute_engine
+
+    def classifiers(self) -> list[Classifier]:
+        """The loaded targets' own exception mappings."""
+        loaded = [self.kubevirt, *([self._compute_engine] if self._compute_engine is not None else [])]
+        return [driver.classify for driver in loaded]
+
     def for_spec(self, spec: MigratingVmSpec) -> Driver:
         return self.kubevirt if spec.kubevirt_target_defaults is not None else self.compute_engine
 
@@ -39,11 +48,12 @@ class Drivers:
         return None
 
     def for_cleanup(self, status: CloneJobStatus) -> list[Driver]:
-        """The job's driver, and any other whose products the status records (a job whose details are lost)."""
+        """The job's driver, and any other whose products the status records. A job whose details are lost
+        is also surveyed by the KubeVirt target, whose products are found by label at no cost."""
         own = self.for_status(status)
         recorded = status.created_resources or []
         out = [own] if own is not None else []
-        if self.kubevirt not in out and any(self.kubevirt.owns(ref) for ref in recorded):
+        if self.kubevirt not in out and (own is None or any(self.kubevirt.owns(ref) for ref in recorded)):
             out.append(self.kubevirt)
         if any(ref.api_version == COMPUTE_API for ref in recorded) and self.compute_engine not in out:
             out.append(self.compute_engine)

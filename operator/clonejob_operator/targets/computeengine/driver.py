@@ -16,7 +16,6 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
 from google.auth.credentials import Credentials
@@ -29,12 +28,20 @@ from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.api.targetproject import TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
+from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kind, Kube
-from clonejob_operator.machine import CleanupReport, Plan, StepReport
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import JobContext, Source, SyncResult
+from clonejob_operator.targets.base import (
+    CleanupReport,
+    CreateProduct,
+    DeleteProduct,
+    JobContext,
+    Plan,
+    Source,
+    StepReport,
+)
 from clonejob_operator.targets.computeengine import requests
-from clonejob_operator.targets.computeengine.client import Compute, call, credentials_for
+from clonejob_operator.targets.computeengine.client import Compute, Transient, call, credentials_for
 from clonejob_operator.targets.computeengine.model import (
     API,
     ComputeEngineDisksTargetDefaults,
@@ -48,6 +55,7 @@ from clonejob_operator.targets.computeengine.model import (
 )
 from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.validation import describe
+from clonejob_operator.waits import WaitReason
 
 REDACTED = "(redacted: the value stays in the MigratingVm)"
 DONE = compute_v1.Operation.Status.DONE
@@ -75,6 +83,7 @@ def disks_details(defaults: ComputeEngineDisksTargetDefaults) -> ComputeEngineDi
 
 
 class ComputeEngineDriver:
+    name = "computeengine"
     polled = True  # Compute Engine has no watch: a running job is looked at every poll interval
 
     def __init__(
@@ -110,7 +119,12 @@ class ComputeEngineDriver:
         project = self._target_project(source, name, field)
         if project is None:
             where = f"TargetProject {name} not found in namespace {source.namespace} ({field}.targetProject)"
-            return Plan(steps=(), target={}, source_sync=sync, waiting=Activity("TargetProjectNotFound", where))
+            return Plan(
+                steps=(),
+                target={},
+                source_sync=sync,
+                waiting=Activity.waiting(WaitReason.TARGET_PROJECT_NOT_FOUND, where),
+            )
         target: dict[str, Any] = {}
         steps: tuple[StepKind, ...] = (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
         if vm is not None:
@@ -209,8 +223,25 @@ class ComputeEngineDriver:
     def owns(self, ref: ResourceRef) -> bool:
         return ref.api_version == API
 
+    @staticmethod
+    def classify(error: BaseException) -> Fault | None:
+        """Google's own exceptions: missing or unusable credentials are the installation's to fix."""
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth
+
+        if isinstance(error, auth.DefaultCredentialsError | auth.RefreshError):
+            return Fault(
+                FaultKind.CONFIGURATION,
+                Code.FAILED_PRECONDITION,
+                f"no usable Google credentials ({' '.join(str(error).split())[:300]}): give the TargetProject a "
+                "spec.credentialsSecretRef, or the operator Application Default Credentials",
+            )
+        if isinstance(error, auth.TransportError | gexc.RetryError | Transient):
+            return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, " ".join(str(error).split())[:500])
+        return None
+
     # --- the steps ---------------------------------------------------------------------------------------
-    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
+    def look(self, step: StepKind, job: JobContext) -> StepReport:
         clone = self._clone(job)
         if step is StepKind.PREPARING_VM_DISKS:
             return self._disks(clone, job)
@@ -218,13 +249,35 @@ class ComputeEngineDriver:
             return self._vm(clone, job)
         raise JobError(Code.INTERNAL, f"the Compute Engine target has no step {step.value}")
 
-    def _disks(self, clone: Clone, job: JobContext) -> SyncResult:
+    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
+        clone = self._clone(job)
+        if effect.kind == "Disk":
+            op = self._insert_disk(clone, effect.body)
+        else:
+            op = self._insert_instance(clone, job, effect.body)
+        what = f"inserting {effect.kind.lower()} {effect.name}"
+        failure = operation_error(op, what) if op.status == DONE else None
+        if failure is not None:
+            raise failure
+        return self._ref(effect.kind, effect.name, clone, operation=op.name)
+
+    def _disks(self, clone: Clone, job: JobContext) -> StepReport:
         products: list[ResourceRef] = []
+        creates: list[CreateProduct] = []
         waiting: list[str] = []
         uris: dict[int, str] = {}
         ready = 0
+        if not clone.disks:
+            raise JobError(
+                Code.FAILED_PRECONDITION,
+                "status.sourceSync.snapshots is empty or missing: a started clone has no disks to make",
+            )
         for plan in clone.disks:
-            ref, body = self._ensure(clone, job, "Disk", plan.name, partial(self._insert_disk, clone, plan))
+            ref, body = self._existing(clone, job, "Disk", plan.name)
+            if ref is None:
+                creates.append(self._create("Disk", plan.name, clone, plan))
+                waiting.append(plan.name)
+                continue
             products.append(ref)
             if body is None:
                 waiting.append(plan.name)
@@ -236,30 +289,44 @@ class ComputeEngineDriver:
                 uris[plan.index] = body.self_link
         total = len(clone.disks)
         detail = f"{ready}/{total} disks ready" + (f"; creating {', '.join(waiting[:3])}" if waiting else "")
-        report = StepReport(progress=int(100 * ready / total) if total else 100, done=ready == total, detail=detail)
-        updates = self._disk_uris(job.status, clone, uris) if report.done else {}
-        return SyncResult(report, tuple(products), updates)
-
-    def _vm(self, clone: Clone, job: JobContext) -> SyncResult:
-        links = [(plan, self._link(clone, "disks", plan.name)) for plan in clone.disks]
-        ref, body = self._ensure(
-            clone, job, "Instance", clone.vm_name, partial(self._insert_instance, clone, job, links)
+        done = ready == total
+        return StepReport(
+            progress=int(100 * ready / total),
+            done=done,
+            detail=detail,
+            products=tuple(products),
+            creates=tuple(creates),
+            disks_target_details=self._disk_uris(job.status, clone, uris) if done else None,
         )
+
+    def _vm(self, clone: Clone, job: JobContext) -> StepReport:
+        links = [(plan, self._link(clone, "disks", plan.name)) for plan in clone.disks]
+        ref, body = self._existing(clone, job, "Instance", clone.vm_name)
+        if ref is None:
+            create = self._create("Instance", clone.vm_name, clone, links)
+            return StepReport(progress=10, detail=f"creating instance {clone.vm_name}", creates=(create,))
         if body is None:
-            return SyncResult(StepReport(progress=10, detail=f"creating instance {clone.vm_name}"), (ref,))
+            return StepReport(progress=10, detail=f"creating instance {clone.vm_name}", products=(ref,))
         running = body.status == "RUNNING"
         detail = f"instance {clone.vm_name} {body.status}"
-        updates = self._vm_uri(job.status, body.self_link) if running else {}
-        return SyncResult(StepReport(progress=100 if running else 50, done=running, detail=detail), (ref,), updates)
+        learnt = self._vm_uri(job.status, body.self_link) if running else None
+        return StepReport(
+            progress=100 if running else 50,
+            done=running,
+            detail=detail,
+            products=(ref,),
+            disks_target_details=learnt,
+        )
 
-    def _ensure(
-        self, clone: Clone, job: JobContext, kind: str, name: str, insert: Callable[[], compute_v1.Operation]
-    ) -> tuple[ResourceRef, Any]:
-        """The product ``name``: polled while its operation runs, read once it exists, inserted when missing.
+    def _create(self, kind: str, name: str, clone: Clone, body: Any) -> CreateProduct:
+        """Recorded before it is sent (write-ahead): cleanup that cannot reach Compute Engine then knows
+        whether anything may exist there."""
+        return CreateProduct(self.name, kind, name, body, intent=self._ref(kind, name, clone))
 
-        (ref, resource) with resource None while it is being made; ALREADY_EXISTS when the name belongs
-        to something this job did not make (left alone).
-        """
+    def _existing(self, clone: Clone, job: JobContext, kind: str, name: str) -> tuple[ResourceRef | None, Any]:
+        """The product ``name``: (ref, None) while its operation runs, (ref, resource) once it exists,
+        (None, None) when it is missing; ALREADY_EXISTS when the name belongs to something this job did
+        not make (left alone)."""
         refs = job.status.created_resources or []
         recorded = next((r for r in refs if r.api_version == API and r.kind == kind and r.name == name), None)
         what = f"{kind.lower()} {name}"
@@ -284,11 +351,7 @@ class ComputeEngineDriver:
             **{"disk" if kind == "Disk" else "instance": name},
         )
         if body is None:
-            op = insert()
-            failure = operation_error(op, f"inserting {what}") if op.status == DONE else None
-            if failure is not None:
-                raise failure
-            return self._ref(kind, name, clone, operation=op.name), None
+            return None, None
         if (body.labels or {}).get(requests.LABEL_JOB_UID) != requests.label_value(job.uid):
             raise JobError(
                 Code.ALREADY_EXISTS,
@@ -351,51 +414,47 @@ class ComputeEngineDriver:
         )
 
     @staticmethod
-    def _disk_uris(status: CloneJobStatus, clone: Clone, uris: dict[int, str]) -> dict[str, Any]:
+    def _disk_uris(
+        status: CloneJobStatus, clone: Clone, uris: dict[int, str]
+    ) -> ComputeEngineDisksTargetDetails | None:
         details = status.compute_engine_disks_target_details
         if details is None:
-            return {}
+            return None
         disks = [PersistentDisk(source_disk_number=plan.index, disk_uri=uris.get(plan.index)) for plan in clone.disks]
-        return {"compute_engine_disks_target_details": details.model_copy(update={"disks": disks})}
+        return details.model_copy(update={"disks": disks})
 
     @staticmethod
-    def _vm_uri(status: CloneJobStatus, uri: str) -> dict[str, Any]:
+    def _vm_uri(status: CloneJobStatus, uri: str) -> ComputeEngineDisksTargetDetails | None:
         details = status.compute_engine_disks_target_details
         if details is None:
-            return {}
-        return {
-            "compute_engine_disks_target_details": details.model_copy(
-                update={"vm_target_details": DisksMigrationVmTargetDetails(vm_uri=uri)}
-            )
-        }
+            return None
+        return details.model_copy(update={"vm_target_details": DisksMigrationVmTargetDetails(vm_uri=uri)})
 
     # --- cleanup ---------------------------------------------------------------------------------------
-    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
-        """Delete the instance, then the disks, found by the uid label and by what was recorded; nothing
-        without the job's uid label is deleted. Reports what is still there until it is gone."""
-        recorded = [r for r in status.created_resources or [] if r.api_version == API]
-        try:
-            clone = self._clone_for(namespace, status, uid)
-        except JobError as error:
-            if not recorded:
-                return CleanupReport()  # nothing was ever made: there is nothing to find
-            return CleanupReport(blocked=f"cannot reach Compute Engine: {error.message}")
-        if clone is None:
+    def survey(self, job: JobContext) -> CleanupReport:
+        """The instance, then the disks, found by the uid label and by what was recorded. Every insert is
+        recorded before it is sent, so a job that recorded none made nothing and needs no client at all."""
+        recorded = [r for r in job.status.created_resources or [] if r.api_version == API]
+        if not recorded:
             return CleanupReport()
-        remaining: list[str] = []
-        try:
-            instances = self._found(clone, "Instance", uid, recorded)
-            for name in instances:
-                self._delete(clone, "Instance", name)
-                remaining.append(f"Instance/{name}")
-            disks = self._found(clone, "Disk", uid, recorded)
-            for name in disks:
-                if not instances:  # a disk in use by the instance cannot go before it
-                    self._delete(clone, "Disk", name)
-                remaining.append(f"Disk/{name}")
-        except JobError as error:
-            return CleanupReport(remaining=tuple(remaining), blocked=error.message)
-        return CleanupReport(remaining=tuple(remaining))
+        clone = self._clone_for(job.namespace, job.status, job.uid)
+        if clone is None:
+            return CleanupReport(blocked="the Compute Engine target details are missing from the status")
+        instances = self._found(clone, "Instance", job.uid, recorded)
+        disks = self._found(clone, "Disk", job.uid, recorded)
+        remaining = [f"Instance/{name}" for name in instances] + [f"Disk/{name}" for name in disks]
+        # A disk in use by the instance cannot go before it.
+        first = [("Instance", name) for name in instances] or [("Disk", name) for name in disks]
+        deletable = tuple(DeleteProduct(self.name, self._ref(kind, name, clone)) for kind, name in first)
+        return CleanupReport(remaining=tuple(remaining), deletable=deletable)
+
+    def delete(self, effect: DeleteProduct, job: JobContext) -> None:
+        clone = self._clone_for(job.namespace, job.status, job.uid)
+        if clone is None:
+            return
+        kind, name = effect.ref.kind, effect.ref.name
+        if name in self._found(clone, kind, job.uid, [effect.ref]):  # read fresh: carries the job's uid label
+            self._delete(clone, kind, name)
 
     def _found(self, clone: Clone, kind: str, uid: str, recorded: list[ResourceRef]) -> list[str]:
         """Names of this job's products of ``kind`` that still exist, each checked for the uid label."""

@@ -8,18 +8,22 @@ from typing import Any
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kind, Kube
-from clonejob_operator.machine import CleanupReport, Plan, StepReport
+from clonejob_operator.faults import Fault
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, Kube
 from clonejob_operator.targets.base import (
+    CleanupReport,
+    CreateProduct,
+    DeleteProduct,
     JobContext,
+    Plan,
     Source,
-    SyncResult,
+    StepReport,
     condition,
     create_owned,
-    ensure,
+    delete_object,
     owned,
     ref,
-    sweep_objects,
+    survey_objects,
 )
 from clonejob_operator.targets.kubevirt import manifests as build
 from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, with_defaults
@@ -28,11 +32,19 @@ PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
 
+KINDS = {kind.kind: kind for kind in PRODUCTS}
+
+
 class KubevirtDriver:
+    name = "kubevirt"
     polled = False  # its products are watched
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
+
+    @staticmethod
+    def classify(error: BaseException) -> Fault | None:
+        return None  # it speaks only to the Kubernetes API, whose errors the core knows
 
     def plan(self, clone_job: str, source: Source) -> Plan:
         defaults = source.spec.kubevirt_target_defaults
@@ -69,8 +81,15 @@ class KubevirtDriver:
         )
         return (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME) if adapting else (VIRTUAL_MACHINE, DATA_VOLUME)
 
-    def clean_up(self, namespace: str, uid: str, status: CloneJobStatus) -> CleanupReport:
-        return sweep_objects(self.kube, self.product_kinds(status), namespace, uid, status)
+    def survey(self, job: JobContext) -> CleanupReport:
+        return survey_objects(self.kube, self.name, self.product_kinds(job.status), job)
+
+    def delete(self, effect: DeleteProduct, job: JobContext) -> None:
+        delete_object(self.kube, PRODUCTS, effect, job.uid)
+
+    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
+        kind = KINDS[effect.kind]
+        return ref(kind, create_owned(self.kube, kind, effect.body, job.uid))
 
     def owns(self, ref: ResourceRef) -> bool:
         return (ref.api_version, ref.kind) in {(k.api_version, k.kind) for k in PRODUCTS}
@@ -78,29 +97,30 @@ class KubevirtDriver:
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         return (*self.product_kinds(status), VOLUME_SNAPSHOT)
 
-    def sync(self, step: StepKind, job: JobContext) -> SyncResult:
+    def look(self, step: StepKind, job: JobContext) -> StepReport:
         if step is StepKind.PREPARING_VM_DISKS:
             return self._disks(job)
+        self._disks_still_there(job, step)
         if step is StepKind.ADAPTING_OS:
             return self._adaptation(job)
         return self._vm(job)
 
-    def _disks(self, job: JobContext) -> SyncResult:
+    def _disks(self, job: JobContext) -> StepReport:
         details = _details(job.status)
-        products, progress, waiting = [], [], []
+        products, progress, waiting, creates = [], [], [], []
         for disk in _disks(job.status):
             body = self.kube.get(DATA_VOLUME, job.namespace, disk.name)
             if body is None:
                 snapshot = self._snapshot(job, disk.volume_snapshot)
                 if snapshot.get("status", {}).get("readyToUse") is not True:
                     waiting.append(f"VolumeSnapshot {disk.volume_snapshot} is not readyToUse")
-                    progress.append(0.0)
-                    continue
-                size = disk.size or snapshot.get("status", {}).get("restoreSize")
-                manifest = build.data_volume(details, job.namespace, _sized(disk, size), job.labels)
-                body = create_owned(self.kube, DATA_VOLUME, manifest, job.uid)
-            else:
-                body = owned(DATA_VOLUME, body, job.uid)
+                else:
+                    size = disk.size or snapshot.get("status", {}).get("restoreSize")
+                    manifest = build.data_volume(details, job.namespace, _sized(disk, size), job.labels)
+                    creates.append(CreateProduct(self.name, DATA_VOLUME.kind, disk.name, manifest))
+                progress.append(0.0)
+                continue
+            body = owned(DATA_VOLUME, body, job.uid)
             products.append(ref(DATA_VOLUME, body))
             status = body.get("status", {})
             phase = status.get("phase", "")
@@ -109,12 +129,28 @@ class KubevirtDriver:
                 raise JobError(Code.INTERNAL, f"DataVolume {disk.name} failed" + (f": {why}" if why else ""))
             progress.append(100.0 if phase == "Succeeded" else _percent(status.get("progress")))
         ready = sum(1 for value in progress if value >= 100.0)
-        total = len(progress) or 1
         detail = f"{ready}/{len(progress)} disks ready" + (f"; {waiting[0]}" if waiting else "")
-        report = StepReport(progress=int(sum(progress) / total), done=ready == len(progress), detail=detail)
-        return SyncResult(report, tuple(products))
+        return StepReport(
+            progress=int(sum(progress) / len(progress)),
+            done=ready == len(progress),
+            detail=detail,
+            products=tuple(products),
+            creates=tuple(creates),
+        )
 
-    def _snapshot(self, job: JobContext, name: str) -> dict[str, Any]:
+    def _disks_still_there(self, job: JobContext, step: StepKind) -> None:
+        """Before a later step goes on, every disk the job made must still be there: a clone is never
+        finished with a VM that points at a missing disk (the job fails instead)."""
+        for disk in _disks(job.status):
+            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name)
+            if body is None:
+                raise JobError(
+                    Code.FAILED_PRECONDITION,
+                    f"DataVolume {disk.name}, made by this CloneJob, was deleted during {step.value}",
+                )
+            owned(DATA_VOLUME, body, job.uid)
+
+    def _snapshot(self, job: JobContext, name: str) -> Body:
         # A cache may not have seen a snapshot made a moment ago: ask the API server before saying it is missing.
         snapshot = self.kube.get(VOLUME_SNAPSHOT, job.namespace, name) or self.kube.refresh(
             VOLUME_SNAPSHOT, job.namespace, name
@@ -123,13 +159,23 @@ class KubevirtDriver:
             raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {name} not found in namespace {job.namespace}")
         return snapshot
 
-    def _adaptation(self, job: JobContext) -> SyncResult:
+    def _product(self, kind: Kind, manifest: Body, job: JobContext) -> tuple[Body | None, tuple[CreateProduct, ...]]:
+        """The product ``manifest`` names, or the effect that creates it; refused when somebody else's."""
+        name = manifest["metadata"]["name"]
+        body = self.kube.get(kind, job.namespace, name)
+        if body is None:
+            return None, (CreateProduct(self.name, kind.kind, name, manifest),)
+        return owned(kind, body, job.uid), ()
+
+    def _adaptation(self, job: JobContext) -> StepReport:
         details = _details(job.status)
         name = names.adaptation_job_name(details.vm_name or job.name)
         manifest = build.adaptation_job(
             details, job.namespace, name, _disks(job.status), job.labels, int(job.step_timeout.total_seconds())
         )
-        body = ensure(self.kube, BATCH_JOB, manifest, job.uid)
+        body, creates = self._product(BATCH_JOB, manifest, job)
+        if body is None:
+            return StepReport(progress=0, detail=f"Job {name} starting", creates=creates)
         failed, complete = condition(body, "Failed"), condition(body, "Complete")
         if failed and failed.get("status") == "True":
             raise JobError(Code.INTERNAL, f"Job {name} failed: {failed.get('reason', '')} {failed.get('message', '')}")
@@ -137,12 +183,14 @@ class KubevirtDriver:
         running = bool(body.get("status", {}).get("active"))
         progress = 100 if done else 50 if running else 0
         detail = f"Job {name} " + ("complete" if done else "running" if running else "starting")
-        return SyncResult(StepReport(progress=progress, done=done, detail=detail), (ref(BATCH_JOB, body),))
+        return StepReport(progress=progress, done=done, detail=detail, products=(ref(BATCH_JOB, body),))
 
-    def _vm(self, job: JobContext) -> SyncResult:
+    def _vm(self, job: JobContext) -> StepReport:
         details = _details(job.status)
         manifest = build.virtual_machine(details, job.namespace, _disks(job.status), job.labels)
-        body = ensure(self.kube, VIRTUAL_MACHINE, manifest, job.uid)
+        body, creates = self._product(VIRTUAL_MACHINE, manifest, job)
+        if body is None:
+            return StepReport(progress=0, detail=f"VirtualMachine {details.vm_name} being created", creates=creates)
         failure = condition(body, "Failure")
         if failure and failure.get("status") == "True":
             raise JobError(
@@ -155,7 +203,7 @@ class KubevirtDriver:
         printable = status.get("printableStatus", "")
         detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
         progress = 100 if done else 50 if status.get("created") else 0
-        return SyncResult(StepReport(progress=progress, done=done, detail=detail), (ref(VIRTUAL_MACHINE, body),))
+        return StepReport(progress=progress, done=done, detail=detail, products=(ref(VIRTUAL_MACHINE, body),))
 
 
 def _steps(details: KubevirtTargetDetails) -> tuple[StepKind, ...]:
@@ -170,8 +218,15 @@ def _details(status: CloneJobStatus) -> KubevirtTargetDetails:
 
 
 def _disks(status: CloneJobStatus) -> list[build.Disk]:
+    """The disks of a started job, one per snapshot it started from; a job with none cannot go on."""
     details = _details(status)
     snapshots = status.source_sync.snapshots if status.source_sync else None
+    if not snapshots:
+        raise JobError(
+            Code.FAILED_PRECONDITION,
+            "status.sourceSync.snapshots is empty or missing: a started clone has no disks to make, and a VM "
+            "without disks is never created",
+        )
     return [
         build.Disk(
             index=index,
@@ -179,7 +234,7 @@ def _disks(status: CloneJobStatus) -> list[build.Disk]:
             volume_snapshot=snapshot.volume_snapshot or "",
             size=str(snapshot.size_bytes) if snapshot.size_bytes else None,
         )
-        for index, snapshot in enumerate(snapshots or [])
+        for index, snapshot in enumerate(snapshots)
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clonejob_operator.reconciler import read_job
+from clonejob_operator.jobs import read_job
 
 
 def body(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -45,22 +45,3 @@ def test_unusable_status_field_is_named_and_the_rest_kept() -> None:
     assert job.spec_error is not None and "status.progressPercent" in job.spec_error
     assert job.status.state == "ACTIVE" and job.status.steps and job.status.kubevirt_target_details is not None
     assert job.status.progress_percent is None
-
-
-def test_bookkeeping_alone_waits_for_the_next_real_change() -> None:
-    from clonejob_operator.reconciler import _worth_writing
-
-    old = {
-        "state": "ACTIVE",
-        "conditions": [{"type": "Reconciling", "status": "True", "reason": "PreparingVmDisks", "message": "started"}],
-    }
-    created = {
-        **old,
-        "createdResources": [{"kind": "DataVolume", "name": "d"}],
-        "conditions": [{"type": "Reconciling", "status": "True", "reason": "PreparingVmDisks", "message": "0/1"}],
-    }
-    assert not _worth_writing(old, created)
-    assert not _worth_writing(old, old)
-    assert _worth_writing(old, {**created, "progressPercent": 35})
-    assert _worth_writing(old, {**old, "conditions": [{**old["conditions"][0], "reason": "CleaningUp"}]})
-    assert _worth_writing(old, {**old, "state": "SUCCEEDED"})

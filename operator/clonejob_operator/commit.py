@@ -1,0 +1,198 @@
+"""``commit(decision)``: the only writer. It carries out a decision's effects in order.
+
+A failed effect is never an escape: it is written into the journal as a fact for the next decision
+(a conflict asks for another look at once; a refused status write fails the job; a refused create
+fails the step). The start reservation is held, as a context manager, from the claim on the
+MigratingVm until the status that records the start is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator import names, recentjobs
+from clonejob_operator.cache import CachedKube
+from clonejob_operator.effects import (
+    AddFinalizer,
+    Claim,
+    CreateProduct,
+    DeleteProduct,
+    Effect,
+    PatchStatus,
+    PostEvent,
+    Record,
+    RemoveFinalizer,
+)
+from clonejob_operator.events import EventPoster
+from clonejob_operator.faults import api_message, classify
+from clonejob_operator.journal import Journal
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, merge_patch, ref_of, status_of
+from clonejob_operator.machine import Decision, Job
+from clonejob_operator.observe import Observer
+from clonejob_operator.roster import Entry, Roster
+from clonejob_operator.targets.catalog import Drivers
+
+log = logging.getLogger(__name__)
+
+
+class Stop(Exception):
+    """An effect could not be carried out; the rest of the decision waits for another look."""
+
+
+@dataclass
+class Committed:
+    body: Body
+    """The CloneJob as the last write left it."""
+    again: bool = False
+    """Look again at once (a conflict, a failed effect)."""
+
+
+class Committer:
+    def __init__(
+        self,
+        kube: CachedKube,
+        drivers: Drivers,
+        observer: Observer,
+        roster: Roster,
+        journal: Journal,
+        events: EventPoster,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.kube = kube
+        self.drivers = drivers
+        self.observer = observer
+        self.roster = roster
+        self.journal = journal
+        self.events = events
+        self.clock = clock
+
+    def commit(self, job: Job, body: Body, decision: Decision) -> Committed:
+        done = Committed(body)
+        with ExitStack() as reservation:
+            try:
+                for effect in decision.effects:
+                    self._one(job, done, effect, reservation)
+            except Stop:
+                done.again = True
+        return done
+
+    def _one(self, job: Job, done: Committed, effect: Effect, reservation: ExitStack) -> None:
+        if isinstance(effect, AddFinalizer | RemoveFinalizer):
+            self._finalizer(job, done, add=isinstance(effect, AddFinalizer))
+        elif isinstance(effect, Claim):
+            self._claim(job, done, effect, reservation)
+        elif isinstance(effect, PatchStatus):
+            self._status(job, done, effect)
+            reservation.close()  # the start is written (and in the cache, so the roster counts it)
+        elif isinstance(effect, CreateProduct | DeleteProduct):
+            self._product(job, done, effect)
+        elif isinstance(effect, Record):
+            recentjobs.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
+        elif isinstance(effect, PostEvent):
+            level = logging.WARNING if effect.type == "Warning" else logging.INFO
+            job_log(job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
+            self.events.post(ref_of(done.body), effect.type, effect.reason, effect.message)
+
+    def _finalizer(self, job: Job, done: Committed, add: bool) -> None:
+        meta = done.body["metadata"]
+        present = [f for f in meta.get("finalizers") or [] if f != names.FINALIZER]
+        wanted = [*present, names.FINALIZER] if add else present
+        patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            done.body = self._write(job, lambda: self.kube.patch(CLONE_JOB, job.namespace, job.name, patch), done.body)
+        except ApiException as error:  # a refusal (a policy, an admission webhook): a fact, not an escape
+            self.journal.failed(job.uid, classify(error, "setting the finalizer"))
+            raise Stop() from None
+        if not add:
+            job_log(job, logging.INFO, "finished; letting the CloneJob go")
+
+    def _claim(self, job: Job, done: Committed, effect: Claim, reservation: ExitStack) -> None:
+        refused = reservation.enter_context(self.roster.reservation(Entry.of(done.body)))
+        if refused is not None:
+            raise Stop(refused[1])  # another job took the slot first: the next look says so
+        mvm = job.spec.migrating_vm if job.spec else ""
+        migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm)
+        holds = lambda name, uid: self.roster.holds(job.namespace, name, uid)  # noqa: E731
+        try:
+            claimed = migrating_vm is not None and recentjobs.claim(
+                self.kube, job.namespace, migrating_vm, effect.summary, holds
+            )
+        except ApiException as error:
+            self.journal.failed(job.uid, classify(error, f"claiming MigratingVm {mvm}"))
+            raise Stop() from None
+        if not claimed:
+            self.kube.refresh(MIGRATING_VM, job.namespace, mvm)  # it changed, or is held: read it again
+            raise Stop()
+
+    def _status(self, job: Job, done: Committed, effect: PatchStatus) -> None:
+        old = done.body.get("status") or {}
+        patch = {
+            "metadata": {"resourceVersion": done.body["metadata"]["resourceVersion"]},
+            "status": merge_patch(old, effect.status.wire()),
+        }
+        try:
+            done.body = self._write(
+                job, lambda: self.kube.patch_status(CLONE_JOB, job.namespace, job.name, patch), done.body
+            )
+        except ApiException as error:
+            if status_of(error) not in (400, 422):
+                raise
+            why = api_message(error)
+            job_log(job, logging.WARNING, "the API server refused its status: %s", why)
+            self.journal.refused(job.uid, why)
+            raise Stop() from None
+        self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
+
+    def _write(self, job: Job, write: Callable[[], Body], body: Body) -> Body:
+        """A conditional write of the CloneJob: a conflict or an outage asks for another look."""
+        try:
+            return write()
+        except ApiException as error:
+            code = status_of(error)
+            if code == 404:
+                raise Stop() from None  # gone meanwhile
+            if code == 409:
+                self.kube.refresh(CLONE_JOB, job.namespace, job.name)  # somebody wrote first
+                raise Stop() from None
+            if code in (400, 422):
+                raise
+            self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
+            raise Stop() from None
+        except OSError as error:
+            self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
+            raise Stop() from None
+
+    def _product(self, job: Job, done: Committed, effect: CreateProduct | DeleteProduct) -> None:
+        driver = self.drivers.by_name(effect.target)
+        context = self.observer.context(job)
+        verb = "creating" if isinstance(effect, CreateProduct) else "deleting"
+        name = effect.name if isinstance(effect, CreateProduct) else effect.ref.name
+        kind = effect.kind if isinstance(effect, CreateProduct) else effect.ref.kind
+        try:
+            if isinstance(effect, CreateProduct):
+                self.journal.created(job.uid, driver.create(effect, context))
+                job_log(job, logging.INFO, "created %s %s", kind, name)
+            else:
+                driver.delete(effect, context)
+        except Exception as error:
+            fault = classify(error, f"{verb} {kind} {name}", self.drivers.classifiers())
+            self.journal.failed(job.uid, fault)
+            done.again = True  # the other effects still run; the next look meets the fault
+
+
+def job_log(job: Job, level: int, message: str, *args: object, **fields: object) -> None:
+    """A line about one CloneJob, naming it as namespace/name (the JSON format also keeps ``object``)."""
+    ref = {
+        "apiVersion": CLONE_JOB.api_version,
+        "kind": CLONE_JOB.kind,
+        "name": job.name,
+        "namespace": job.namespace,
+        "uid": job.uid,
+    }
+    log.log(level, f"CloneJob {job.namespace}/{job.name}: {message}", *args, extra={"k8s_ref": ref, **fields})

@@ -1,0 +1,62 @@
+"""What a decision asks to be done: a closed set of small types, carried out by ``commit`` alone, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clonejob_operator.api.clonejob import CloneJobStatus
+from clonejob_operator.api.migratingvm import CloneJobSummary
+from clonejob_operator.targets.base import CreateProduct, DeleteProduct
+
+
+@dataclass(frozen=True)
+class AddFinalizer:
+    """Hold the CloneJob until its products are gone (before anything is created)."""
+
+
+@dataclass(frozen=True)
+class RemoveFinalizer:
+    """Let a finished CloneJob that is being deleted go."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Take the MigratingVm's one running slot (its recentCloneJobs entry), under a start reservation
+    that lasts until the next ``PatchStatus`` is written."""
+
+    summary: CloneJobSummary
+
+
+@dataclass(frozen=True)
+class PatchStatus:
+    status: CloneJobStatus
+
+
+@dataclass(frozen=True)
+class Record:
+    """Put the job's latest summary into its MigratingVm's recentCloneJobs (best effort)."""
+
+    migrating_vm: str
+    summary: CloneJobSummary
+
+
+@dataclass(frozen=True)
+class PostEvent:
+    type: str
+    reason: str
+    message: str
+
+
+Effect = AddFinalizer | RemoveFinalizer | Claim | PatchStatus | Record | PostEvent | CreateProduct | DeleteProduct
+
+__all__ = [
+    "AddFinalizer",
+    "Claim",
+    "CreateProduct",
+    "DeleteProduct",
+    "Effect",
+    "PatchStatus",
+    "PostEvent",
+    "Record",
+    "RemoveFinalizer",
+]

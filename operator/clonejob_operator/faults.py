@@ -1,0 +1,148 @@
+"""Errors as facts: every exception met while observing or committing becomes a ``Fault`` for the next decision.
+
+A fault has a kind, which decides what the state machine does with it:
+
+- ``REFUSED``: the job cannot go on as it is (an API refusal, a product that failed, a name that is taken).
+  A running job fails with the fault's code; cleanup reports it as what blocks it.
+- ``CONFIGURATION``: something the operator's installation must fix (no credentials, a Secret that cannot
+  be read, a CRD that is not served). A running job fails with the code and a message naming the fix.
+- ``TRANSIENT``: worth retrying (429, 5xx, a connection refused, a timeout). The job keeps its state; its
+  condition message names the error at once, and it shows ``Stalled=True`` once the same kind of
+  trouble has lasted ``Settings.stall_after``. Deadlines and cancel still apply.
+- ``UNEXPECTED``: an exception nobody classified (a bug, or a library's surprise). Treated as
+  transient, but logged once with its traceback and shown as ``Stalled=True`` at once.
+
+``Streaks`` remembers, per job, when the current run of faults began and how long it is, in memory only.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.kube import KindNotServed, status_of
+
+log = logging.getLogger(__name__)
+
+
+class FaultKind(enum.Enum):
+    REFUSED = "refused"
+    CONFIGURATION = "configuration"
+    TRANSIENT = "transient"
+    UNEXPECTED = "unexpected"
+
+    @property
+    def ends_job(self) -> bool:
+        return self in (FaultKind.REFUSED, FaultKind.CONFIGURATION)
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: FaultKind
+    code: Code
+    message: str
+    """In the error's own words, prefixed by what was being done."""
+    since: datetime | None = None
+    """When this run of faults began (set by ``Streaks``)."""
+    count: int = 1
+    """How many looks in a row met a fault."""
+
+    @property
+    def error(self) -> JobError:
+        return JobError(self.code, self.message)
+
+
+Classifier = Callable[[BaseException], "Fault | None"]
+"""A target's own mapping of its library's exceptions (Google's credential errors, say); None: not mine."""
+
+
+def classify(error: BaseException, doing: str, extra: Iterable[Classifier] = ()) -> Fault:
+    """The fault an exception is. ``doing`` says what was being done, for the message."""
+    for classifier in extra:
+        found = classifier(error)
+        if found is not None:
+            return replace(found, message=f"{doing}: {found.message}")
+    if isinstance(error, JobError):
+        return Fault(FaultKind.REFUSED, error.code, error.message)
+    if isinstance(error, KindNotServed):
+        return Fault(FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION, f"{doing}: {error}")
+    if isinstance(error, ApiException):
+        return _api_fault(error, doing)
+    if isinstance(error, urllib3.exceptions.HTTPError | OSError | TimeoutError):
+        return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, f"{doing}: {type(error).__name__}: {_short(error)}")
+    return Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, f"{doing}: unexpected {type(error).__name__}: {_short(error)}")
+
+
+_REFUSALS = {
+    400: Code.INVALID_ARGUMENT,
+    403: Code.PERMISSION_DENIED,
+    404: Code.NOT_FOUND,
+    422: Code.INVALID_ARGUMENT,
+    401: Code.UNAUTHENTICATED,
+}
+
+
+def _api_fault(error: ApiException, doing: str) -> Fault:
+    status = status_of(error)
+    words = f"the API answered {status} {error.reason or ''}".rstrip()
+    detail = api_message(error)
+    message = f"{doing}: {words}" + (f": {detail}" if detail else "")
+    code = _REFUSALS.get(status)
+    if code is None:  # 409 (somebody wrote first), 429, 5xx, or no answer at all
+        return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE if status != 409 else Code.ABORTED, message)
+    return Fault(FaultKind.REFUSED, code, message)
+
+
+def api_message(error: ApiException) -> str:
+    """The server's own message (a Status body's ``message``), one line, without a stray newline."""
+    try:
+        body: Any = json.loads(error.body or "{}")
+        text = str(body.get("message", "")) if isinstance(body, dict) else str(body)
+    except ValueError:
+        text = str(error.body or "")
+    return " ".join(text.split())[:500]
+
+
+def _short(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__
+
+
+class Streaks:
+    """Per job: when its current run of faults began and how long it is. Memory only, under a lock."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, tuple[datetime, int, FaultKind]] = {}
+        self._traced: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def met(self, uid: str, fault: Fault, now: datetime) -> Fault:
+        """Count ``fault`` for job ``uid``; the fault with its ``since`` and ``count``."""
+        with self._lock:
+            since, count, _ = self._runs.get(uid, (now, 0, fault.kind))
+            self._runs[uid] = (since, count + 1, fault.kind)
+        return replace(fault, since=since, count=count + 1)
+
+    def cleared(self, uid: str) -> None:
+        with self._lock:
+            self._runs.pop(uid, None)
+
+    def first_trace(self, uid: str, message: str) -> bool:
+        """Whether this unexpected error is new for the job (its traceback is logged once)."""
+        with self._lock:
+            key = (uid, message)
+            if key in self._traced:
+                return False
+            self._traced.add(key)
+            if len(self._traced) > 4096:
+                self._traced.clear()
+            return True

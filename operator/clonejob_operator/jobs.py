@@ -1,0 +1,56 @@
+"""The one parse of a stored CloneJob: what the reconciler, the roster's callers and the plugin read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from clonejob_operator import names
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
+from clonejob_operator.kube import Body
+from clonejob_operator.machine import Job
+from clonejob_operator.timestamps import parse_time
+from clonejob_operator.validation import describe
+
+
+def read_job(body: Body) -> Job:
+    """The CloneJob as the state machine sees it; unusable stored fields become ``spec_error``, naming them."""
+    meta = body["metadata"]
+    problems: list[str] = []
+    try:
+        spec: CloneJobSpec | None = CloneJobSpec.model_validate(body.get("spec") or {})
+    except ValidationError as error:
+        spec = None
+        problems.append(describe(error, "spec"))
+    status, dropped = _lenient_status(body.get("status") or {})
+    problems.extend(dropped)
+    return Job(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation") or 1),
+        created=parse_time(meta["creationTimestamp"]),
+        spec=spec,
+        status=status,
+        deleting=bool(meta.get("deletionTimestamp")),
+        spec_error="; ".join(problems) or None,
+        held=names.FINALIZER in (meta.get("finalizers") or []),
+    )
+
+
+def _lenient_status(raw: dict[str, Any]) -> tuple[CloneJobStatus, list[str]]:
+    """Keep every readable top-level status field, so that a bad one never hides what was created."""
+    try:
+        return CloneJobStatus.model_validate(raw), []
+    except ValidationError:
+        pass
+    kept: dict[str, Any] = {}
+    problems = []
+    for key, value in raw.items():
+        try:
+            CloneJobStatus.model_validate({key: value})
+            kept[key] = value
+        except ValidationError as error:
+            problems.append(describe(error, "status"))
+    return CloneJobStatus.model_validate(kept), problems

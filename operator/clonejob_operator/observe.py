@@ -1,0 +1,126 @@
+"""``observe(job) -> World``: one look at everything a decision needs. It only reads.
+
+Reads come from the watch caches (complete before the first decision: see ``handlers.py``), the
+roster, and the journal of this process's own commits. Every exception met while looking becomes a
+``Fault`` in the World; only a bug in this module itself escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from clonejob_operator import machine
+from clonejob_operator.admission import Gate
+from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.cache import CachedKube
+from clonejob_operator.cleanup import Sweeper
+from clonejob_operator.codes import JobError
+from clonejob_operator.faults import Fault, FaultKind, classify
+from clonejob_operator.journal import Journal
+from clonejob_operator.kube import MIGRATING_VM, Body
+from clonejob_operator.machine import Job, Need, World
+from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import Driver, JobContext
+from clonejob_operator.targets.catalog import Drivers
+
+log = logging.getLogger(__name__)
+
+
+class Observer:
+    def __init__(
+        self,
+        kube: CachedKube,
+        drivers: Drivers,
+        gate: Gate,
+        journal: Journal,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.kube = kube
+        self.drivers = drivers
+        self.gate = gate
+        self.sweeper = Sweeper(drivers)
+        self.journal = journal
+        self.settings = settings
+        self.clock = clock
+
+    def observe(self, job: Job, body: Body) -> World:
+        now = self.clock()
+        memory = self.journal.read(job.uid)
+        base = World(now=now, created=memory.created, refused_write=memory.refused_write, last_write=memory.last_write)
+        need = machine.need(job)
+        driver = self.drivers.for_status(job.status)
+        doing = _doing(job, need)
+        base = replace(base, steps=_planned(driver, job))
+        try:
+            world = self._look(job, body, need, driver, base)
+        except Exception as error:
+            world = replace(base, fault=classify(error, doing, self.drivers.classifiers()))
+            self._trace(job, world.fault, error)
+        fault = world.fault or memory.fault
+        if fault is None:
+            self.journal.streaks.cleared(job.uid)
+            return world
+        counted = self.journal.streaks.met(job.uid, fault, now)
+        return replace(world, fault=counted)
+
+    def _look(self, job: Job, body: Body, need: Need, driver: Driver | None, world: World) -> World:
+        if need is Need.ADMISSION:
+            mvm = job.spec.migrating_vm if job.spec else ""
+            # A miss is confirmed with the API server: the watch may not have brought it yet.
+            migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm) or self.kube.refresh(
+                MIGRATING_VM, job.namespace, mvm
+            )
+            admission = self.gate.admit(job, body, migrating_vm)
+            steps = admission.plan.steps if admission.plan else ()
+            return replace(world, steps=steps, admission=admission)
+        if need is Need.CLEANUP:
+            return replace(world, cleanup=self.sweeper.survey(self.context(job, world)))
+        running = job.status.running_step
+        if need is Need.STEP and driver is not None and world.steps and running is not None:
+            report = driver.look(running.kind, self.context(job, world))
+            return replace(world, step=report)
+        return world
+
+    def context(self, job: Job, world: World | None = None) -> JobContext:
+        """What a driver works with: the job, with the products this process made and has not yet recorded."""
+        status = job.status
+        created = world.created if world is not None else self.journal.read(job.uid, consume=False).created
+        if created:
+            status = status.model_copy(update={"created_resources": machine.merge(status.created_resources, created)})
+        running = status.running_step
+        context = JobContext(
+            namespace=job.namespace,
+            name=job.name,
+            uid=job.uid,
+            migrating_vm=job.spec.migrating_vm if job.spec else "",
+            status=status,
+        )
+        return replace(context, step_timeout=self.settings.step_timeout(running.kind)) if running else context
+
+    def _trace(self, job: Job, fault: Fault | None, error: BaseException) -> None:
+        if fault is None:
+            return
+        where = f"CloneJob {job.namespace}/{job.name}"
+        if fault.kind is FaultKind.UNEXPECTED and self.journal.streaks.first_trace(job.uid, fault.message):
+            log.error("%s: %s", where, fault.message, exc_info=error)
+        else:
+            log.debug("%s: %s", where, fault.message)
+
+
+def _planned(driver: Driver | None, job: Job) -> tuple[StepKind, ...]:
+    """The steps a started job runs; none when its recorded details are unusable (decide fails it for that)."""
+    try:
+        return driver.steps(job.status) if driver is not None and job.status.steps else ()
+    except JobError:
+        return ()
+
+
+def _doing(job: Job, need: Need) -> str:
+    running = job.status.running_step
+    if need is Need.STEP and running is not None:
+        return f"step {running.kind.value}"
+    return {Need.ADMISSION: "checking whether it may start", Need.CLEANUP: "cleaning up"}.get(need, "reading it")

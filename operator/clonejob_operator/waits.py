@@ -1,0 +1,40 @@
+"""Why a PENDING CloneJob waits, and what wakes it: one enum, so that the reason a user reads and the
+wake-up routing can never drift apart (nothing parses a condition reason back out of a status)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Trigger(enum.Enum):
+    """What change may end a wait."""
+
+    MIGRATING_VM = "MigratingVm"
+    """A change of the job's MigratingVm (it appears, gains snapshots)."""
+    QUEUE = "queue"
+    """Another job of the same MigratingVm finishes or leaves the queue."""
+    ACTIVE_SLOT = "active slot"
+    """Any job frees an active slot (--max-active)."""
+    TARGET_PROJECT = "TargetProject"
+    """A TargetProject appears or changes in the job's namespace."""
+    TIME = "time"
+    """Nothing but time (a retry after a transient error, a deadline)."""
+
+
+class WaitReason(enum.Enum):
+    """The ``Reconciling`` reason of a waiting job, with its wake trigger."""
+
+    PENDING = ("Pending", Trigger.MIGRATING_VM)
+    AWAITING_FINALIZER = ("AwaitingFinalizer", Trigger.TIME)
+    MIGRATING_VM_NOT_FOUND = ("MigratingVmNotFound", Trigger.MIGRATING_VM)
+    NO_SNAPSHOTS = ("NoSnapshots", Trigger.MIGRATING_VM)
+    QUEUED = ("Queued", Trigger.QUEUE)
+    WAITING_FOR_CLONE_JOB = ("WaitingForCloneJob", Trigger.QUEUE)
+    MAX_ACTIVE_REACHED = ("MaxActiveReached", Trigger.ACTIVE_SLOT)
+    TARGET_PROJECT_NOT_FOUND = ("TargetProjectNotFound", Trigger.TARGET_PROJECT)
+    UNAVAILABLE = ("Unavailable", Trigger.TIME)
+    """Admission met a transient error: looked at again after a backoff."""
+
+    def __init__(self, reason: str, trigger: Trigger) -> None:
+        self.reason = reason
+        self.trigger = trigger
