@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
-from clonejob_operator.timestamps import parse_duration
+from clonejob_operator.timestamps import format_duration, parse_duration
 
 
 def _duration(text: str) -> timedelta:
@@ -28,6 +28,16 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _at_most(limit: timedelta) -> Callable[[str], timedelta]:
+    def parse(text: str) -> timedelta:
+        value = _duration(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"{text} is longer than {format_duration(limit)}")
+        return value
+
+    return parse
 
 
 def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
@@ -65,30 +75,7 @@ def parser() -> argparse.ArgumentParser:
         help="let TargetProjects without a credentials Secret use the operator's own Google identity "
         "(Application Default Credentials); without it such jobs fail with PERMISSION_DENIED",
     )
-    run.add_argument(
-        "--pending-deadline",
-        type=_duration,
-        default=timedelta(hours=1),
-        metavar="DURATION",
-        help="fail a job whose preconditions stay unmet this long (default 1h)",
-    )
-    defaults = ", ".join(f"{k.value}={int(v.total_seconds())}s" for k, v in DEFAULT_STEP_TIMEOUTS.items())
-    run.add_argument(
-        "--step-timeout",
-        type=_step_timeout,
-        action="append",
-        default=[],
-        metavar="STEP=DURATION",
-        help=f"a step's timeout (defaults: {defaults})",
-    )
-    run.add_argument(
-        "--resync-interval",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="safety resync: how often every unfinished job is looked at again (default 300); "
-        "watch events and deadlines drive everything else",
-    )
+    _timing(run)
     run.add_argument("--workers", type=int, default=8, metavar="N", help="CloneJobs reconciled at once (default 8)")
     run.add_argument("--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics (0: off)")
     run.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDR", help="bind address for metrics")
@@ -108,27 +95,69 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _timing(run: argparse.ArgumentParser) -> None:
+    """Deadlines, timeouts and how often things are looked at or written."""
+    run.add_argument(
+        "--pending-deadline",
+        type=_duration,
+        default=timedelta(hours=1),
+        metavar="DURATION",
+        help="fail a job whose preconditions stay unmet this long (default 1h)",
+    )
+    run.add_argument(
+        "--stall-after",
+        type=_at_most(timedelta(seconds=60)),
+        default=timedelta(seconds=60),
+        metavar="DURATION",
+        help="show Stalled=True once a transient error (an outage, a refused connection) has lasted this long "
+        "(default 60s, at most 60s)",
+    )
+    run.add_argument(
+        "--message-interval",
+        type=_at_most(timedelta(seconds=30)),
+        default=timedelta(seconds=10),
+        metavar="DURATION",
+        help="write a change of a job's messages alone at most this often (default 10s, at most 30s)",
+    )
+    defaults = ", ".join(f"{k.value}={int(v.total_seconds())}s" for k, v in DEFAULT_STEP_TIMEOUTS.items())
+    run.add_argument(
+        "--step-timeout",
+        type=_step_timeout,
+        action="append",
+        default=[],
+        metavar="STEP=DURATION",
+        help=f"a step's timeout (defaults: {defaults})",
+    )
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="safety resync: how often every unfinished job is looked at again (default 300); "
+        "watch events and deadlines drive everything else",
+    )
+
+
 def connect(kubeconfig: str | None, context: str | None) -> Kube:
     if kubeconfig or os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
         return Kube.from_kubeconfig(kubeconfig, context)
     return Kube.in_cluster()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.command == "crds":
-        if args.output_dir:
-            for name, crd in crdgen.all_crds().items():
-                (Path(args.output_dir) / name).write_text(crdgen.render(crd))
-        else:
-            sys.stdout.write(crdgen.render_all())
-        return 0
-    if args.max_active < 0:
-        parser().error("--max-active must be 0 or more")
-    if args.workers < 1:
-        parser().error("--workers must be 1 or more")
-    settings = Settings(
+def _crds(output_dir: str | None) -> int:
+    if output_dir:
+        for name, crd in crdgen.all_crds().items():
+            (Path(output_dir) / name).write_text(crdgen.render(crd))
+    else:
+        sys.stdout.write(crdgen.render_all())
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
         pending_deadline=args.pending_deadline,
+        stall_after=args.stall_after,
+        message_interval=args.message_interval,
         step_timeouts={**DEFAULT_STEP_TIMEOUTS, **dict(args.step_timeout)},
         max_active=args.max_active,
         resync_interval=args.resync_interval,
@@ -137,6 +166,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         compute_endpoint=args.compute_endpoint,
         namespaces=tuple(args.namespace),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "crds":
+        return _crds(args.output_dir)
+    if args.max_active < 0:
+        parser().error("--max-active must be 0 or more")
+    if args.workers < 1:
+        parser().error("--workers must be 1 or more")
+    settings = _settings(args)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:

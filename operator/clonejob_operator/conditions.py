@@ -36,47 +36,9 @@ def compute(
     now: str,
 ) -> list[Condition]:
     """Conditions for ``status``; a condition whose status is unchanged keeps its lastTransitionTime."""
-    state = status.current
-    wanted: list[tuple[str, Literal["True", "False", "Unknown"], str, str]]  # type, status, reason, message
-    if state is State.SUCCEEDED:
-        done = "Succeeded"
-        wanted = [
-            (READY, "True", done, "the clone is ready"),
-            (RECONCILING, "False", done, ""),
-            (STALLED, "False", done, ""),
-        ]
-    elif state is State.FAILED:
-        code = Code(status.error.code) if status.error else Code.UNKNOWN
-        message = (status.error.message if status.error else None) or "failed"
-        wanted = [
-            (READY, "False", code.reason, message),
-            (RECONCILING, "False", "Failed", ""),
-            (STALLED, "True", code.reason, message),
-        ]
-    elif state is State.CANCELLED:
-        message = "cancelled; everything it created was removed"
-        wanted = [
-            (READY, "False", "Cancelled", message),
-            (RECONCILING, "False", "Cancelled", ""),
-            (STALLED, "True", "Cancelled", message),
-        ]
-    else:
-        act = activity or Activity("Pending", "waiting to start")
-        if act.stalled:
-            wanted = [
-                (READY, "False", act.reason, act.message),
-                (RECONCILING, "False", act.reason, ""),
-                (STALLED, "True", act.reason, act.message),
-            ]
-        else:
-            wanted = [
-                (READY, "False", act.reason, act.message),
-                (RECONCILING, "True", act.reason, act.message),
-                (STALLED, "False", act.reason, ""),
-            ]
     before = {c.type: c for c in previous or []}
     out = []
-    for kind, value, reason, message in wanted:
+    for kind, value, reason, message in _wanted(status, activity):
         old = before.get(kind)
         since = old.last_transition_time if old is not None and old.status == value else now
         out.append(
@@ -90,3 +52,45 @@ def compute(
             )
         )
     return out
+
+
+Wanted = list[tuple[str, Literal["True", "False", "Unknown"], str, str]]
+"""(type, status, reason, message) of each condition."""
+
+
+def _wanted(status: CloneJobStatus, activity: Activity | None) -> Wanted:
+    state = status.current
+    if state is State.SUCCEEDED:
+        done = "Succeeded"
+        return [
+            (READY, "True", done, "the clone is ready"),
+            (RECONCILING, "False", done, ""),
+            (STALLED, "False", done, ""),
+        ]
+    if state is State.FAILED:
+        code = Code(status.error.code) if status.error else Code.UNKNOWN
+        message = (status.error.message if status.error else None) or "failed"
+        return [
+            (READY, "False", code.reason, message),
+            (RECONCILING, "False", "Failed", ""),
+            (STALLED, "True", code.reason, message),
+        ]
+    if state is State.CANCELLED:
+        message = "cancelled; everything it created was removed"
+        return [
+            (READY, "False", "Cancelled", message),
+            (RECONCILING, "False", "Cancelled", ""),
+            (STALLED, "True", "Cancelled", message),
+        ]
+    act = activity or Activity("Pending", "waiting to start")
+    if act.stalled:
+        return [
+            (READY, "False", act.reason, act.message),
+            (RECONCILING, "False", act.reason, ""),
+            (STALLED, "True", act.reason, act.message),
+        ]
+    return [
+        (READY, "False", act.reason, act.message),
+        (RECONCILING, "True", act.reason, act.message),
+        (STALLED, "False", act.reason, ""),
+    ]

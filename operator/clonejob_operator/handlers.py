@@ -12,16 +12,29 @@ import kubernetes
 
 from clonejob_operator import names
 from clonejob_operator.controller import Controller
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, Kind
+from clonejob_operator.kube import (
+    BATCH_JOB,
+    CLONE_JOB,
+    DATA_VOLUME,
+    MIGRATING_VM,
+    TARGET_PROJECT,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Kind,
+)
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
+BARRIER = (CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
+"""The kinds whose absence from a cache decides something (admission counts CloneJobs; cleanup finds
+products by label), so they are listed whole before the first decision. A miss of any other kind
+(a MigratingVm, a VolumeSnapshot, a TargetProject) is confirmed with the API server instead."""
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
 
 
 def build_registry(controller: Controller, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
     """Watch the kinds the controller caches into the controller's caches; no handler here writes anything through kopf.
 
-    Every watched kind has an index handler that fills its cache. kopf runs no event handler until
+    Every kind in ``BARRIER`` has an index handler that fills its cache. kopf runs no event handler until
     every indexed kind has finished its initial listing, and the workers start on the first event: so
     no decision is ever taken on a cache that has not finished its first list (an absence in a
     partial cache proves nothing, and cleanup would declare a job clean with its products still there).
@@ -51,10 +64,20 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
 def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
     labels = None if kind in (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT) else PRODUCT
 
-    # The listing barrier: kopf lists every indexed kind whole before any event handler runs.
-    @kopf.index(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"cache/{kind.plural}")
-    async def index(body: kopf.Body, **_: Any) -> None:
-        controller.indexed(kind, dict(body))  # nothing is kept in kopf's index: the cache is ours
+    if kind in BARRIER:
+        # The listing barrier: kopf lists every indexed kind whole before any event handler runs. Once the
+        # caches are complete (the first event), the event handler alone keeps them: the index is skipped.
+        @kopf.index(
+            kind.group,
+            kind.version,
+            kind.plural,
+            labels=labels,
+            when=lambda **_: not controller.synced.is_set(),
+            registry=registry,
+            id=f"cache/{kind.plural}",
+        )
+        async def index(body: kopf.Body, **_: Any) -> None:
+            controller.indexed(kind, dict(body))  # nothing is kept in kopf's index: the cache is ours
 
     @kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"watch/{kind.plural}")
     async def event(body: kopf.Body, type: str | None, **_: Any) -> None:

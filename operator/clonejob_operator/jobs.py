@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,9 +11,34 @@ from pydantic import ValidationError
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.kube import Body
-from clonejob_operator.machine import Job
 from clonejob_operator.timestamps import parse_time
 from clonejob_operator.validation import describe
+
+
+@dataclass(frozen=True)
+class Job:
+    """The CloneJob as read from the API server."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    created: datetime
+    spec: CloneJobSpec | None
+    status: CloneJobStatus
+    deleting: bool = False
+    spec_error: str | None = None
+    """Set when a stored field does not parse (created under an older CRD, say): names the field."""
+    held: bool = True
+    """Whether it carries the operator's finalizer."""
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.deleting or bool(self.spec and self.spec.cancel)
+
+    @property
+    def migrating_vm(self) -> str:
+        return self.spec.migrating_vm if self.spec else "?"
 
 
 def read_job(body: Body) -> Job:

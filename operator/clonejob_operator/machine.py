@@ -9,35 +9,27 @@ Cancel or deletion: the running step ends, CANCELLING, products are removed, the
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from clonejob_operator import conditions, names, recentjobs
-from clonejob_operator.api.clonejob import (
-    CloneJobSpec,
-    CloneJobStatus,
-    CloneStep,
-    ResourceRef,
-    State,
-    StepKind,
-)
+from clonejob_operator import conditions, names, writes
+from clonejob_operator.api.clonejob import CloneJobStatus, CloneStep, State, StepKind
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
-from clonejob_operator.effects import (
-    AddFinalizer,
-    Claim,
-    Effect,
-    PatchStatus,
-    PostEvent,
-    Record,
-    RemoveFinalizer,
+from clonejob_operator.decision import (
+    STARTED,
+    Admission,
+    Decision,
+    Need,
+    World,
+    cleanup_started,
+    merge,
 )
+from clonejob_operator.effects import PostEvent
 from clonejob_operator.faults import Fault, FaultKind
+from clonejob_operator.jobs import Job
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import CleanupReport, CreateProduct, DeleteProduct, Plan, StepReport
+from clonejob_operator.targets.base import CleanupReport, DeleteProduct, Plan, StepReport
 from clonejob_operator.timestamps import format_duration, format_time, parse_time
 from clonejob_operator.waits import WaitReason
 
@@ -47,90 +39,6 @@ STEP_ACTIVITY = {
     StepKind.ADAPTING_OS: "AdaptingOs",
     StepKind.INSTANTIATING_MIGRATED_VM: "InstantiatingMigratedVm",
 }
-STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
-"""States of a job that may hold products (and an active slot)."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """The CloneJob as read from the API server."""
-
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    created: datetime
-    spec: CloneJobSpec | None
-    status: CloneJobStatus
-    deleting: bool = False
-    spec_error: str | None = None
-    """Set when a stored field does not parse (created under an older CRD, say): names the field."""
-    held: bool = True
-    """Whether it carries the operator's finalizer."""
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self.deleting or bool(self.spec and self.spec.cancel)
-
-    @property
-    def migrating_vm(self) -> str:
-        return self.spec.migrating_vm if self.spec else "?"
-
-
-class Need(enum.Enum):
-    """What the shell must observe before :func:`decide` can run."""
-
-    NOTHING = "nothing"
-    ADMISSION = "admission"
-    STEP = "step"
-    CLEANUP = "cleanup"
-
-
-@dataclass(frozen=True)
-class Admission:
-    """Whether a PENDING job may start now; gathered by the shell."""
-
-    plan: Plan | None = None
-    waiting: Activity | None = None
-    code: Code = Code.FAILED_PRECONDITION
-    """What a wait that outlasts the pending deadline fails with."""
-    error: JobError | None = None
-    """A reason to fail at once, without starting."""
-
-
-@dataclass(frozen=True)
-class World:
-    """Everything one look found. Built by ``observe``; read by :func:`decide` only."""
-
-    now: datetime
-    steps: tuple[StepKind, ...] = ()
-    """The planned steps of a job that has started."""
-    admission: Admission | None = None
-    step: StepReport | None = None
-    cleanup: CleanupReport | None = None
-    fault: Fault | None = None
-    """What went wrong while looking (or in the last commit), as a fact."""
-    created: tuple[ResourceRef, ...] = ()
-    """Products the last commit made that the status may not list yet."""
-    refused_write: str | None = None
-    """The API server refused the last status write (422, say): why."""
-    last_write: datetime | None = None
-    """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
-
-
-@dataclass
-class Decision:
-    status: CloneJobStatus
-    effects: list[Effect] = field(default_factory=list)
-    notes: list[PostEvent] = field(default_factory=list)
-    again: bool = False
-    """Look again at once: the state or step moved on, and the next one has work to start."""
-    requeue_after: float | None = None
-    """Seconds until time alone changes the decision (a deadline, a retry, a deferred message)."""
-    wait: WaitReason | None = None
-    """Why a PENDING job waits: the roster routes wake-ups by it."""
-    claim: bool = False
-    record: bool = False
 
 
 def need(job: Job) -> Need:
@@ -161,7 +69,7 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     decision.wait = activity.wait if activity is not None else None
-    decision.effects = _effects(job, world, settings, decision)
+    decision.effects = writes.effects(job, world, settings, decision)
     return decision
 
 
@@ -275,7 +183,7 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
             _enter(decision, State.FAILED, now, "Failed", message, warning=True)
         return Activity("Done", "")
     decision.effects.extend(report.deletable)
-    started = parse_time(_cleanup_started(status) or now)
+    started = parse_time(cleanup_started(status) or now)
     stalled = world.now - started > settings.cleanup_stall_after
     shown = ", ".join(report.remaining[:5]) + (
         f" and {len(report.remaining) - 5} more" if len(report.remaining) > 5 else ""
@@ -283,14 +191,6 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
     waiting_on = report.blocked or f"waiting for {shown} to be deleted"
     reason = "CleanupStuck" if stalled or report.blocked else ("Cancelling" if cancelling else "CleaningUp")
     return Activity(reason, waiting_on, stalled=stalled or report.blocked is not None)
-
-
-def _cleanup_started(status: CloneJobStatus) -> str | None:
-    """When removal began: entering CANCELLING, or the failed step's end."""
-    if status.current is State.CANCELLING:
-        return status.state_time
-    ends = [step.end_time for step in status.steps or [] if step.end_time]
-    return max(ends, key=parse_time) if ends else status.state_time
 
 
 def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
@@ -390,124 +290,20 @@ def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> 
     return min(100, reached // total)
 
 
-def merge(existing: Sequence[ResourceRef] | None, found: Sequence[ResourceRef]) -> list[ResourceRef]:
-    """Recorded products, each once: what is found now replaces what was recorded before (a pending
-    operation that has finished, say); a namesake with another uid is another product."""
+next_look = writes.next_look
 
-    def key(ref: ResourceRef) -> tuple[str, str, str, str | None, str | None]:
-        return (ref.api_version, ref.kind, ref.name, ref.namespace, ref.uid if ref.uid else None)
-
-    def loose(ref: ResourceRef) -> tuple[str, str, str, str | None]:
-        return (ref.api_version, ref.kind, ref.name, ref.namespace)
-
-    fresh = {key(ref): ref for ref in found}
-    by_name = {loose(ref): ref for ref in found}
-    out = []
-    for ref in existing or []:
-        newer = fresh.pop(key(ref), None)
-        if newer is None and not ref.uid:  # a write-ahead intent, now made
-            newer = by_name.get(loose(ref))
-            if newer is not None:
-                fresh.pop(key(newer), None)
-        out.append(newer or ref)
-    return out + list(fresh.values())
-
-
-# --- effects and time ---------------------------------------------------------------------------------------
-def _effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
-    """The decision's effects, in the order commit must carry them out."""
-    status = decision.status
-    out: list[Effect] = []
-    if not job.held and not job.deleting and not status.current.terminal:
-        out.append(AddFinalizer())
-    products = list(decision.effects)  # the creates and deletes a step or a cleanup asked for
-    intents = [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
-    if intents:
-        status.created_resources = merge(status.created_resources, intents)
-    write, wait = _worth_writing(job, world, settings, decision, bool(intents))
-    mine = recentjobs.summary(status, job.uid)
-    if decision.claim:
-        out.append(Claim(mine))
-    if write and intents:  # write-ahead: recorded before anything is sent
-        out.append(PatchStatus(status))
-    out.extend(products)
-    if write and not intents:
-        out.append(PatchStatus(status))
-    if decision.record and job.spec is not None:
-        out.append(Record(job.spec.migrating_vm, mine))
-    out.extend(decision.notes if write else [])
-    if job.deleting and job.held and status.current.terminal:
-        out.append(RemoveFinalizer())
-    decision.requeue_after = _next_look(job, world, settings, decision, wait)
-    return out
-
-
-def _worth_writing(
-    job: Job, world: World, settings: Settings, decision: Decision, forced: bool
-) -> tuple[bool, float | None]:
-    """(write now, seconds until a deferred message-only change may be written).
-
-    A change of state, step, progress, error, condition status or reason is written at once. A change of
-    messages or recorded products alone is written at most once every ``settings.message_interval``
-    per job, so that a waiting reason always reaches ``kubectl get``, but progress chatter costs little.
-    """
-    old, new = job.status.wire(), decision.status.wire()
-    if old == new:
-        return False, None
-    if forced or decision.claim or _essence(old) != _essence(new):
-        return True, None
-    if world.last_write is None:
-        return True, None
-    due = world.last_write + settings.message_interval
-    if world.now >= due:
-        return True, None
-    return False, (due - world.now).total_seconds()
-
-
-def _essence(status: dict[str, object]) -> dict[str, object]:
-    kept = {k: v for k, v in status.items() if k not in ("createdResources", "conditions")}
-    kept["conditions"] = [
-        {k: v for k, v in c.items() if k not in ("message", "lastTransitionTime")}
-        for c in status.get("conditions") or []  # type: ignore[attr-defined]
-    ]
-    return kept
-
-
-def _next_look(job: Job, world: World, settings: Settings, decision: Decision, deferred: float | None) -> float | None:
-    """Seconds until time alone may change the decision: a deadline, a retry after a fault, a deferred write."""
-    status = decision.status
-    looks: list[float] = [deferred] if deferred is not None else []
-    deadline = next_look(replace(job, status=status), settings)
-    if deadline is not None:
-        looks.append(max(0.0, (deadline - world.now).total_seconds()) + 0.05)
-    fault = world.fault
-    if fault is not None and not status.current.terminal:
-        looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))
-        if fault.since is not None and fault.kind is FaultKind.TRANSIENT:
-            until_stall = (fault.since + settings.stall_after - world.now).total_seconds()
-            if until_stall > 0:
-                looks.append(until_stall + 0.05)
-    return min(looks) if looks else None
-
-
-def next_look(job: Job, settings: Settings) -> datetime | None:
-    """When time alone next changes what :func:`decide` says: a deadline of a job that nothing else may wake.
-
-    A PENDING job's pending deadline, a running step's timeout, a cleanup's stall threshold.
-    """
-    status = job.status
-    state = status.current
-    if state.terminal:
-        return None
-    if state is State.CANCELLING or status.error is not None:
-        started = _cleanup_started(status)
-        return parse_time(started) + settings.cleanup_stall_after if started else None
-    if state in (State.PENDING, State.STATE_UNSPECIFIED):
-        return job.created + settings.pending_deadline
-    step = status.running_step
-    if step is not None and step.start_time:
-        return parse_time(step.start_time) + settings.step_timeout(step.kind)
-    return None
-
-
-__all__ = ["Admission", "CleanupReport", "Decision", "DeleteProduct", "Job", "Need", "Plan", "StepReport", "World"]
+__all__ = [
+    "Admission",
+    "CleanupReport",
+    "Decision",
+    "DeleteProduct",
+    "Job",
+    "Need",
+    "Plan",
+    "StepReport",
+    "World",
+    "decide",
+    "merge",
+    "need",
+    "next_look",
+]

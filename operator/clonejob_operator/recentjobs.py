@@ -94,6 +94,15 @@ def record(kube: Kube, namespace: str, migrating_vm: str, mine: CloneJobSummary,
         if body is None or _write(kube, namespace, body, merged(_entries(body), mine)):
             return
         read = kube.refresh
+    log.warning(
+        "MigratingVm %s/%s changed %d times while recording CloneJob %s (%s) in status.recentCloneJobs; "
+        "its entry there may be stale until the next change of the job",
+        namespace,
+        migrating_vm,
+        attempts,
+        clone_job_name(mine),
+        mine.state,
+    )
 
 
 def _write(kube: Kube, namespace: str, body: Body, entries: list[CloneJobSummary]) -> bool:

@@ -78,7 +78,7 @@ def test_an_unreachable_endpoint_is_named_stalls_and_recovers(
     with running_operator(kube, settings):
         world.clone_job("cj", migrating_vm="web")
         world.wait_step("cj", "preparingVmDisks")
-        wait_for(lambda: "ConnectionError" in _condition(world, "cj", "Reconciling").get("message", ""), 20, "why")
+        wait_for(lambda: "ConnectionError" in _condition(world, "cj", "Ready").get("message", ""), 20, "why")
         wait_for(lambda: _condition(world, "cj", "Stalled").get("status") == "True", 20, "Stalled=True")
         assert world.state("cj") == "ACTIVE"
         fake = FakeCompute(op_delay=0.2, snapshots={SNAPSHOT})
@@ -101,7 +101,7 @@ def test_cancel_and_delete_end_while_the_endpoint_is_unreachable(
     with running_operator(kube, settings):
         world.clone_job("cj", migrating_vm="web")
         world.wait_step("cj", "preparingVmDisks")
-        wait_for(lambda: "ConnectionError" in _condition(world, "cj", "Reconciling").get("message", ""), 20, "why")
+        wait_for(lambda: "ConnectionError" in _condition(world, "cj", "Ready").get("message", ""), 20, "why")
         if how == "cancel":
             world.cancel("cj")
             status = world.wait_state("cj", "CANCELLED", timeout=30)

@@ -62,6 +62,45 @@ def test_a_stranger_named_in_created_resources_is_never_deleted(world: World, ku
     assert world.get(DATA_VOLUME, "cj-disk-0") is None
 
 
+def test_a_stranger_named_in_created_resources_is_never_deleted_when_nothing_is_watched(
+    world: World, kube: Kube, namespace: str
+) -> None:
+    """Without watches (a kind the operator cannot watch), every read goes to the API server: a recorded
+    name and uid are still not enough to delete an object that does not carry the job's uid label."""
+    from clonejob_operator.reconciler import Reconciler
+
+    stranger = world.create(DATA_VOLUME, "precious", {"source": {"blank": {}}})
+    world.migrating_vm("web-1")
+    job = world.clone_job("cj")
+    world.kube.patch(CLONE_JOB, namespace, "cj", {"metadata": {"finalizers": [names.FINALIZER]}})
+    reconciler = Reconciler(kube, settings_for(namespace))
+
+    def settle(state: str) -> None:
+        def step() -> bool:
+            reconciler.reconcile(namespace, "cj")
+            return world.state("cj") == state
+
+        wait_for(step, 30, f"cj to reach {state}")
+
+    settle("ACTIVE")
+    reconciler.reconcile(namespace, "cj")  # the disk is made
+    world.wait_object(DATA_VOLUME, "cj-disk-0")
+    planted = {
+        "apiVersion": DATA_VOLUME.api_version,
+        "kind": "DataVolume",
+        "name": "precious",
+        "namespace": namespace,
+        "uid": stranger["metadata"]["uid"],
+    }
+    recorded = world.status("cj").get("createdResources") or []
+    world.set_status(CLONE_JOB, "cj", {"createdResources": [*recorded, planted]})
+    world.cancel("cj")
+    settle("CANCELLED")
+    assert world.get(DATA_VOLUME, "precious") is not None, "a stranger's disk was deleted"
+    assert world.get(DATA_VOLUME, "cj-disk-0") is None
+    assert job["metadata"]["uid"] != stranger["metadata"]["uid"]
+
+
 def test_a_started_job_whose_snapshots_vanished_fails_and_never_makes_a_diskless_vm(
     world: World, kube: Kube, namespace: str
 ) -> None:

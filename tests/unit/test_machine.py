@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, SourceSync, StepKind
+from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
+from clonejob_operator.effects import AddFinalizer, Claim, PatchStatus, PostEvent, RemoveFinalizer
+from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.machine import (
     Admission,
     CleanupReport,
+    Decision,
     Job,
     Need,
     Plan,
@@ -23,6 +26,7 @@ from clonejob_operator.machine import (
     need,
 )
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import CreateProduct, DeleteProduct
 from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
@@ -419,3 +423,110 @@ def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
         2026, 11, 26, 10, 12, tzinfo=UTC
     )
     assert look({"state": "SUCCEEDED"}) is None
+
+
+# --- faults as facts, effects, and writes -------------------------------------------------------------------
+def fault(kind: FaultKind, seconds_ago: float = 0.0, message: str = "ConnectionError: refused") -> Fault:
+    return Fault(kind, Code.UNAVAILABLE, message, since=NOW - timedelta(seconds=seconds_ago), count=2)
+
+
+def conditions_of(decision: Decision) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.message or "") for c in decision.status.conditions or []}
+
+
+RUNNING = job(status("ACTIVE", [step(DISKS, 9)], kubevirtTargetDetails={"vmName": "cj"}))
+
+
+def test_a_transient_fault_keeps_the_step_names_the_error_and_stalls_after_the_threshold() -> None:
+    fresh = decide(RUNNING, World(NOW, steps=TWO, fault=fault(FaultKind.TRANSIENT, 5)), SETTINGS)
+    assert fresh.status.state == "ACTIVE" and fresh.status.error is None
+    assert conditions_of(fresh)["Stalled"][0] == "False" and "ConnectionError" in conditions_of(fresh)["Ready"][1]
+    assert fresh.requeue_after is not None and fresh.requeue_after <= 60
+    lasting = decide(RUNNING, World(NOW, steps=TWO, fault=fault(FaultKind.TRANSIENT, 61)), SETTINGS)
+    assert conditions_of(lasting)["Stalled"] == ("True", "retrying: ConnectionError: refused")
+    unexpected = decide(RUNNING, World(NOW, steps=TWO, fault=fault(FaultKind.UNEXPECTED)), SETTINGS)
+    assert conditions_of(unexpected)["Stalled"][0] == "True" and unexpected.status.state == "ACTIVE"
+
+
+def test_the_step_timeout_and_the_pending_deadline_fire_while_every_look_fails() -> None:
+    late = job(status("ACTIVE", [step(DISKS, -600)], kubevirtTargetDetails={"vmName": "cj"}))
+    timed_out = decide(late, World(NOW, steps=TWO, fault=fault(FaultKind.TRANSIENT, 300)), SETTINGS)
+    assert timed_out.status.error is not None and timed_out.status.error.code == Code.DEADLINE_EXCEEDED
+    assert "ConnectionError" in (timed_out.status.error.message or "")
+    waiting = job(status("PENDING"))
+    later = T0 + SETTINGS.pending_deadline + timedelta(seconds=1)
+    expired = decide(waiting, World(later, fault=fault(FaultKind.TRANSIENT, 300)), SETTINGS)
+    assert expired.status.state == "FAILED" and expired.status.error is not None
+    assert "ConnectionError" in (expired.status.error.message or "")
+
+
+def test_a_configuration_fault_fails_a_running_job_with_its_code_then_cleans_up() -> None:
+    missing = Fault(FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION, "no usable Google credentials", NOW)
+    decision = decide(RUNNING, World(NOW, steps=TWO, fault=missing), SETTINGS)
+    assert decision.status.error is not None and decision.status.error.code == Code.FAILED_PRECONDITION
+    assert decision.status.state == "ACTIVE" and need(job(decision.status.wire())) is Need.CLEANUP
+
+
+def test_cleanup_that_cannot_look_is_stalled_and_never_finishes() -> None:
+    cancelling = job(status("CANCELLING", [step(DISKS, 1, 2)], kubevirtTargetDetails={"vmName": "cj"}))
+    blocked = Fault(FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION, "no usable Google credentials", NOW)
+    decision = decide(cancelling, World(NOW, steps=TWO, fault=blocked), SETTINGS)
+    assert decision.status.state == "CANCELLING"
+    assert conditions_of(decision)["Stalled"] == ("True", "cannot clean up yet: no usable Google credentials")
+
+
+def test_cleanup_deletes_what_it_found_and_finishes_only_when_nothing_remains() -> None:
+    cancelling = job(status("CANCELLING", [step(DISKS, 1, 2)], kubevirtTargetDetails={"vmName": "cj"}))
+    dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="cj-disk-0", namespace="ns")
+    report = CleanupReport(remaining=("DataVolume/cj-disk-0",), deletable=(DeleteProduct("kubevirt", dv),))
+    deleting = decide(cancelling, World(NOW, steps=TWO, cleanup=report), SETTINGS)
+    assert deleting.status.state == "CANCELLING" and DeleteProduct("kubevirt", dv) in deleting.effects
+    done = decide(cancelling, World(NOW, steps=TWO, cleanup=CleanupReport()), SETTINGS)
+    assert done.status.state == "CANCELLED" and not any(isinstance(e, DeleteProduct) for e in done.effects)
+
+
+def test_a_pending_job_that_is_cancelled_ends_at_once() -> None:
+    decision = decide(job(status("PENDING"), cancel=True), World(NOW), SETTINGS)
+    assert decision.status.state == "CANCELLED" and "nothing was created" in decision.notes[0].message
+
+
+def test_a_refused_status_write_fails_the_job_with_the_servers_words() -> None:
+    refused = "status.createdResources: Too many: 65: must have at most 64 items"
+    decision = decide(RUNNING, World(NOW, steps=TWO, refused_write=refused), SETTINGS)
+    assert decision.status.error is not None and decision.status.error.code == Code.INVALID_ARGUMENT
+    assert refused in (decision.status.error.message or "")
+
+
+def test_effects_come_in_commit_order() -> None:
+    new = decide(replace(RUNNING, status=CloneJobStatus(), held=False), World(NOW), SETTINGS)
+    assert [type(e) for e in new.effects][:2] == [AddFinalizer, PatchStatus]
+    start = decide(job(status("PENDING")), World(NOW, admission=Admission(plan=PLAN)), SETTINGS)
+    kinds = [type(e) for e in start.effects]
+    assert kinds.index(Claim) < kinds.index(PatchStatus) < kinds.index(PostEvent)
+    intent = ResourceRef(
+        api_version="compute.googleapis.com/v1", kind="Disk", name="d0", uri="projects/p/zones/z/disks/d0"
+    )
+    create = CreateProduct("computeengine", "Disk", "d0", body=None, intent=intent)
+    ahead = decide(RUNNING, World(NOW, steps=TWO, step=StepReport(creates=(create,))), SETTINGS)
+    kinds = [type(e) for e in ahead.effects]
+    assert kinds.index(PatchStatus) < kinds.index(CreateProduct), "an insert is recorded before it is sent"
+    patched = next(e for e in ahead.effects if isinstance(e, PatchStatus))
+    assert intent in (patched.status.created_resources or [])
+    settled = decide(job(status("SUCCEEDED")), World(NOW), SETTINGS).status.wire()  # as it was last written
+    finished = job(settled, deleting=True)
+    assert [type(e) for e in decide(finished, World(NOW), SETTINGS).effects] == [RemoveFinalizer]
+
+
+def test_a_message_only_change_is_written_at_most_once_per_interval() -> None:
+    settings = Settings(message_interval=timedelta(seconds=10))
+    settled = job(decide(RUNNING, World(NOW, steps=TWO, step=StepReport()), settings).status.wire())
+    report = StepReport(detail="0/1 disks ready; VolumeSnapshot s0 is not readyToUse")
+    just_written = World(NOW, steps=TWO, step=report, last_write=NOW - timedelta(seconds=4))
+    deferred = decide(settled, just_written, settings)
+    assert not any(isinstance(e, PatchStatus) for e in deferred.effects)
+    assert deferred.requeue_after is not None and 5.9 <= deferred.requeue_after <= 6.1
+    due = decide(settled, World(NOW, steps=TWO, step=report, last_write=NOW - timedelta(seconds=10)), settings)
+    written = next(e for e in due.effects if isinstance(e, PatchStatus))
+    assert any("is not readyToUse" in (c.message or "") for c in written.status.conditions or [])
+    progress = decide(settled, World(NOW, steps=TWO, step=StepReport(progress=40), last_write=NOW), settings)
+    assert any(isinstance(e, PatchStatus) for e in progress.effects), "progress is written at once"

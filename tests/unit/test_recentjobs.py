@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from clonejob_operator import recentjobs
 from clonejob_operator.api.migratingvm import CloneJobSummary
 from clonejob_operator.recentjobs import clone_job_name, merged, running_elsewhere
 
@@ -38,3 +43,27 @@ def test_claims_are_matched_by_uid_so_a_namesake_is_another_job() -> None:
     assert running_elsewhere(body, new_a, lambda name, uid: asked.append((name, uid)) or False) is None
     assert asked == [("a", "uid-a1")]  # the old a's uid is looked up, not the name
     assert [e.uid for e in merged([old_a], new_a)] == ["uid-a2"]  # the new a replaces nothing of the old one's
+
+
+def test_record_that_keeps_meeting_conflicts_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    class Conflicting:
+        reads = 0
+
+        def get(self, *_: object) -> dict[str, object]:
+            self.reads += 1
+            return {"metadata": {"name": "web-1", "resourceVersion": str(self.reads)}, "status": {}}
+
+        refresh = get
+
+        def patch_status(self, *_: object) -> dict[str, object]:
+            raise ApiException(status=409, reason="Conflict")
+
+    kube = Conflicting()
+    mine = CloneJobSummary(name="namespaces/ns/migratingVms/web-1/cloneJobs/cj", uid="u", state="SUCCEEDED")
+    with caplog.at_level(logging.WARNING, logger="clonejob_operator.recentjobs"):
+        recentjobs.record(kube, "ns", "web-1", mine)  # type: ignore[arg-type]
+    assert kube.reads == 3
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "ns/web-1" in line and "cj" in line and "SUCCEEDED" in line and "stale" in line

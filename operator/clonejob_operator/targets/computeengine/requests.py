@@ -159,6 +159,14 @@ def instance(
             for plan, link in sorted(disks, key=lambda pair: pair[0].index)
         ],
     )
+    _optional(message, details)
+    return message
+
+
+def _optional(
+    message: compute_v1.Instance, details: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults
+) -> None:
+    """The instance fields that the details may leave unset."""
     if details.network_interfaces:
         message.network_interfaces = [_nic(nic) for nic in details.network_interfaces]
     if details.network_tags:
@@ -182,7 +190,6 @@ def instance(
         )
     if details.hostname:
         message.hostname = details.hostname
-    return message
 
 
 _TIERS = {"NETWORK_TIER_STANDARD": "STANDARD", "NETWORK_TIER_PREMIUM": "PREMIUM"}

@@ -12,18 +12,15 @@ from clonejob_operator.kube import TARGET_PROJECT, Kind
 from clonejob_operator.machine import Plan
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
-from clonejob_operator.targets.computeengine.driver import (
-    ComputeEngineDriver,
-    disks_details,
-    target_project_name,
-    vm_details,
-)
+from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.model import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineTargetDefaults,
     ComputeEngineTargetDetails,
     legacy_details,
 )
+from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
+from clonejob_operator.targets.computeengine.targetproject import target_project_name
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:
@@ -249,7 +246,7 @@ def test_the_target_projects_key_is_read_from_its_secret_and_never_shown(
     kube = Secrets(data, refuse)
     driver = ComputeEngineDriver(kube, Settings(), connect=lambda credentials, endpoint: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(JobError) as raised:
-        driver._compute("team-a", "tp", "my-proj-123")
+        driver.projects.compute("team-a", "tp")
     assert raised.value.code is code and words in raised.value.message
     assert kube.read == [("team-a", "sa")]  # the TargetProject's own namespace
     assert "bm90IGpzb24" not in raised.value.message and "not json" not in raised.value.message
@@ -263,5 +260,5 @@ def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
         Settings(compute_endpoint="http://127.0.0.1:9"),
         connect=lambda c, e: made.append((c, e)) or "clients",  # type: ignore[arg-type,func-returns-value]
     )
-    assert driver._compute("team-a", "tp", "p") == "clients" and kube.read == []
+    assert driver.projects.compute("team-a", "tp") == "clients" and kube.read == []
     assert type(made[0][0]).__name__ == "AnonymousCredentials" and made[0][1] == "http://127.0.0.1:9"

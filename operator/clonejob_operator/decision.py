@@ -1,0 +1,107 @@
+"""What the state machine reads and returns: the World one look found, and the Decision it takes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, State, StepKind
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.conditions import Activity
+from clonejob_operator.effects import Effect, PostEvent
+from clonejob_operator.faults import Fault
+from clonejob_operator.targets.base import CleanupReport, Plan, StepReport
+from clonejob_operator.timestamps import parse_time
+from clonejob_operator.waits import WaitReason
+
+STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
+"""States of a job that may hold products (and an active slot)."""
+
+
+class Need(enum.Enum):
+    """What the shell must observe before :func:`decide` can run."""
+
+    NOTHING = "nothing"
+    ADMISSION = "admission"
+    STEP = "step"
+    CLEANUP = "cleanup"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a PENDING job may start now; gathered by the shell."""
+
+    plan: Plan | None = None
+    waiting: Activity | None = None
+    code: Code = Code.FAILED_PRECONDITION
+    """What a wait that outlasts the pending deadline fails with."""
+    error: JobError | None = None
+    """A reason to fail at once, without starting."""
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything one look found. Built by ``observe``; read by :func:`decide` only."""
+
+    now: datetime
+    steps: tuple[StepKind, ...] = ()
+    """The planned steps of a job that has started."""
+    admission: Admission | None = None
+    step: StepReport | None = None
+    cleanup: CleanupReport | None = None
+    fault: Fault | None = None
+    """What went wrong while looking (or in the last commit), as a fact."""
+    created: tuple[ResourceRef, ...] = ()
+    """Products the last commit made that the status may not list yet."""
+    refused_write: str | None = None
+    """The API server refused the last status write (422, say): why."""
+    last_write: datetime | None = None
+    """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
+
+
+@dataclass
+class Decision:
+    status: CloneJobStatus
+    effects: list[Effect] = field(default_factory=list)
+    notes: list[PostEvent] = field(default_factory=list)
+    again: bool = False
+    """Look again at once: the state or step moved on, and the next one has work to start."""
+    requeue_after: float | None = None
+    """Seconds until time alone changes the decision (a deadline, a retry, a deferred message)."""
+    wait: WaitReason | None = None
+    """Why a PENDING job waits: the roster routes wake-ups by it."""
+    claim: bool = False
+    record: bool = False
+
+
+def merge(existing: Sequence[ResourceRef] | None, found: Sequence[ResourceRef]) -> list[ResourceRef]:
+    """Recorded products, each once: what is found now replaces what was recorded before (a pending
+    operation that has finished, say); a namesake with another uid is another product."""
+
+    def key(ref: ResourceRef) -> tuple[str, str, str, str | None, str | None]:
+        return (ref.api_version, ref.kind, ref.name, ref.namespace, ref.uid if ref.uid else None)
+
+    def loose(ref: ResourceRef) -> tuple[str, str, str, str | None]:
+        return (ref.api_version, ref.kind, ref.name, ref.namespace)
+
+    fresh = {key(ref): ref for ref in found}
+    by_name = {loose(ref): ref for ref in found}
+    out = []
+    for ref in existing or []:
+        newer = fresh.pop(key(ref), None)
+        if newer is None and not ref.uid:  # a write-ahead intent, now made
+            newer = by_name.get(loose(ref))
+            if newer is not None:
+                fresh.pop(key(newer), None)
+        out.append(newer or ref)
+    return out + list(fresh.values())
+
+
+def cleanup_started(status: CloneJobStatus) -> str | None:
+    """When removal began: entering CANCELLING, or the failed step's end."""
+    if status.current is State.CANCELLING:
+        return status.state_time
+    ends = [step.end_time for step in status.steps or [] if step.end_time]
+    return max(ends, key=parse_time) if ends else status.state_time

@@ -1,0 +1,112 @@
+"""What a decision writes, in which order, and when time alone should bring another look. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from clonejob_operator import recentjobs
+from clonejob_operator.api.clonejob import State
+from clonejob_operator.decision import Decision, World, cleanup_started, merge
+from clonejob_operator.effects import AddFinalizer, Claim, Effect, PatchStatus, Record, RemoveFinalizer
+from clonejob_operator.faults import FaultKind
+from clonejob_operator.jobs import Job
+from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import CreateProduct
+from clonejob_operator.timestamps import parse_time
+
+
+def effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
+    """The decision's effects, in the order commit must carry them out."""
+    status = decision.status
+    out: list[Effect] = []
+    if not job.held and not job.deleting and not status.current.terminal:
+        out.append(AddFinalizer())
+    products = list(decision.effects)  # the creates and deletes a step or a cleanup asked for
+    intents = [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
+    if intents:
+        status.created_resources = merge(status.created_resources, intents)
+    write, wait = _worth_writing(job, world, settings, decision, bool(intents))
+    mine = recentjobs.summary(status, job.uid)
+    if decision.claim:
+        out.append(Claim(mine))
+    if write and intents:  # write-ahead: recorded before anything is sent
+        out.append(PatchStatus(status))
+    out.extend(products)
+    if write and not intents:
+        out.append(PatchStatus(status))
+    if decision.record and job.spec is not None:
+        out.append(Record(job.spec.migrating_vm, mine))
+    out.extend(decision.notes if write else [])
+    if job.deleting and job.held and status.current.terminal:
+        out.append(RemoveFinalizer())
+    decision.requeue_after = _next_look(job, world, settings, decision, wait)
+    return out
+
+
+def _worth_writing(
+    job: Job, world: World, settings: Settings, decision: Decision, forced: bool
+) -> tuple[bool, float | None]:
+    """(write now, seconds until a deferred message-only change may be written).
+
+    A change of state, step, progress, error, condition status or reason is written at once. A change of
+    messages or recorded products alone is written at most once every ``settings.message_interval``
+    per job, so that a waiting reason always reaches ``kubectl get``, but progress chatter costs little.
+    """
+    old, new = job.status.wire(), decision.status.wire()
+    if old == new:
+        return False, None
+    if forced or decision.claim or _essence(old) != _essence(new):
+        return True, None
+    if world.last_write is None:
+        return True, None
+    due = world.last_write + settings.message_interval
+    if world.now >= due:
+        return True, None
+    return False, (due - world.now).total_seconds()
+
+
+def _essence(status: dict[str, object]) -> dict[str, object]:
+    kept = {k: v for k, v in status.items() if k not in ("createdResources", "conditions")}
+    kept["conditions"] = [
+        {k: v for k, v in c.items() if k not in ("message", "lastTransitionTime")}
+        for c in status.get("conditions") or []  # type: ignore[attr-defined]
+    ]
+    return kept
+
+
+def _next_look(job: Job, world: World, settings: Settings, decision: Decision, deferred: float | None) -> float | None:
+    """Seconds until time alone may change the decision: a deadline, a retry after a fault, a deferred write."""
+    status = decision.status
+    looks: list[float] = [deferred] if deferred is not None else []
+    deadline = next_look(replace(job, status=status), settings)
+    if deadline is not None:
+        looks.append(max(0.0, (deadline - world.now).total_seconds()) + 0.05)
+    fault = world.fault
+    if fault is not None and not status.current.terminal:
+        looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))
+        if fault.since is not None and fault.kind is FaultKind.TRANSIENT:
+            until_stall = (fault.since + settings.stall_after - world.now).total_seconds()
+            if until_stall > 0:
+                looks.append(until_stall + 0.05)
+    return min(looks) if looks else None
+
+
+def next_look(job: Job, settings: Settings) -> datetime | None:
+    """When time alone next changes what :func:`decide` says: a deadline of a job that nothing else may wake.
+
+    A PENDING job's pending deadline, a running step's timeout, a cleanup's stall threshold.
+    """
+    status = job.status
+    state = status.current
+    if state.terminal:
+        return None
+    if state is State.CANCELLING or status.error is not None:
+        started = cleanup_started(status)
+        return parse_time(started) + settings.cleanup_stall_after if started else None
+    if state in (State.PENDING, State.STATE_UNSPECIFIED):
+        return job.created + settings.pending_deadline
+    step = status.running_step
+    if step is not None and step.start_time:
+        return parse_time(step.start_time) + settings.step_timeout(step.kind)
+    return None
