@@ -8,7 +8,7 @@ from clonejob_operator import names
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
-from clonejob_operator.kube import Body, Kube
+from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.machine import Admission, Job
 from clonejob_operator.recentjobs import Holds, running_elsewhere, summary
 from clonejob_operator.roster import Entry, Roster
@@ -30,7 +30,7 @@ def _unusable(migrating_vm: str, problem: str) -> Admission:
 class Gate:
     """Admission checks, answered from the roster (kept by watch events), never from a LIST per job."""
 
-    def __init__(self, kube: Kube, drivers: Drivers, settings: Settings, roster: Roster) -> None:
+    def __init__(self, kube: KubeClient, drivers: Drivers, settings: Settings, roster: Roster) -> None:
         self.kube = kube
         self.drivers = drivers
         self.settings = settings

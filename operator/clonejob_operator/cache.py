@@ -14,7 +14,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from clonejob_operator.kube import CLONE_JOB, Body, Kind, Kube
+from clonejob_operator.kube import CLONE_JOB, Body, Kind, KubeClient
 from clonejob_operator.roster import Key, Roster
 
 _TOMBSTONES = 4096
@@ -128,15 +128,12 @@ class Cache:
         ]
 
 
-class CachedKube(Kube):
-    """A Kube whose reads of watched kinds come from the cache and whose writes are stored in it."""
+class CachedKube:
+    """A KubeClient whose reads of watched kinds come from the cache and whose writes are stored in it;
+    everything else goes to the client it wraps."""
 
-    def __init__(self, kube: Kube, cache: Cache) -> None:  # shares the connection pool of ``kube``
-        self.configuration = kube.configuration
-        self.api_client = kube.api_client
-        self.custom = kube.custom
-        self.core = kube.core
-        self.attempts = kube.attempts
+    def __init__(self, api: KubeClient, cache: Cache) -> None:
+        self.api = api
         self.cache = cache
 
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
@@ -146,24 +143,36 @@ class CachedKube(Kube):
 
     def refresh(self, kind: Kind, namespace: str, name: str) -> Body | None:
         """Read from the API server itself (after a conflict, say) and store what it said."""
-        body = super().refresh(kind, namespace, name)
+        body = self.api.refresh(kind, namespace, name)
         if body is not None:
             self.cache.upsert(kind, body)
         return body
 
+    def fresh_list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        return self.api.fresh_list(kind, namespace, selector)
+
     def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
         if kind in self.cache.watched:
             return self.cache.list(kind, namespace, selector)
-        return super().list(kind, namespace, selector)
+        return self.api.list(kind, namespace, selector)
 
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
-        return self._stored(kind, super().create(kind, namespace, body))
+        return self._stored(kind, self.api.create(kind, namespace, body))
+
+    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
+        self.api.delete(kind, namespace, name, uid)
 
     def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
-        return self._stored(kind, super().patch(kind, namespace, name, patch))
+        return self._stored(kind, self.api.patch(kind, namespace, name, patch))
 
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
-        return self._stored(kind, super().patch_status(kind, namespace, name, patch))
+        return self._stored(kind, self.api.patch_status(kind, namespace, name, patch))
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        return self.api.read_secret(namespace, name)  # never cached: a key is read only when a client is made
+
+    def post_event(self, namespace: str, body: Body) -> None:
+        self.api.post_event(namespace, body)
 
     def _stored(self, kind: Kind, body: Any) -> Body:
         # Kept: what a watch keeps up to date, and CloneJobs (the roster needs every job it decides about).

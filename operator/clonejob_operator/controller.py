@@ -12,7 +12,16 @@ import time
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, WATCHED, Body, Kind, Kube
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    MIGRATING_VM,
+    TARGET_PROJECT,
+    VOLUME_SNAPSHOT,
+    WATCHED,
+    Body,
+    Kind,
+    Kube,
+)
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.roster import Entry, Key

@@ -12,7 +12,7 @@ import time
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator.kube import Kube, status_of
+from clonejob_operator.kube import KubeClient, status_of
 from clonejob_operator.timestamps import format_time, now
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ COMPONENT = "clonejob-operator"
 
 
 class EventPoster:
-    def __init__(self, kube: Kube, pause: float = 600.0) -> None:
+    def __init__(self, kube: KubeClient, pause: float = 600.0) -> None:
         self.kube = kube
         self.instance = socket.gethostname()
         self.pause = pause
@@ -49,7 +49,7 @@ class EventPoster:
             "count": 1,
         }
         try:
-            self.kube.call(self.kube.core.create_namespaced_event, involved["namespace"], body, attempts=1)
+            self.kube.post_event(involved["namespace"], body)
             return True
         except ApiException as error:
             code = status_of(error)

@@ -31,6 +31,7 @@ class Job:
     """Set when a stored field does not parse (created under an older CRD, say): names the field."""
     held: bool = True
     """Whether it carries the operator's finalizer."""
+    resource_version: str = ""
 
     @property
     def cancel_requested(self) -> bool:
@@ -63,6 +64,7 @@ def read_job(body: Body) -> Job:
         deleting=bool(meta.get("deletionTimestamp")),
         spec_error="; ".join(problems) or None,
         held=names.FINALIZER in (meta.get("finalizers") or []),
+        resource_version=str(meta.get("resourceVersion") or ""),
     )
 
 

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
@@ -75,6 +75,35 @@ def _retry_after(error: ApiException, attempt: int) -> float:
         return min(float(header), 30.0) if header else min(0.2 * 2**attempt, 10.0) + random.random() * 0.1
     except ValueError:
         return 1.0
+
+
+class KubeClient(Protocol):
+    """What the reconciler needs of a cluster. ``Kube`` speaks to an API server; ``CachedKube`` puts the
+    watch caches in front of one; tests have an in-memory fake."""
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None: ...
+
+    def refresh(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """The object as the API server has it now, whatever cache stands in front."""
+
+    def fresh_list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
+        """``list`` from the API server itself."""
+
+    def list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]: ...
+
+    def create(self, kind: Kind, namespace: str, body: Body) -> Body: ...
+
+    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None: ...
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body: ...
+
+    def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body: ...
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        """A Secret's ``data`` (base64 values)."""
+
+    def post_event(self, namespace: str, body: Body) -> None:
+        """Create one core/v1 Event, once (no retry)."""
 
 
 class Kube:
@@ -257,6 +286,13 @@ class Kube:
             patch,
         )
         return patched
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        secret = self.call(self.core.read_namespaced_secret, name, namespace)
+        return dict(secret.data or {})
+
+    def post_event(self, namespace: str, body: Body) -> None:
+        self.call(self.core.create_namespaced_event, namespace, body, attempts=1)
 
 
 def merge_patch(old: Any, new: Any) -> Any:

@@ -90,6 +90,8 @@ def _transition(job: Job, world: World, settings: Settings, decision: Decision, 
     if state is State.STATE_UNSPECIFIED:  # recorded as PENDING before anything else happens to it
         status.name = names.resource_name(job.namespace, job.migrating_vm, job.name)
         status.create_time = format_time(job.created)
+        if job.resource_version.isdigit():
+            status.created_revision = int(job.resource_version)
         _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {job.migrating_vm}")
         return Activity.waiting(WaitReason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
     if world.refused_write and status.error is None:

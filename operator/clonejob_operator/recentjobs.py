@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.api.migratingvm import CloneJobSummary
-from clonejob_operator.kube import MIGRATING_VM, Body, Kube, status_of
+from clonejob_operator.kube import MIGRATING_VM, Body, KubeClient, status_of
 
 log = logging.getLogger(__name__)
 Holds = Callable[[str, str | None], bool]
@@ -74,7 +74,7 @@ def running_elsewhere(body: Body, mine: CloneJobSummary, holds: Holds) -> str | 
     return None
 
 
-def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, holds: Holds) -> bool:
+def claim(kube: KubeClient, namespace: str, body: Body, mine: CloneJobSummary, holds: Holds) -> bool:
     """Take the running slot; False when another job holds it or the MigratingVm changed meanwhile."""
     if running_elsewhere(body, mine, holds):
         return False
@@ -82,7 +82,7 @@ def claim(kube: Kube, namespace: str, body: Body, mine: CloneJobSummary, holds: 
     return _write(kube, namespace, body, merged(keep, mine))
 
 
-def record(kube: Kube, namespace: str, migrating_vm: str, mine: CloneJobSummary, attempts: int = 3) -> None:
+def record(kube: KubeClient, namespace: str, migrating_vm: str, mine: CloneJobSummary, attempts: int = 3) -> None:
     """Best effort: put the job's latest summary into its MigratingVm's recentCloneJobs."""
     read = kube.get  # the first try from what the client knows, later ones from the API server itself
     for _ in range(attempts):
@@ -105,7 +105,7 @@ def record(kube: Kube, namespace: str, migrating_vm: str, mine: CloneJobSummary,
     )
 
 
-def _write(kube: Kube, namespace: str, body: Body, entries: list[CloneJobSummary]) -> bool:
+def _write(kube: KubeClient, namespace: str, body: Body, entries: list[CloneJobSummary]) -> bool:
     patch = {
         "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
         "status": {"recentCloneJobs": [entry.wire() for entry in entries]},

@@ -22,7 +22,7 @@ from clonejob_operator.commit import Committer, job_log
 from clonejob_operator.events import EventPoster
 from clonejob_operator.jobs import read_job
 from clonejob_operator.journal import Journal
-from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.kube import CLONE_JOB, KubeClient
 from clonejob_operator.machine import Decision, Job
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.observe import Observer
@@ -52,7 +52,7 @@ class Reconciler:
 
     def __init__(
         self,
-        kube: Kube,
+        kube: KubeClient,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
         metrics: Metrics | None = None,

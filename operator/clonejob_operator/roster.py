@@ -37,8 +37,9 @@ class Entry:
     uid: str
     migrating_vm: str
     state: State
-    order: tuple[str, str]
-    """(creationTimestamp, name): the FIFO order of a MigratingVm's queue."""
+    order: tuple[str, int, str]
+    """(creationTimestamp, creation revision, name): the FIFO order of a MigratingVm's queue. The
+    timestamp has a one-second resolution; the revision (see ``creation_revision``) breaks its ties."""
     leaving: bool
     """Cancelled or being deleted: it will never start."""
     snapshots: tuple[str, ...]
@@ -61,7 +62,7 @@ class Entry:
             uid=meta.get("uid", ""),
             migrating_vm=str(spec.get("migratingVm", "")),
             state=state,
-            order=(meta.get("creationTimestamp", ""), meta.get("name", "")),
+            order=(meta.get("creationTimestamp", ""), creation_revision(body), meta.get("name", "")),
             leaving=bool(spec.get("cancel")) or deleting,
             snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
             attention=not state.terminal or stale or (deleting and finalizer),
@@ -78,6 +79,16 @@ class Entry:
     @property
     def queued(self) -> bool:
         return self.state in WAITING and not self.leaving
+
+
+def creation_revision(body: Body) -> int:
+    """The order in which the API server stored the CloneJob: the resourceVersion it had when the operator
+    first recorded it (``status.createdRevision``; before that its current one, which is its creation's
+    unless it was changed since). etcd's revisions are numbers; anything else sorts last, then by name."""
+    recorded = (body.get("status") or {}).get("createdRevision")
+    value = recorded if recorded is not None else (body.get("metadata") or {}).get("resourceVersion")
+    text = str(value or "")
+    return int(text) if text.isdigit() else 2**63
 
 
 class Roster:

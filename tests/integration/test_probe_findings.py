@@ -180,3 +180,18 @@ def test_a_waiting_reason_reaches_the_status_within_the_message_interval(
 
         shown = wait_for(lambda: "is not readyToUse" in message() and message(), 2 + 3, "the waiting reason")
     assert "VolumeSnapshot web-1-c3-d0 is not readyToUse" in shown
+
+
+def test_jobs_of_one_migratingvm_created_in_one_second_start_in_the_order_they_were_stored(
+    world: World, kube: Kube, namespace: str
+) -> None:
+    world.migrating_vm("web-1")
+    first = world.clone_job("zz-first")  # named to sort last
+    second = world.clone_job("aa-second")
+    with running_operator(kube, settings_for(namespace)):
+        world.wait_step("zz-first", "preparingVmDisks")
+        wait_for(lambda: world.state("aa-second") == "PENDING", 30, "the second to wait")
+        assert world.state("aa-second") == "PENDING"
+    revisions = [world.status(name)["createdRevision"] for name in ("zz-first", "aa-second")]
+    assert revisions == sorted(revisions) and int(first["metadata"]["resourceVersion"]) == revisions[0]
+    assert second["metadata"]["creationTimestamp"] >= first["metadata"]["creationTimestamp"]

@@ -97,7 +97,22 @@ def test_fifo_and_one_running_per_migratingvm() -> None:
     assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "SUCCEEDED"))) == "ready"
     assert reason(admit(mine, clonejob("a", "2026-11-26T10:00:00Z", "PENDING", mvm="other"))) == "ready"
     same_second = clonejob("a", "2026-11-26T10:00:01Z", "PENDING")
-    assert reason(admit(mine, same_second)) == "Queued"  # ties go by name
+    assert reason(admit(mine, same_second)) == "Queued"  # no revision known: ties go by name
+
+
+def test_jobs_created_in_the_same_second_go_in_the_order_the_api_server_stored_them() -> None:
+    def stored(name: str, revision: str, recorded: int | None = None) -> dict[str, Any]:
+        body = clonejob(name, "2026-11-26T10:00:01Z", "PENDING")
+        body["metadata"]["resourceVersion"] = revision
+        if recorded is not None:
+            body["status"]["createdRevision"] = recorded
+        return body
+
+    first, second = stored("zz-first", "101"), stored("aa-second", "102")
+    assert reason(admit(first, second)) == "ready" and reason(admit(second, first)) == "Queued"
+    # Once recorded, the revision at creation counts, however often the job was written since.
+    first, second = stored("zz-first", "990", recorded=101), stored("aa-second", "500", recorded=102)
+    assert reason(admit(first, second)) == "ready" and reason(admit(second, first)) == "Queued"
 
 
 def test_max_active_counts_running_jobs_of_other_migratingvms() -> None:

@@ -176,6 +176,13 @@ class CloneJobStatus(ApiModel):
     progress_percent: int | None = Field(default=None, ge=0, le=100)
     source_sync: SourceSync | None = None
     created_resources: list[ResourceRef] | None = Field(default=None, max_length=MAX_PRODUCTS)
+    created_revision: Int64 | None = Field(
+        default=None,
+        ge=0,
+        description="The resourceVersion the CloneJob had when the operator first recorded it (its creation's, "
+        "unless it was changed before): the order in which the API server stored it, which breaks ties of "
+        "creationTimestamp (one-second resolution) in its MigratingVm's queue.",
+    )
 
     @property
     def current(self) -> State:

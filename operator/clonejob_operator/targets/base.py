@@ -22,7 +22,7 @@ from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.faults import Fault
-from clonejob_operator.kube import Body, Kind, KindNotServed, Kube, status_of
+from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
 from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDetails
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def ref(kind: Kind, body: Body) -> ResourceRef:
     )
 
 
-def create_owned(kube: Kube, kind: Kind, manifest: Body, job_uid: str) -> Body:
+def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job_uid: str) -> Body:
     """Create ``manifest``; when it exists already (a crash, a race), adopt it only if it is this job's."""
     meta = manifest["metadata"]
     try:
@@ -188,7 +188,7 @@ def owned(kind: Kind, body: Body, job_uid: str) -> Body:
     return body
 
 
-def survey_objects(kube: Kube, target: str, kinds: tuple[Kind, ...], job: JobContext) -> CleanupReport:
+def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: JobContext) -> CleanupReport:
     """Cleanup facts for Kubernetes products: those of ``kinds`` with the job's uid label (from the watch
     caches, which are complete before any decision), and the recorded ones of those kinds, read fresh.
     When neither finds anything, the API server itself is asked once more (a fresh list by label), so
@@ -231,7 +231,7 @@ def _keep(found: dict[tuple[str, str], tuple[Kind, Body]], kind: Kind, body: Bod
         found[(kind.kind, meta.get("name", ""))] = (kind, body)
 
 
-def delete_object(kube: Kube, kinds: tuple[Kind, ...], effect: DeleteProduct, uid: str) -> None:
+def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProduct, uid: str) -> None:
     """Delete the product ``effect`` names if, read fresh, it carries the job's uid label; the delete is
     guarded by the object's uid, so a namesake made meanwhile is never touched."""
     item = effect.ref

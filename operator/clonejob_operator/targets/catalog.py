@@ -5,7 +5,7 @@ from __future__ import annotations
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.faults import Classifier
-from clonejob_operator.kube import Kube
+from clonejob_operator.kube import KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver
 from clonejob_operator.targets.computeengine.model import API as COMPUTE_API
@@ -13,7 +13,7 @@ from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
 
 
 class Drivers:
-    def __init__(self, kube: Kube, settings: Settings | None = None) -> None:
+    def __init__(self, kube: KubeClient, settings: Settings | None = None) -> None:
         self.kubevirt = KubevirtDriver(kube)
         self._kube, self._settings = kube, settings or Settings()
         self._compute_engine: Driver | None = None

@@ -20,7 +20,7 @@ from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind
-from clonejob_operator.kube import MIGRATING_VM, Kind, Kube
+from clonejob_operator.kube import MIGRATING_VM, Kind, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import (
     CleanupReport,
@@ -55,7 +55,7 @@ class ComputeEngineDriver:
 
     def __init__(
         self,
-        kube: Kube | None = None,
+        kube: KubeClient | None = None,
         settings: Settings | None = None,
         connect: Callable[[Credentials, str | None], Compute] = Compute.connect,
     ) -> None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from clonejob_operator.api.targetproject import TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import TARGET_PROJECT, Kube
+from clonejob_operator.kube import TARGET_PROJECT, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute, credentials_for
 from clonejob_operator.validation import describe
@@ -37,7 +37,7 @@ def target_project_name(reference: str) -> str | None:
 class TargetProjects:
     def __init__(
         self,
-        kube: Kube | None,
+        kube: KubeClient | None,
         settings: Settings,
         connect: Callable[[Credentials, str | None], Compute] = Compute.connect,
     ) -> None:
@@ -82,13 +82,13 @@ class TargetProjects:
             return None
         ref = spec.credentials_secret_ref
         try:
-            secret = self.kube.call(self.kube.core.read_namespaced_secret, ref.name, namespace)
+            data = self.kube.read_secret(namespace, ref.name)
         except ApiException as error:
             code = {403: Code.PERMISSION_DENIED, 404: Code.NOT_FOUND}.get(int(error.status or 0), Code.UNKNOWN)
             raise JobError(
                 code, f"cannot read Secret {ref.name} of TargetProject {target_project} (API answered {error.status})"
             ) from None
-        value = (secret.data or {}).get(ref.key)
+        value = data.get(ref.key)
         if value is None:
             raise JobError(
                 Code.INVALID_ARGUMENT,

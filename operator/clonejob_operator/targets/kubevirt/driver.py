@@ -9,7 +9,7 @@ from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, Kube
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, KubeClient
 from clonejob_operator.targets.base import (
     CleanupReport,
     CreateProduct,
@@ -39,7 +39,7 @@ class KubevirtDriver:
     name = "kubevirt"
     polled = False  # its products are watched
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
 
     @staticmethod

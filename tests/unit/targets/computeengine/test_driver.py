@@ -210,26 +210,20 @@ def test_legacy_details_rename_enums_and_lift_the_first_nic() -> None:
 
 
 class Secrets(TargetProjects):
-    """TargetProjects plus a core API that answers for one Secret (or refuses)."""
+    """TargetProjects plus one Secret (or a refusal to read it)."""
 
     def __init__(self, data: dict[str, str] | None, refuse: int = 0) -> None:
         super().__init__(**{"team-a": {"tp": KEYED}})
-        outer = self
-
-        class Core:
-            def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> Any:
-                outer.read.append((namespace, name))
-                if refuse:
-                    from kubernetes.client.exceptions import ApiException
-
-                    raise ApiException(status=refuse, reason="Forbidden")
-                return type("Secret", (), {"data": data})()
-
-        self.core = Core()
+        self.data, self.refuse = data, refuse
         self.read: list[tuple[str, str]] = []
 
-    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+        self.read.append((namespace, name))
+        if self.refuse:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException(status=self.refuse, reason="Forbidden")
+        return dict(self.data or {})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,78 @@
+"""observe: reads only, and every exception it meets is a fault in the World, counted in a run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from clonejob_operator.codes import Code
+from clonejob_operator.faults import Fault, FaultKind
+from clonejob_operator.jobs import read_job
+from clonejob_operator.kube import CLONE_JOB, VOLUME_SNAPSHOT, KindNotServed
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from tests.fakekube import FakeKube
+from tests.unit.test_reconciler import NS, SETTINGS, Clock, cluster, settle
+
+
+def started() -> tuple[FakeKube, Reconciler, Clock]:
+    kube = cluster()
+    clock = Clock()
+    reconciler = Reconciler(kube, SETTINGS, clock=clock)
+    settle(reconciler)
+    kube.objects.pop(("datavolumes", NS, "cj-disk-0"))  # the next look reads the snapshot again
+    kube.writes.clear()
+    return kube, reconciler, clock
+
+
+def look(kube: FakeKube, reconciler: Reconciler) -> Any:
+    body = kube.get(CLONE_JOB, NS, "cj")
+    assert body is not None
+    return reconciler.observer.observe(read_job(body), body)
+
+
+def test_observe_writes_nothing() -> None:
+    kube, reconciler, _ = started()
+    world = look(kube, reconciler)
+    assert world.step is not None and world.step.creates and kube.writes == []
+
+
+def test_an_unexpected_exception_is_a_fault_and_its_traceback_is_logged_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    kube, reconciler, clock = started()
+
+    def broken(self: KubevirtDriver, *_: Any) -> Any:
+        raise KeyError("volumeSnapshot")
+
+    monkeypatch.setattr(KubevirtDriver, "look", broken)
+    with caplog.at_level(logging.ERROR, logger="clonejob_operator.observe"):
+        first = look(kube, reconciler)
+        clock.now += timedelta(seconds=5)
+        second = look(kube, reconciler)
+    assert (
+        first.fault.kind is FaultKind.UNEXPECTED and "step preparingVmDisks: unexpected KeyError" in first.fault.message
+    )
+    assert (second.fault.since, second.fault.count) == (first.fault.since, 2)
+    assert len([r for r in caplog.records if r.exc_info]) == 1
+    monkeypatch.undo()
+    assert look(kube, reconciler).fault is None, "a clean look ends the run"
+
+
+def test_a_kind_that_is_not_served_is_a_configuration_fault() -> None:
+    kube, reconciler, _ = started()
+    kube.fail("get", VOLUME_SNAPSHOT, KindNotServed(VOLUME_SNAPSHOT))
+    world = look(kube, reconciler)
+    assert world.fault.kind is FaultKind.CONFIGURATION and world.fault.code is Code.FAILED_PRECONDITION
+    assert "volumesnapshots.snapshot.storage.k8s.io/v1" in world.fault.message
+
+
+def test_a_commits_fault_reaches_exactly_one_next_look() -> None:
+    kube, reconciler, _ = started()
+    uid = kube.objects[("clonejobs", NS, "cj")]["metadata"]["uid"]
+    reconciler.journal.failed(uid, Fault(FaultKind.REFUSED, Code.PERMISSION_DENIED, "creating DataVolume: 403"))
+    assert look(kube, reconciler).fault.code is Code.PERMISSION_DENIED
+    assert look(kube, reconciler).fault is None
