@@ -148,10 +148,11 @@ class FakeCompute:
             if found is None:
                 return _error(404, f"The resource 'operations/{name}' was not found", "notFound")
             return 200, json.loads(compute_v1.Operation.to_json(found[0]))
-        store, message_type = {
+        collections: dict[str, tuple[dict[tuple[str, str, str], Any], Any]] = {
             "disks": (self.disks, compute_v1.Disk),
             "instances": (self.instances, compute_v1.Instance),
-        }.get(collection, (None, None))
+        }
+        store, message_type = collections.get(collection, (None, None))
         if store is None or message_type is None:
             return _error(404, f"unknown collection {collection}")
         if method == "GET" and name:
@@ -253,7 +254,7 @@ class FakeCompute:
         for name, (op, due, create) in list(self.operations.items()):
             if op.status == DONE or now < due:
                 continue
-            op.status = DONE
+            op.status = DONE  # type: ignore[assignment]  # the stubs type the enum field, not its values
             if create is not None:
                 store, key, ready = create
                 if key in store:

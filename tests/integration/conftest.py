@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import kubernetes
 import pytest
 import urllib3
 import yaml
@@ -83,7 +84,10 @@ def namespace(kube: Kube) -> Iterator[str]:
     name = f"cjt-{uuid.uuid4().hex[:8]}"
     made_namespace = False
     try:
-        kube.core.create_namespace({"metadata": {"name": name, "labels": {"clonejob-operator.test": "true"}}})
+        labels = {"clonejob-operator.test": "true"}
+        kube.core.create_namespace(
+            kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name, labels=labels))
+        )
         made_namespace = True
     except ApiException as error:
         if error.status != 403:  # a CRD-only API server refuses core objects; custom objects still work

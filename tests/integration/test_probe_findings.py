@@ -178,7 +178,7 @@ def test_a_waiting_reason_reaches_the_status_within_the_message_interval(
             conditions = world.status("cj").get("conditions") or []
             return next((c.get("message", "") for c in conditions if c["type"] == "Reconciling"), "")
 
-        shown = wait_for(lambda: "is not readyToUse" in message() and message(), 2 + 3, "the waiting reason")
+        shown = wait_for(lambda: message() if "is not readyToUse" in message() else None, 2 + 3, "the reason")
     assert "VolumeSnapshot web-1-c3-d0 is not readyToUse" in shown
 
 

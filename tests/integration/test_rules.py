@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from clonejob_operator.kube import (
     CLONE_JOB,
     DATA_VOLUME,
@@ -210,8 +212,11 @@ def test_field_selectors_pick_jobs_by_migratingvm_and_state(kube: Kube, world: W
     world.set_status(CLONE_JOB, "b", {"state": "PENDING"})
 
     def names(selector: str) -> list[str]:
-        listing = kube.custom.list_namespaced_custom_object(
-            CLONE_JOB.group, CLONE_JOB.version, namespace, CLONE_JOB.plural, field_selector=selector
+        listing = cast(
+            dict[str, Any],
+            kube.custom.list_namespaced_custom_object(
+                CLONE_JOB.group, CLONE_JOB.version, namespace, CLONE_JOB.plural, field_selector=selector
+            ),
         )
         return sorted(item["metadata"]["name"] for item in listing["items"])
 

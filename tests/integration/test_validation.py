@@ -16,7 +16,7 @@ def _rejected(call: Any) -> str:
     with pytest.raises(ApiException) as caught:
         call()
     assert caught.value.status in (400, 422), caught.value.body
-    return str(json.loads(caught.value.body)["message"])
+    return str(json.loads(caught.value.body or "{}")["message"])
 
 
 def _create(kube: Kube, namespace: str, kind: Any, spec: dict[str, Any], name: str = "x") -> Any:

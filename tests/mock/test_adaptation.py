@@ -95,7 +95,7 @@ class Runner:
 
 def _written_states(kmock: kmock.KubernetesEmulator) -> list[str]:
     """Every state the operator wrote into the CloneJob's status, in order."""
-    writes = kmock[kmock.resource("vmmigration.dev/v1/clonejobs")][kmock.method.PATCH]
+    writes = [r for r in kmock[kmock.resource("vmmigration.dev/v1/clonejobs")] if r.method == "PATCH"]
     return [r.data["status"]["state"] for r in writes if r.url.path.endswith("/status") and "state" in r.data["status"]]
 
 
@@ -114,7 +114,7 @@ async def test_adaptation_runs_between_disks_and_vm(kmock: kmock.KubernetesEmula
     status = await run.tick()
     assert status["state"] == "ADAPTING_OS" and status["currentStep"] == "adaptingOs"
     status = await run.tick(2)
-    jobs = list(kmock[kmock.resource("batch/v1/jobs")][kmock.method.POST])
+    jobs = [r for r in kmock[kmock.resource("batch/v1/jobs")] if r.method == "POST"]
     assert len(jobs) == 1, "the adaptation Job is created once, however often the step is reconciled"
     job = jobs[0].data
     assert job["metadata"]["name"] == "cj-adapt-os"
@@ -184,7 +184,7 @@ async def test_cancel_during_adaptation(kmock: kmock.KubernetesEmulator, mock_ku
     assert status["state"] == "CANCELLED"
     assert status["steps"][-1]["adaptingOs"] == {} and status["steps"][-1]["endTime"]
     assert await asyncio.to_thread(mock_kube.get, BATCH_JOB, NS, "cj-adapt-os") is None
-    deletes = list(kmock[kmock.resource("batch/v1/jobs")][kmock.method.DELETE])
+    deletes = [r for r in kmock[kmock.resource("batch/v1/jobs")] if r.method == "DELETE"]
     assert deletes and deletes[0].data["propagationPolicy"] == "Background"
     assert _written_states(kmock) == ["PENDING", "ACTIVE", "ADAPTING_OS", "CANCELLING", "CANCELLED"]
 

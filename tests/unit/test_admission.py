@@ -46,7 +46,7 @@ def clonejob(
     }
 
 
-MVM = {
+MVM: dict[str, Any] = {
     "metadata": {"name": "web-1", "uid": "m"},
     "spec": {"sourceVmId": "v", "kubevirtTargetDefaults": {}},
     "status": {"lastSync": {"cycleNumber": 1, "snapshots": [{"disk": "d", "volumeSnapshot": "s"}]}},

@@ -413,7 +413,7 @@ def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
     created = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     settings = Settings(pending_deadline=timedelta(minutes=5), cleanup_stall_after=timedelta(minutes=10))
 
-    def look(status: dict[str, object]) -> datetime | None:
+    def look(status: dict[str, Any]) -> datetime | None:
         return next_look(Job("ns", "cj", "u", 1, created, None, CloneJobStatus.model_validate(status)), settings)
 
     assert look({"state": "PENDING"}) == created + timedelta(minutes=5)

@@ -40,7 +40,12 @@ def test_claims_are_matched_by_uid_so_a_namesake_is_another_job() -> None:
     body = {"status": {"recentCloneJobs": [old_a.wire()]}}
     new_a = entry("a", "PENDING", uid="uid-a2")
     asked: list[tuple[str, str | None]] = []
-    assert running_elsewhere(body, new_a, lambda name, uid: asked.append((name, uid)) or False) is None
+
+    def holds(name: str, uid: str | None) -> bool:
+        asked.append((name, uid))
+        return False
+
+    assert running_elsewhere(body, new_a, holds) is None
     assert asked == [("a", "uid-a1")]  # the old a's uid is looked up, not the name
     assert [e.uid for e in merged([old_a], new_a)] == ["uid-a2"]  # the new a replaces nothing of the old one's
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
@@ -8,10 +8,11 @@ from pydantic import ValidationError
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import TARGET_PROJECT, Kind
+from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient
 from clonejob_operator.machine import Plan
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.model import (
     ComputeEngineDisksTargetDefaults,
@@ -73,13 +74,15 @@ class TargetProjects:
     refresh = get
 
 
+CLIENTS = cast(Compute, object())
+"""Stands for the Compute Engine clients a TargetProject's credentials make."""
 KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
 PATH = "projects/p/locations/global/targetProjects/tp"
 
 
 def plan(defaults: dict[str, Any], kube: Any, ambient: bool = False) -> Plan:
     spec = MigratingVmSpec.model_validate({"sourceVmId": "v", "computeEngineTargetDefaults": defaults})
-    driver = ComputeEngineDriver(kube, Settings(allow_ambient_credentials=ambient))
+    driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(allow_ambient_credentials=ambient))
     return driver.plan("cj", Source("web-1", "uid", spec, LastSync(cycle_number=2), namespace="team-a"))
 
 
@@ -155,7 +158,7 @@ def test_what_cannot_be_cloned_is_refused_naming_the_field(
     spec = MigratingVmSpec.model_validate(
         {"sourceVmId": "v", "computeEngineTargetDefaults": {**defaults, "targetProject": "tp"}}
     )
-    driver = ComputeEngineDriver(TargetProjects(**{"team-a": {"tp": KEYED}}), Settings())
+    driver = ComputeEngineDriver(cast(KubeClient, TargetProjects(**{"team-a": {"tp": KEYED}})), Settings())
     sync = LastSync.model_validate({"cycleNumber": 1, "snapshots": snapshots})
     result = driver.plan("cj", Source("web-1", "uid", spec, sync, namespace="team-a"))
     assert result.refusal is not None and result.refusal.code is code and words in result.refusal.message
@@ -168,7 +171,7 @@ def test_a_disks_target_without_a_vm_has_one_step() -> None:
             "computeEngineDisksTargetDefaults": {"zone": "z", "targetProject": "tp", "disksTargetDefaults": {}},
         }
     )
-    driver = ComputeEngineDriver(TargetProjects(**{"team-a": {"tp": KEYED}}), Settings())
+    driver = ComputeEngineDriver(cast(KubeClient, TargetProjects(**{"team-a": {"tp": KEYED}})), Settings())
     result = driver.plan("cj", Source("web-1", "uid", spec, LastSync(cycle_number=1), namespace="team-a"))
     assert result.refusal is None and result.steps == (StepKind.PREPARING_VM_DISKS,)
     assert result.source_sync.disks_target_defaults is not None
@@ -238,7 +241,7 @@ def test_the_target_projects_key_is_read_from_its_secret_and_never_shown(
     data: dict[str, str] | None, refuse: int, code: Code, words: str
 ) -> None:
     kube = Secrets(data, refuse)
-    driver = ComputeEngineDriver(kube, Settings(), connect=lambda credentials, endpoint: None)  # type: ignore[arg-type,return-value]
+    driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(), connect=lambda credentials, endpoint: CLIENTS)
     with pytest.raises(JobError) as raised:
         driver.projects.compute("team-a", "tp")
     assert raised.value.code is code and words in raised.value.message
@@ -249,10 +252,11 @@ def test_the_target_projects_key_is_read_from_its_secret_and_never_shown(
 def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
     kube = Secrets({"key.json": "e30="})
     made: list[Any] = []
-    driver = ComputeEngineDriver(
-        kube,
-        Settings(compute_endpoint="http://127.0.0.1:9"),
-        connect=lambda c, e: made.append((c, e)) or "clients",  # type: ignore[arg-type,func-returns-value]
-    )
-    assert driver.projects.compute("team-a", "tp") == "clients" and kube.read == []
+
+    def connect(credentials: Any, endpoint: str | None) -> Compute:
+        made.append((credentials, endpoint))
+        return CLIENTS
+
+    driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(compute_endpoint="http://127.0.0.1:9"), connect)
+    assert driver.projects.compute("team-a", "tp") is CLIENTS and kube.read == []
     assert type(made[0][0]).__name__ == "AnonymousCredentials" and made[0][1] == "http://127.0.0.1:9"
