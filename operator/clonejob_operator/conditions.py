@@ -8,6 +8,7 @@ from typing import Literal
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.api.common import Condition
 from clonejob_operator.codes import Code
+from clonejob_operator.reasons import Reason
 from clonejob_operator.waits import WaitReason
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
@@ -61,7 +62,7 @@ Wanted = list[tuple[str, Literal["True", "False", "Unknown"], str, str]]
 def _wanted(status: CloneJobStatus, activity: Activity | None) -> Wanted:
     state = status.current
     if state is State.SUCCEEDED:
-        done = "Succeeded"
+        done = Reason.SUCCEEDED
         return [
             (READY, "True", done, "the clone is ready"),
             (RECONCILING, "False", done, ""),
@@ -72,17 +73,17 @@ def _wanted(status: CloneJobStatus, activity: Activity | None) -> Wanted:
         message = (status.error.message if status.error else None) or "failed"
         return [
             (READY, "False", code.reason, message),
-            (RECONCILING, "False", "Failed", ""),
+            (RECONCILING, "False", Reason.FAILED, ""),
             (STALLED, "True", code.reason, message),
         ]
     if state is State.CANCELLED:
         message = "cancelled; everything it created was removed"
         return [
-            (READY, "False", "Cancelled", message),
-            (RECONCILING, "False", "Cancelled", ""),
-            (STALLED, "True", "Cancelled", message),
+            (READY, "False", Reason.CANCELLED, message),
+            (RECONCILING, "False", Reason.CANCELLED, ""),
+            (STALLED, "True", Reason.CANCELLED, message),
         ]
-    act = activity or Activity("Pending", "waiting to start")
+    act = activity or Activity(Reason.PENDING, "waiting to start")
     if act.stalled:
         return [
             (READY, "False", act.reason, act.message),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +41,16 @@ class Job:
     def migrating_vm(self) -> str:
         return self.spec.migrating_vm if self.spec else "?"
 
+    @property
+    def doing(self) -> str:
+        """What the job is doing or waiting for, as its ``Reconciling`` condition says (empty when idle)."""
+        found = next((c for c in self.status.conditions or [] if c.type == "Reconciling"), None)
+        return (found.message or "") if found is not None and found.status == "True" else ""
+
+
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+"""The creation time of a body that has none (one the API server never stored: a manifest, a fixture)."""
+
 
 def read_job(body: Body) -> Job:
     """The CloneJob as the state machine sees it; unusable stored fields become ``spec_error``, naming them."""
@@ -54,11 +64,11 @@ def read_job(body: Body) -> Job:
     status, dropped = _lenient_status(body.get("status") or {})
     problems.extend(dropped)
     return Job(
-        namespace=meta["namespace"],
+        namespace=meta.get("namespace", ""),
         name=meta["name"],
-        uid=meta["uid"],
+        uid=meta.get("uid", ""),
         generation=int(meta.get("generation") or 1),
-        created=parse_time(meta["creationTimestamp"]),
+        created=parse_time(meta["creationTimestamp"]) if meta.get("creationTimestamp") else NEVER,
         spec=spec,
         status=status,
         deleting=bool(meta.get("deletionTimestamp")),

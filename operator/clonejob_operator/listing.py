@@ -26,6 +26,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, UnexpectedInput
 
 from clonejob_operator.api.clonejob import State
+from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import Body
 from clonejob_operator.timestamps import parse_time
 
@@ -74,16 +75,16 @@ class Filter:
 
 
 def field_of(body: Body, field: str) -> str | None:
-    status, meta = body.get("status") or {}, body.get("metadata") or {}
+    job = read_job(body)
     if field == "state":
-        return str(status.get("state") or State.STATE_UNSPECIFIED.value)
+        return job.status.current.value
     if field == "name":
-        return str(meta.get("name", ""))
+        return job.name
     if field == "migratingVm":
-        return str((body.get("spec") or {}).get("migratingVm", ""))
+        return job.spec.migrating_vm if job.spec else str((body.get("spec") or {}).get("migratingVm", ""))
     if field == "createTime":
-        return status.get("createTime") or meta.get("creationTimestamp")
-    return status.get("endTime")
+        return job.status.create_time or str(body["metadata"].get("creationTimestamp") or "") or None
+    return job.status.end_time
 
 
 class _Build(Transformer[Token, Any]):

@@ -28,17 +28,13 @@ from clonejob_operator.decision import (
 from clonejob_operator.effects import PostEvent
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import Job
+from clonejob_operator.reasons import Reason
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CleanupReport, DeleteProduct, Plan, StepReport
 from clonejob_operator.timestamps import format_duration, format_time, parse_time
 from clonejob_operator.waits import WaitReason
 
 STEP_WEIGHTS = {StepKind.PREPARING_VM_DISKS: 70, StepKind.ADAPTING_OS: 20, StepKind.INSTANTIATING_MIGRATED_VM: 10}
-STEP_ACTIVITY = {
-    StepKind.PREPARING_VM_DISKS: "PreparingVmDisks",
-    StepKind.ADAPTING_OS: "AdaptingOs",
-    StepKind.INSTANTIATING_MIGRATED_VM: "InstantiatingMigratedVm",
-}
 
 
 def need(job: Job) -> Need:
@@ -92,16 +88,16 @@ def _transition(job: Job, world: World, settings: Settings, decision: Decision, 
         status.create_time = format_time(job.created)
         if job.resource_version.isdigit():
             status.created_revision = int(job.resource_version)
-        _enter(decision, State.PENDING, now, "Pending", f"waiting to clone MigratingVm {job.migrating_vm}")
+        _enter(decision, State.PENDING, now, Reason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
         return Activity.waiting(WaitReason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
     if world.refused_write and status.error is None:
         _fail(decision, now, JobError(Code.INVALID_ARGUMENT, f"the status could not be written: {world.refused_write}"))
-        return Activity("CleaningUp", "removing products after a failure")
+        return Activity(Reason.CLEANING_UP, "removing products after a failure")
     if state is State.CANCELLING or status.error is not None:
         return _clean_up(world, settings, decision, now)
     if job.spec_error:
         _fail(decision, now, JobError(Code.INVALID_ARGUMENT, job.spec_error))
-        return None if status.current.terminal else Activity("CleaningUp", "removing products after a failure")
+        return None if status.current.terminal else Activity(Reason.CLEANING_UP, "removing products after a failure")
     if job.cancel_requested:
         return _cancel(job, decision, now)
     if state is State.PENDING:
@@ -113,12 +109,14 @@ def _cancel(job: Job, decision: Decision, now: str) -> Activity | None:
     status = decision.status
     why = "the CloneJob is being deleted" if job.deleting else "spec.cancel is true"
     if not _started(status):
-        _enter(decision, State.CANCELLED, now, "Cancelled", f"{why}: cancelled before it started; nothing was created")
+        _enter(
+            decision, State.CANCELLED, now, Reason.CANCELLED, f"{why}: cancelled before it started; nothing was created"
+        )
         return None
     _end_running_step(status, now)
     message = f"{why}: stopping and removing what was created"
-    _enter(decision, State.CANCELLING, now, "Cancelling", message)
-    return Activity("Cancelling", message)
+    _enter(decision, State.CANCELLING, now, Reason.CANCELLING, message)
+    return Activity(Reason.CANCELLING, message)
 
 
 def _moved(before: CloneJobStatus, after: CloneJobStatus) -> bool:
@@ -155,10 +153,10 @@ def _fail(decision: Decision, now: str, error: JobError) -> None:
     _end_running_step(status, now)
     status.error = RpcStatus.of(error.code, error.message)
     if not started:
-        _enter(decision, State.FAILED, now, "Failed", f"{error.code.name}: {error.message}", warning=True)
+        _enter(decision, State.FAILED, now, Reason.FAILED, f"{error.code.name}: {error.message}", warning=True)
     else:
         message = f"{error.code.name}: {error.message}; removing products"
-        decision.notes.append(PostEvent("Warning", "CleaningUp", message))
+        decision.notes.append(PostEvent("Warning", Reason.CLEANING_UP, message))
 
 
 def _stalled(fault: Fault, now: datetime, settings: Settings) -> bool:
@@ -175,15 +173,17 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
     if world.fault is not None or report is None:
         why = world.fault.message if world.fault is not None else "cleanup was not looked at"
         stalled = world.fault is None or _stalled(world.fault, world.now, settings)
-        return Activity("CleanupStuck" if stalled else "CleaningUp", f"cannot clean up yet: {why}", stalled=stalled)
+        return Activity(
+            Reason.CLEANUP_STUCK if stalled else Reason.CLEANING_UP, f"cannot clean up yet: {why}", stalled=stalled
+        )
     if not report.remaining and not report.blocked:
         if cancelling:
-            _enter(decision, State.CANCELLED, now, "Cancelled", "cancelled; everything it created was removed")
+            _enter(decision, State.CANCELLED, now, Reason.CANCELLED, "cancelled; everything it created was removed")
         else:
             error = status.error or RpcStatus.of(Code.UNKNOWN, "failed")
             message = f"{Code(error.code).name}: {error.message}; everything it created was removed"
-            _enter(decision, State.FAILED, now, "Failed", message, warning=True)
-        return Activity("Done", "")
+            _enter(decision, State.FAILED, now, Reason.FAILED, message, warning=True)
+        return Activity(Reason.DONE, "")
     decision.effects.extend(report.deletable)
     started = parse_time(cleanup_started(status) or now)
     stalled = world.now - started > settings.cleanup_stall_after
@@ -191,7 +191,9 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
         f" and {len(report.remaining) - 5} more" if len(report.remaining) > 5 else ""
     )
     waiting_on = report.blocked or f"waiting for {shown} to be deleted"
-    reason = "CleanupStuck" if stalled or report.blocked else ("Cancelling" if cancelling else "CleaningUp")
+    reason = (
+        Reason.CLEANUP_STUCK if stalled or report.blocked else (Reason.CANCELLING if cancelling else Reason.CLEANING_UP)
+    )
     return Activity(reason, waiting_on, stalled=stalled or report.blocked is not None)
 
 
@@ -224,8 +226,14 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
     first = plan.steps[0]
     status.steps = [CloneStep.begin(first, now)]
     decision.claim = True
-    _enter(decision, first.state, now, "Started", f"cloning MigratingVm {job.migrating_vm}; step {first.value} started")
-    return Activity(STEP_ACTIVITY[first], f"{first.value} started")
+    _enter(
+        decision,
+        first.state,
+        now,
+        Reason.STARTED,
+        f"cloning MigratingVm {job.migrating_vm}; step {first.value} started",
+    )
+    return Activity(first.reason, f"{first.value} started")
 
 
 def _advance(world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
@@ -233,7 +241,7 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
     if not world.steps:  # never "nothing left to do, so SUCCEEDED": the status lost what the job was doing
         missing = "its target details are missing from status, so its steps are unknown"
         _fail(decision, now, JobError(Code.INVALID_ARGUMENT, missing))
-        return Activity("CleaningUp", "removing products after a failure")
+        return Activity(Reason.CLEANING_UP, "removing products after a failure")
     step = status.running_step
     if step is None:
         return _begin_next(decision, world.steps, now)
@@ -243,7 +251,7 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
     error = fault.error if fault is not None and fault.kind.ends_job else report.error
     if error is not None:
         _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {error.message}"))
-        return Activity("CleaningUp", "removing products after a failure")
+        return Activity(Reason.CLEANING_UP, "removing products after a failure")
     if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now
@@ -255,12 +263,12 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
             f" ({detail})" if detail else ""
         )
         _fail(decision, now, JobError(Code.DEADLINE_EXCEEDED, message))
-        return Activity("CleaningUp", "removing products after a timeout")
+        return Activity(Reason.CLEANING_UP, "removing products after a timeout")
     if fault is not None:
-        return Activity(STEP_ACTIVITY[kind], f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings))
+        return Activity(kind.reason, f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings))
     step.progress_percent = max(0, min(99, report.progress))
     decision.effects.extend(report.creates)
-    return Activity(STEP_ACTIVITY[kind], report.detail or f"{kind.value} in progress")
+    return Activity(kind.reason, report.detail or f"{kind.value} in progress")
 
 
 def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = "") -> Activity | None:
@@ -270,15 +278,15 @@ def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, end
     following = [kind for kind in planned if kind not in done]
     before = f"{ended}; " if ended else ""
     if not following:
-        _enter(decision, State.SUCCEEDED, now, "Succeeded", f"{before}the clone is ready")
+        _enter(decision, State.SUCCEEDED, now, Reason.SUCCEEDED, f"{before}the clone is ready")
         return None
     kind = following[0]
     status.steps = [*(status.steps or []), CloneStep.begin(kind, now)]
     if status.current is kind.state:
-        decision.notes.append(PostEvent("Normal", STEP_ACTIVITY[kind], f"{before}step {kind.value} started"))
+        decision.notes.append(PostEvent("Normal", kind.reason, f"{before}step {kind.value} started"))
     else:  # one Event for the transition, which names the step
-        _enter(decision, kind.state, now, STEP_ACTIVITY[kind], f"{before}{kind.state.value}: step {kind.value} started")
-    return Activity(STEP_ACTIVITY[kind], f"{kind.value} started")
+        _enter(decision, kind.state, now, kind.reason, f"{before}{kind.state.value}: step {kind.value} started")
+    return Activity(kind.reason, f"{kind.value} started")
 
 
 def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> int | None:

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import State
+from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import CLONE_JOB, Body, Kube, status_of
 from clonejob_operator.listing import FilterError, Order, field_of, field_selector, order_key, parse_filter
 from clonejob_operator.timestamps import format_duration, now, parse_time
@@ -42,44 +43,42 @@ def _ago(stamp: str | None, moment: datetime) -> str:
 
 def timeline(body: Body, moment: datetime) -> str:
     """A CloneJob as `kubectl clonejob get` shows it."""
-    meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
+    job = read_job(body)
+    status = job.status
     lines = [
-        f"CloneJob {meta['namespace']}/{meta['name']}  (MigratingVm {spec.get('migratingVm', '?')})",
-        f"State:    {status.get('state', 'STATE_UNSPECIFIED')} for {_ago(status.get('stateTime'), moment)}"
-        + (f", ended {_ago(status.get('endTime'), moment)} ago" if status.get("endTime") else ""),
-        f"Progress: {bar(status.get('progressPercent'))}",
+        f"CloneJob {job.namespace}/{job.name}  (MigratingVm {job.migrating_vm})",
+        f"State:    {status.current.value} for {_ago(status.state_time, moment)}"
+        + (f", ended {_ago(status.end_time, moment)} ago" if status.end_time else ""),
+        f"Progress: {bar(status.progress_percent)}",
     ]
-    steps = status.get("steps") or []
-    if steps:
+    if status.steps:
         lines.append("Steps:")
-    for step in steps:
-        kind = next(key for key in step if key not in ("startTime", "endTime", "progressPercent"))
-        start, end = step.get("startTime"), step.get("endTime")
+    for step in status.steps or []:
+        start, end = step.start_time, step.end_time
         took = (
             (parse_time(end) - parse_time(start)) if start and end else (moment - parse_time(start)) if start else None
         )
         how = ("took " if end else "running ") + (format_duration(took) if took is not None else "-")
-        lines.append(f"  {kind:<25} {start or '-':<28} {how:<16} {bar(step.get('progressPercent'))}")
-    reconciling = next((c for c in status.get("conditions") or [] if c.get("type") == "Reconciling"), None)
-    if reconciling and reconciling.get("status") == "True" and reconciling.get("message"):
-        lines.append(f"Now:      {reconciling['message']}")
-    if status.get("error"):
-        lines.append(f"Error:    {status['error'].get('message', '')} (code {status['error'].get('code')})")
+        lines.append(f"  {step.kind.value:<25} {start or '-':<28} {how:<16} {bar(step.progress_percent)}")
+    if job.doing:
+        lines.append(f"Now:      {job.doing}")
+    if status.error is not None:
+        lines.append(f"Error:    {status.error.message or ''} (code {status.error.code})")
     return "\n".join(lines)
 
 
 def table(items: Sequence[Body], moment: datetime) -> str:
     rows = [("NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE")]
     for item in items:
-        status = item.get("status") or {}
+        job = read_job(item)
         rows.append(
             (
-                item["metadata"]["namespace"],
-                item["metadata"]["name"],
-                status.get("state", ""),
-                status.get("currentStep") or "",
-                f"{status.get('progressPercent', 0)}%",
-                (item.get("spec") or {}).get("migratingVm", ""),
+                job.namespace,
+                job.name,
+                job.status.state or "",
+                job.status.current_step or "",
+                f"{job.status.progress_percent or 0}%",
+                job.migrating_vm if job.spec else "",
                 _ago(item["metadata"].get("creationTimestamp"), moment),
             )
         )
@@ -212,12 +211,8 @@ class Plugin:
 
 
 def _live(body: Body) -> str:
-    status = body.get("status") or {}
-    reconciling: dict[str, Any] = next(
-        (c for c in status.get("conditions") or [] if c.get("type") == "Reconciling"), {}
-    )
-    message = reconciling.get("message") if reconciling.get("status") == "True" else ""
-    return f"{status.get('state', '')} {bar(status.get('progressPercent'))} {message or ''}".rstrip()
+    job = read_job(body)
+    return f"{job.status.state or ''} {bar(job.status.progress_percent)} {job.doing}".rstrip()
 
 
 def _connection_flags(parser: argparse.ArgumentParser, default: Any) -> None:

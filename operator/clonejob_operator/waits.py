@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import enum
 
+from clonejob_operator.reasons import Reason
+
 
 class Trigger(enum.Enum):
     """What change may end a wait."""
@@ -24,7 +26,7 @@ class Trigger(enum.Enum):
 class WaitReason(enum.Enum):
     """The ``Reconciling`` reason of a waiting job, with its wake trigger."""
 
-    PENDING = ("Pending", Trigger.MIGRATING_VM)
+    PENDING = (Reason.PENDING.value, Trigger.MIGRATING_VM)
     AWAITING_FINALIZER = ("AwaitingFinalizer", Trigger.TIME)
     MIGRATING_VM_NOT_FOUND = ("MigratingVmNotFound", Trigger.MIGRATING_VM)
     NO_SNAPSHOTS = ("NoSnapshots", Trigger.MIGRATING_VM)

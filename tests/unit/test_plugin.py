@@ -23,7 +23,15 @@ JOB = {
             },
             {"instantiatingMigratedVm": {}, "startTime": "2026-11-26T10:08:05Z", "progressPercent": 50},
         ],
-        "conditions": [{"type": "Reconciling", "status": "True", "message": "VirtualMachine cj Starting"}],
+        "conditions": [
+            {
+                "type": "Reconciling",
+                "status": "True",
+                "reason": "InstantiatingMigratedVm",
+                "lastTransitionTime": "2026-11-26T10:08:05Z",
+                "message": "VirtualMachine cj Starting",
+            }
+        ],
     },
 }
 

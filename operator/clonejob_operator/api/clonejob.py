@@ -65,6 +65,16 @@ class StepKind(StrEnum):
     def state(self) -> State:
         return State.ADAPTING_OS if self is StepKind.ADAPTING_OS else State.ACTIVE
 
+    @property
+    def reason(self) -> str:
+        """The step as a condition or Event reason: ``preparingVmDisks`` -> ``PreparingVmDisks``."""
+        return self.value[0].upper() + self.value[1:]
+
+    @property
+    def attribute(self) -> str:
+        """The member's name in CloneStep: ``preparingVmDisks`` -> ``preparing_vm_disks``."""
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.value)
+
 
 STEP_MEMBERS = [kind.value for kind in StepKind]
 
@@ -96,20 +106,13 @@ class CloneStep(ApiModel):
     @property
     def kind(self) -> StepKind:
         for kind in StepKind:
-            if getattr(self, _SNAKE[kind]) is not None:
+            if getattr(self, kind.attribute) is not None:
                 return kind
         raise ValueError("a CloneStep has none of its members set")
 
     @classmethod
     def begin(cls, kind: StepKind, at: str) -> CloneStep:
         return cls.model_validate({kind.value: {}, "startTime": at, "progressPercent": 0})
-
-
-_SNAKE = {
-    StepKind.PREPARING_VM_DISKS: "preparing_vm_disks",
-    StepKind.ADAPTING_OS: "adapting_os",
-    StepKind.INSTANTIATING_MIGRATED_VM: "instantiating_migrated_vm",
-}
 
 
 class SourceSync(ApiModel):
