@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from clonejob_operator import names
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Body, Kube
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 
@@ -41,21 +41,21 @@ def test_cleanup_right_after_a_restart_waits_for_complete_caches(kube: Kube, wor
     assert left == set(noise), f"products of cancelled jobs survived: {sorted(left - set(noise))}"
 
 
+def _plant(world: World, stranger: Body) -> None:
+    """Whoever may write the job's status names a stranger's object, with its true uid, among its products."""
+    meta = stranger["metadata"]
+    planted = {"apiVersion": DATA_VOLUME.api_version, "kind": "DataVolume", **{k: meta[k] for k in ("name", "uid")}}
+    recorded = world.status("cj").get("createdResources") or []
+    world.set_status(CLONE_JOB, "cj", {"createdResources": [*recorded, {**planted, "namespace": world.namespace}]})
+
+
 def test_a_stranger_named_in_created_resources_is_never_deleted(world: World, kube: Kube, namespace: str) -> None:
     stranger = world.create(DATA_VOLUME, "precious", {"source": {"blank": {}}})  # no uid label
     with running_operator(kube, settings_for(namespace)):
         world.migrating_vm("web-1")
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-0")
-        status = world.status("cj")
-        planted = {
-            "apiVersion": DATA_VOLUME.api_version,
-            "kind": "DataVolume",
-            "name": "precious",
-            "namespace": namespace,
-            "uid": stranger["metadata"]["uid"],
-        }
-        world.set_status(CLONE_JOB, "cj", {"createdResources": [*(status.get("createdResources") or []), planted]})
+        _plant(world, stranger)
         world.cancel("cj")
         world.wait_state("cj", "CANCELLED")
     assert world.get(DATA_VOLUME, "precious") is not None
@@ -85,15 +85,7 @@ def test_a_stranger_named_in_created_resources_is_never_deleted_when_nothing_is_
     settle("ACTIVE")
     reconciler.reconcile(namespace, "cj")  # the disk is made
     world.wait_object(DATA_VOLUME, "cj-disk-0")
-    planted = {
-        "apiVersion": DATA_VOLUME.api_version,
-        "kind": "DataVolume",
-        "name": "precious",
-        "namespace": namespace,
-        "uid": stranger["metadata"]["uid"],
-    }
-    recorded = world.status("cj").get("createdResources") or []
-    world.set_status(CLONE_JOB, "cj", {"createdResources": [*recorded, planted]})
+    _plant(world, stranger)
     world.cancel("cj")
     settle("CANCELLED")
     assert world.get(DATA_VOLUME, "precious") is not None, "a stranger's disk was deleted"
