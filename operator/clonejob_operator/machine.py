@@ -61,7 +61,7 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     decision.again = _moved(job.status, status) and not status.current.terminal
     status.progress_percent = _overall_progress(status, world.steps)
     running = status.running_step
-    status.current_step = running.kind.value if running else None
+    status.current_step = running.kind if running else None
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     decision.wait = activity.wait if activity is not None else None

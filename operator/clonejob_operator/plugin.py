@@ -76,7 +76,7 @@ def table(items: Sequence[Body], moment: datetime) -> str:
                 job.namespace,
                 job.name,
                 job.status.state or "",
-                job.status.current_step or "",
+                job.status.current_step.value if job.status.current_step else "",
                 f"{job.status.progress_percent or 0}%",
                 job.migrating_vm if job.spec else "",
                 _ago(item["metadata"].get("creationTimestamp"), moment),

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from clonejob_operator import machine
 from clonejob_operator.admission import Gate
-from clonejob_operator.api.clonejob import CloneJobStatus
+from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.commit import Committer, job_log
 from clonejob_operator.events import EventPoster
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     finished: bool
     """The job is terminal or gone: nothing more will happen to it."""
-    state: str | None = None
+    state: State | None = None
     requeue_after: float | None = None
     """Seconds until time alone changes the decision (a deadline, a retry): look again then."""
     again: bool = False

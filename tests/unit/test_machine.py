@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef, SourceSync, StepKind
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.effects import AddFinalizer, Claim, PatchStatus, PostEvent, RemoveFinalizer
@@ -27,7 +28,6 @@ from clonejob_operator.machine import (
 )
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CreateProduct, DeleteProduct
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)

@@ -17,14 +17,14 @@ from clonejob_operator.api.base import (
     validations,
 )
 from clonejob_operator.api.common import Condition, RpcStatus
-from clonejob_operator.api.migratingvm import MAX_DISKS, MAX_PRODUCTS, DiskSnapshot
-from clonejob_operator.targets.computeengine.model import (
+from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDetails,
     TargetVmDetails,
 )
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
+from clonejob_operator.api.migratingvm import MAX_DISKS, MAX_PRODUCTS, DiskSnapshot
 
 
 class State(StrEnum):
@@ -175,7 +175,7 @@ class CloneJobStatus(ApiModel):
     # Kubernetes extensions.
     observed_generation: Int64 | None = None
     conditions: list[Condition] | None = Field(default=None, max_length=8)
-    current_step: str | None = Field(default=None, max_length=64)
+    current_step: StepKind | None = None
     progress_percent: int | None = Field(default=None, ge=0, le=100)
     source_sync: SourceSync | None = None
     created_resources: list[ResourceRef] | None = Field(default=None, max_length=MAX_PRODUCTS)

@@ -13,8 +13,8 @@ from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, exactly_one, validations
 from clonejob_operator.api.common import RpcStatus
-from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDefaults
+from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
+from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
 
 TARGET_MEMBERS = ["kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults"]
 

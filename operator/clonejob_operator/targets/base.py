@@ -18,12 +18,12 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
+from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDetails
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.faults import Fault
 from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
-from clonejob_operator.targets.computeengine.model import ComputeEngineDisksTargetDetails
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from clonejob_operator.api.clonejob import CloneJobStatus
+from clonejob_operator.api.computeengine import API as COMPUTE_API
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver
-from clonejob_operator.targets.computeengine.model import API as COMPUTE_API
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
 
 

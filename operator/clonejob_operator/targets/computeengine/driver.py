@@ -17,6 +17,14 @@ from google.auth.credentials import Credentials
 from google.cloud import compute_v1
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
+from clonejob_operator.api.computeengine import (
+    API,
+    ComputeEngineDisksTargetDetails,
+    ComputeEngineTargetDetails,
+    DisksMigrationVmTargetDefaults,
+    DisksMigrationVmTargetDetails,
+    PersistentDisk,
+)
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind
@@ -34,14 +42,6 @@ from clonejob_operator.targets.base import (
 from clonejob_operator.targets.computeengine import plan as planning
 from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, Transient, call
-from clonejob_operator.targets.computeengine.model import (
-    API,
-    ComputeEngineDisksTargetDetails,
-    ComputeEngineTargetDetails,
-    DisksMigrationVmTargetDefaults,
-    DisksMigrationVmTargetDetails,
-    PersistentDisk,
-)
 from clonejob_operator.targets.computeengine.plan import Clone
 from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects

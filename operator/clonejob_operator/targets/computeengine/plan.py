@@ -7,12 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
-from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
-from clonejob_operator.targets.base import Plan, Source
-from clonejob_operator.targets.computeengine import requests
-from clonejob_operator.targets.computeengine.client import Compute
-from clonejob_operator.targets.computeengine.model import (
+from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDefaults,
@@ -21,6 +16,11 @@ from clonejob_operator.targets.computeengine.model import (
     PersistentDisk,
     legacy_details,
 )
+from clonejob_operator.codes import Code, JobError
+from clonejob_operator.conditions import Activity
+from clonejob_operator.targets.base import Plan, Source
+from clonejob_operator.targets.computeengine import requests
+from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects, target_project_name
 from clonejob_operator.waits import WaitReason
 

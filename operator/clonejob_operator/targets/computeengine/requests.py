@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from google.cloud import compute_v1
 
 from clonejob_operator import names
-from clonejob_operator.codes import Code, JobError
-from clonejob_operator.targets.computeengine.model import (
+from clonejob_operator.api.computeengine import (
     ComputeEngineTargetDetails,
     ComputeScheduling,
     DisksMigrationVmTargetDefaults,
     Encryption,
     NetworkInterface,
 )
+from clonejob_operator.codes import Code, JobError
 
 _REQUEST_IDS = uuid.UUID("6f1c2a8e-3b7d-4c55-9e0a-c10e10b00001")  # the namespace of request IDs: never change it
 _NAME_CHARS = re.compile(r"[^a-z0-9-]+")

@@ -7,6 +7,7 @@ from typing import Any
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails, with_defaults
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, KubeClient
@@ -26,7 +27,6 @@ from clonejob_operator.targets.base import (
     survey_objects,
 )
 from clonejob_operator.targets.kubevirt import manifests as build
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, with_defaults
 
 PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails, Network, with_defaults
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, Network, with_defaults
 
 Manifest = dict[str, Any]
 BIND_IMMEDIATE = "cdi.kubevirt.io/storage.bind.immediate.requested"

@@ -6,6 +6,12 @@ import pytest
 from pydantic import ValidationError
 
 from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.api.computeengine import (
+    ComputeEngineDisksTargetDefaults,
+    ComputeEngineTargetDefaults,
+    ComputeEngineTargetDetails,
+    legacy_details,
+)
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient
@@ -14,12 +20,6 @@ from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
-from clonejob_operator.targets.computeengine.model import (
-    ComputeEngineDisksTargetDefaults,
-    ComputeEngineTargetDefaults,
-    ComputeEngineTargetDetails,
-    legacy_details,
-)
 from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
 from clonejob_operator.targets.computeengine.targetproject import target_project_name
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from google.cloud import compute_v1
 
+from clonejob_operator.api.computeengine import ComputeEngineTargetDetails, Encryption
 from clonejob_operator.codes import Code
 from clonejob_operator.targets.computeengine import requests
-from clonejob_operator.targets.computeengine.model import ComputeEngineTargetDetails, Encryption
 
 PLAN = requests.DiskPlan(index=0, name="web-disk-0", snapshot="projects/p/global/snapshots/s")
 LINKS = [(PLAN, "projects/p/zones/z/disks/web-disk-0")]

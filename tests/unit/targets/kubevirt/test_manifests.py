@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.targets.kubevirt import manifests as build
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails
 
 LABELS = {"vmmigration.dev/clone-job": "cj"}
 DISKS = [build.Disk(0, "cj-disk-0", "snap-0", "1073741824"), build.Disk(1, "cj-disk-1", "snap-1", None)]

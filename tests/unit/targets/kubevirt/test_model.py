@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clonejob_operator.targets.kubevirt.model import KubevirtTargetDetails, with_defaults
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails, with_defaults
 
 
 def test_defaults_fill_only_what_is_unset_and_applying_them_twice_changes_nothing() -> None:
