@@ -12,6 +12,7 @@ import time
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
+from clonejob_operator.faults import Streaks
 from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
@@ -51,6 +52,8 @@ class Controller:
         self.cache.wake = self.queue.add_all
         self.synced = threading.Event()
         """Set once the caches hold the initial listing of every watched kind (see ``observed``)."""
+        self._bugs = Streaks()
+        """Which bugs have been logged with their traceback (once per job and error)."""
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -117,20 +120,29 @@ class Controller:
         while not self.synced.wait(0.5):
             if self._stopping.is_set():
                 return
-        while (key := self.queue.get()) is not None:
-            try:
-                outcome = self.reconciler.reconcile(*key)
-            except Exception:
-                delay = self.queue.retry(key)
-                log.warning("reconciling CloneJob %s/%s failed; again in %.1fs", *key, delay, exc_info=True)
-            else:
-                self.queue.forget(key)
-                if outcome.again:
-                    self.queue.add(key, urgent=True)  # queued again once this look is done
-                elif outcome.requeue_after is not None:
-                    self.queue.add_after(key, outcome.requeue_after)
-            finally:
-                self.queue.done(key)
+        while self._work_once():
+            pass
+
+    def _work_once(self, timeout: float | None = None) -> bool:
+        """Reconcile one key from the queue; False once the queue is closed."""
+        key = self.queue.get(timeout)
+        if key is None:
+            return not self.queue.closed
+        try:
+            outcome = self.reconciler.reconcile(*key)
+        except Exception as error:  # a bug: everything else is a fact for the next decision
+            delay = self.queue.retry(key)
+            first = self._bugs.first_trace(f"{key[0]}/{key[1]}", repr(error))
+            log.error("CloneJob %s/%s: reconciling failed (a bug); again in %.1fs", *key, delay, exc_info=first)
+        else:
+            self.queue.forget(key)
+            if outcome.again:
+                self.queue.add(key, urgent=True)  # queued again once this look is done
+            elif outcome.requeue_after is not None:
+                self.queue.add_after(key, outcome.requeue_after)
+        finally:
+            self.queue.done(key)
+        return True
 
     def _resync(self) -> None:
         while not self._stopping.wait(self.settings.resync_interval):

@@ -148,6 +148,11 @@ class WorkQueue(Generic[K]):
             if key in self._dirty:
                 self._enqueue(key, self._dirty[key])
 
+    @property
+    def closed(self) -> bool:
+        with self._changed:
+            return self._closed
+
     def close(self) -> None:
         with self._changed:
             self._closed = True

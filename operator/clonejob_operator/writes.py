@@ -20,7 +20,9 @@ def effects(job: Job, world: World, settings: Settings, decision: Decision) -> l
     """The decision's effects, in the order commit must carry them out."""
     status = decision.status
     out: list[Effect] = []
-    if not job.held and not job.deleting and not status.current.terminal:
+    hold = not job.held and not job.deleting and not status.current.terminal
+    first_record = job.status.current is State.STATE_UNSPECIFIED
+    if hold and not first_record:  # before anything is created (someone removed it by hand)
         out.append(AddFinalizer())
     products = list(decision.effects)  # the creates and deletes a step or a cleanup asked for
     intents = [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
@@ -35,6 +37,10 @@ def effects(job: Job, world: World, settings: Settings, decision: Decision) -> l
     out.extend(products)
     if write and not intents:
         out.append(PatchStatus(status))
+    if hold and first_record:
+        # A new job is first recorded (with status.createdRevision, its place in the queue), then held:
+        # the finalizer's write changes its resourceVersion, which must not be mistaken for its creation's.
+        out.append(AddFinalizer())
     if decision.record and job.spec is not None:
         out.append(Record(job.spec.migrating_vm, mine))
     out.extend(decision.notes if write else [])

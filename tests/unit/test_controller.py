@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kubernetes
+import pytest
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
@@ -12,6 +14,7 @@ from clonejob_operator.controller import Controller
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import Settings
+from tests.fakekube import FakeKube
 
 
 def controller() -> Controller:
@@ -84,3 +87,24 @@ def test_a_migratingvm_change_wakes_its_waiting_job() -> None:
     drain(c)
     c.observed(MIGRATING_VM, body("web-1", "2"), deleted=False)
     assert drain(c) == [("ns", "cj")]
+
+
+def test_a_bug_in_a_reconcile_is_retried_and_its_traceback_logged_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = Controller(Reconciler(FakeKube(), Settings()))
+    calls: list[str] = []
+
+    def broken(namespace: str, name: str) -> Any:
+        calls.append(name)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(c.reconciler, "reconcile", broken)
+    with caplog.at_level(logging.ERROR, logger="clonejob_operator.controller"):
+        for _ in range(3):
+            c.queue.add(("ns", "cj"))
+            assert c._work_once(timeout=5)
+            c.queue.forget(("ns", "cj"))  # no backoff wait between the tries here
+    assert calls == ["cj", "cj", "cj"]
+    lines = [r for r in caplog.records if "reconciling failed (a bug)" in r.getMessage()]
+    assert len(lines) == 3 and sum(1 for r in lines if r.exc_info) == 1, "the traceback once, then a line each"

@@ -499,7 +499,9 @@ def test_a_refused_status_write_fails_the_job_with_the_servers_words() -> None:
 
 def test_effects_come_in_commit_order() -> None:
     new = decide(replace(RUNNING, status=CloneJobStatus(), held=False), World(NOW), SETTINGS)
-    assert [type(e) for e in new.effects][:2] == [AddFinalizer, PatchStatus]
+    assert [type(e) for e in new.effects][:2] == [PatchStatus, AddFinalizer], "recorded, then held"
+    held_by_hand = decide(replace(RUNNING, held=False), World(NOW, steps=TWO), SETTINGS)
+    assert type(held_by_hand.effects[0]) is AddFinalizer, "a started job is held before anything else"
     start = decide(job(status("PENDING")), World(NOW, admission=Admission(plan=PLAN)), SETTINGS)
     kinds = [type(e) for e in start.effects]
     assert kinds.index(Claim) < kinds.index(PatchStatus) < kinds.index(PostEvent)

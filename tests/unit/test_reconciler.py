@@ -77,8 +77,8 @@ def test_a_one_disk_job_makes_nine_writes_from_creation_to_success() -> None:
     outcome = settle(reconciler)
     assert outcome.finished and job_status(kube)["state"] == "SUCCEEDED"
     assert kube.writes == [
+        ("patch_status", "clonejobs", "cj"),  # PENDING, with its place in the queue
         ("patch", "clonejobs", "cj"),  # the finalizer
-        ("patch_status", "clonejobs", "cj"),  # PENDING
         ("patch_status", "migratingvms", "web-1"),  # the claim
         ("patch_status", "clonejobs", "cj"),  # ACTIVE, preparingVmDisks
         ("create", "datavolumes", "cj-disk-0"),
@@ -174,9 +174,11 @@ def test_a_transient_error_while_looking_keeps_the_job_and_names_the_error(
     assert kube.names(DATA_VOLUME) == ["cj-disk-0"], "once the error is gone, the step goes on"
 
 
-def test_a_job_that_is_not_held_yet_waits_for_its_finalizer_before_anything_else() -> None:
+def test_a_new_job_is_recorded_with_its_creation_revision_then_held() -> None:
     kube = cluster()
+    created = int(kube.objects[("clonejobs", NS, "cj")]["metadata"]["resourceVersion"])
     reconciler = Reconciler(kube, SETTINGS)
     reconciler.reconcile(NS, "cj")
     assert names.FINALIZER in kube.objects[("clonejobs", NS, "cj")]["metadata"]["finalizers"]
-    assert kube.writes[0] == ("patch", "clonejobs", "cj")
+    assert kube.writes[:2] == [("patch_status", "clonejobs", "cj"), ("patch", "clonejobs", "cj")]
+    assert job_status(kube)["createdRevision"] == created
