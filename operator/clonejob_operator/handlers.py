@@ -13,31 +13,29 @@ import kubernetes
 from clonejob_operator import names
 from clonejob_operator.controller import Controller
 from clonejob_operator.kube import (
-    BATCH_JOB,
     CLONE_JOB,
-    DATA_VOLUME,
     MIGRATING_VM,
     TARGET_PROJECT,
-    VIRTUAL_MACHINE,
     VOLUME_SNAPSHOT,
     Kind,
 )
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
-BARRIER = (CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
-"""The kinds whose absence from a cache decides something (admission counts CloneJobs; cleanup finds
-products by label), so they are listed whole before the first decision. A miss of any other kind
-(a MigratingVm, a VolumeSnapshot, a TargetProject) is confirmed with the API server instead."""
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
+BARRIER = (CLONE_JOB,)
+"""The kinds listed whole before the first decision: admission counts CloneJobs from memory (the queue,
+--max-active), so it must know them all. Nothing else is decided on an absence from a cache: a miss of
+a MigratingVm, a VolumeSnapshot, a TargetProject or a product is confirmed with the API server (a
+create that finds its product there adopts it), and cleanup reads the products from the API server."""
 
 
 def build_registry(controller: Controller, configuration: kubernetes.client.Configuration) -> kopf.OperatorRegistry:
     """Watch the kinds the controller caches into the controller's caches; no handler here writes anything through kopf.
 
-    Every kind in ``BARRIER`` has an index handler that fills its cache. kopf runs no event handler until
-    every indexed kind has finished its initial listing, and the workers start on the first event: so
-    no decision is ever taken on a cache that has not finished its first list (an absence in a
-    partial cache proves nothing, and cleanup would declare a job clean with its products still there).
+    The CloneJobs have an index handler that fills their cache. kopf runs no event handler until every
+    indexed kind has finished its initial listing, and the workers start on the first event: so
+    admission never counts from a partial list. No other decision rests on an absence from a cache
+    (see ``BARRIER``).
     Event handlers keep every cache and queue the jobs a change may move. With no change handlers,
     timers or daemons, kopf itself adds no finalizer, annotation or progress record to any object.
     """

@@ -189,15 +189,15 @@ def owned(kind: Kind, body: Body, job_uid: str) -> Body:
 
 
 def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: JobContext) -> CleanupReport:
-    """Cleanup facts for Kubernetes products: those of ``kinds`` with the job's uid label (from the watch
-    caches, which are complete before any decision), and the recorded ones of those kinds, read fresh.
-    When neither finds anything, the API server itself is asked once more (a fresh list by label), so
-    that a job never ends while a product of it may exist."""
+    """Cleanup facts for Kubernetes products: those of ``kinds`` with the job's uid label, and the recorded
+    ones of those kinds, all read from the API server itself. A watch cache may not have finished its
+    first list (right after a restart, say), and an absence there proves nothing: a job never ends while
+    a product of it may exist. Cleanup is rare, so the few label-selected lists cost little."""
     by_ref = {(k.api_version, k.kind): k for k in kinds}
     selector = f"{names.LABEL_JOB_UID}={job.uid}"
     found: dict[tuple[str, str], tuple[Kind, Body]] = {}
     for kind in kinds:
-        for body in kube.list(kind, job.namespace, selector):
+        for body in kube.fresh_list(kind, job.namespace, selector):
             _keep(found, kind, body, job.uid)
     for item in job.status.created_resources or []:
         known = by_ref.get((item.api_version, item.kind))
@@ -209,10 +209,6 @@ def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: 
             continue  # nothing of a kind that is not served can exist
         if current is not None:
             _keep(found, known, current, job.uid)
-    if not found:
-        for kind in kinds:
-            for body in kube.fresh_list(kind, job.namespace, selector):
-                _keep(found, kind, body, job.uid)
     order = {kind: index for index, kind in enumerate(kinds)}  # the VM before the disks it uses
     remaining: list[str] = []
     deletable: list[DeleteProduct] = []

@@ -142,7 +142,10 @@ class KubevirtDriver:
         """Before a later step goes on, every disk the job made must still be there: a clone is never
         finished with a VM that points at a missing disk (the job fails instead)."""
         for disk in _disks(job.status):
-            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name)
+            # An absence in a cache proves nothing (it may still be filling): ask the API server first.
+            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name) or self.kube.refresh(
+                DATA_VOLUME, job.namespace, disk.name
+            )
             if body is None:
                 raise JobError(
                     Code.FAILED_PRECONDITION,
