@@ -120,7 +120,15 @@ def disks_of(index: int) -> int:
 
 
 def set_up(kube: Kube, namespace: str, count: int, synced: bool = True) -> None:
-    """``count`` MigratingVms mvm-I, each with one or two ready VolumeSnapshots (the same work per run)."""
+    """The namespace, and ``count`` MigratingVms mvm-I, each with one or two ready VolumeSnapshots (the same
+    work per run). A server that serves no namespaces (a CRD-only one) refuses with 403 and needs none."""
+    try:
+        kube.core.create_namespace(
+            kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
+        )
+    except ApiException as error:
+        if error.status not in (403, 409):
+            raise
 
     def one(index: int) -> None:
         name = f"mvm-{index}"
@@ -150,6 +158,14 @@ def _manifest(kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> dic
 
 
 def tear_down(kube: Kube, namespace: str) -> None:
+    try:
+        _tear_down_objects(kube, namespace)
+    finally:
+        with suppress(ApiException):  # a CRD-only server has no namespaces to delete
+            kube.core.delete_namespace(namespace)
+
+
+def _tear_down_objects(kube: Kube, namespace: str) -> None:
     for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT):
         try:
             kube.custom.delete_collection_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural)

@@ -41,7 +41,7 @@ kubectl -n "$ns" patch mvm web-1 --subresource=status --type merge -p '{"status"
                "snapshots": [{"disk": "disk-0", "volumeSnapshot": "web-1-c3-d0", "sizeBytes": 1073741824}]}}}'
 
 kubectl apply -f manifests/samples/clonejob.yaml
-kubectl -n "$ns" wait --for=condition=Ready cj/web-1-test-3 --timeout=5m
-kubectl -n "$ns" get cj -o wide
-test "$(kubectl -n "$ns" get cj web-1-test-3 -o jsonpath='{.status.state}')" = SUCCEEDED
+kubectl -n "$ns" wait --for=condition=Ready cjob/web-1-test-3 --timeout=5m
+kubectl -n "$ns" get cjob -o wide
+test "$(kubectl -n "$ns" get cjob web-1-test-3 -o jsonpath='{.status.state}')" = SUCCEEDED
 echo "e2e: SUCCEEDED"

@@ -161,7 +161,7 @@ def clonejob_crd() -> dict[str, Any]:
     return _crd(
         kind="CloneJob",
         plural="clonejobs",
-        short="cj",
+        short="cjob",
         schema=schema,
         selectable=(".spec.migratingVm", ".status.state"),
         columns=[

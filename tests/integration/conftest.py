@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import kubernetes
@@ -79,8 +80,9 @@ def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
         api.delete_custom_resource_definition(name)
 
 
-@pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
+@contextmanager
+def test_namespace(kube: Kube) -> Iterator[str]:
+    """A namespace of the test's own (made where the server serves namespaces), emptied and removed after."""
     name = f"cjt-{uuid.uuid4().hex[:8]}"
     made_namespace = False
     try:
@@ -92,14 +94,29 @@ def namespace(kube: Kube) -> Iterator[str]:
     except ApiException as error:
         if error.status != 403:  # a CRD-only API server refuses core objects; custom objects still work
             raise
-    yield name
-    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
-        for item in kube.list(kind, name):
-            if item["metadata"].get("finalizers"):
-                kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})
-            kube.delete(kind, name, item["metadata"]["name"])
-    if made_namespace:
-        kube.core.delete_namespace(name)
+    try:
+        yield name
+    finally:
+        for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
+            for item in kube.list(kind, name):
+                if item["metadata"].get("finalizers"):
+                    kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})
+                kube.delete(kind, name, item["metadata"]["name"])
+        if made_namespace:
+            kube.core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    with test_namespace(kube) as name:
+        yield name
+
+
+@pytest.fixture
+def other_namespace(kube: Kube) -> Iterator[str]:
+    """A second namespace, for what must never reach across namespaces."""
+    with test_namespace(kube) as name:
+        yield name
 
 
 @pytest.fixture

@@ -169,6 +169,9 @@ def test_cleanup_finds_an_orphan_by_its_label(kube: Kube, world: World, namespac
     with running_operator(kube, _settings(namespace, fake)):
         job = world.clone_job("cj", migrating_vm="web")
         world.wait_step("cj", "preparingVmDisks", timeout=15)
+        # The job has announced its inserts (they are recorded before they are sent): something of it
+        # may exist in Compute Engine, and cleanup looks there by label as well as by the records.
+        wait_for(lambda: world.status("cj").get("createdResources"), 15, "the inserts to be recorded")
         mine = {LABEL_JOB_UID: label_value(job["metadata"]["uid"])}
         fake.add_disk(PROJECT, ZONE, "orphan", mine)  # made by the job, never recorded
         fake.add_disk(PROJECT, ZONE, "someone-elses", {LABEL_JOB_UID: "another-uid"})

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Kube
 from tests.integration.kit import World, running_operator, settings_for, wait_for
@@ -37,7 +40,7 @@ def test_kubectl_wait_for_ready_returns_when_the_job_succeeds(
     world.migrating_vm("web-1")
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj")
-        waiter = wait(kubectl, namespace, "--for=condition=Ready", "cj/cj")
+        waiter = wait(kubectl, namespace, "--for=condition=Ready", "cjob/cj")
         world.finish_disks("cj")
         assert waiter.poll() is None, "Ready before the clone was"
         world.ready_vm("cj")
@@ -52,7 +55,7 @@ def test_kubectl_wait_for_failed_state(kube: Kube, world: World, namespace: str,
     timeouts = {kind: timedelta(minutes=5) for kind in StepKind}
     with running_operator(kube, settings_for(namespace, step_timeouts=timeouts)):
         world.clone_job("cj")
-        waiter = wait(kubectl, namespace, "--for=jsonpath={.status.state}=FAILED", "cj/cj")
+        waiter = wait(kubectl, namespace, "--for=jsonpath={.status.state}=FAILED", "cjob/cj")
         world.wait_object(DATA_VOLUME, "cj-disk-0")
         world.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Failed"})
         output, _ = waiter.communicate(timeout=70)
@@ -108,7 +111,7 @@ def test_kubectl_field_selectors_on_migratingvm_and_state(world: World, namespac
     world.set_status(CLONE_JOB, "a", {"state": "FAILED"})
     selector = "spec.migratingVm=web-1,status.state=FAILED"
     out = subprocess.run(
-        [*kubectl, "-n", namespace, "get", "cj", "--field-selector", selector, "-o", "name"],
+        [*kubectl, "-n", namespace, "get", "cjob", "--field-selector", selector, "-o", "name"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -121,7 +124,7 @@ def test_kubectl_patch_cancelling_a_finished_job_is_refused(world: World, namesp
     world.clone_job("done")
     world.set_status(CLONE_JOB, "done", {"state": "SUCCEEDED"})
     out = subprocess.run(
-        [*kubectl, "-n", namespace, "patch", "cj", "done", "--type", "merge", "-p", '{"spec":{"cancel":true}}'],
+        [*kubectl, "-n", namespace, "patch", "cjob", "done", "--type", "merge", "-p", '{"spec":{"cancel":true}}'],
         capture_output=True,
         text=True,
         timeout=60,
@@ -145,3 +148,29 @@ def test_kubectl_explain_shows_the_seeds_descriptions(kubectl: list[str], field:
         return out.stdout if out.returncode == 0 and words in " ".join(out.stdout.split()) else None
 
     assert wait_for(explained, 30, f"kubectl explain {field}")
+
+
+def _raw(kubectl: list[str], path: str) -> dict[str, Any] | None:
+    done = subprocess.run([*kubectl, "get", "--raw", path], capture_output=True, text=True, timeout=30)
+    return json.loads(done.stdout) if done.returncode == 0 else None  # a CRD-only server refuses /api/v1
+
+
+def test_no_built_in_resource_uses_our_short_names(kubectl: list[str], world: World) -> None:
+    """On a real cluster a built-in short name wins over a CRD's (``cj`` is CronJob): ours must be free.
+    Asked of the server's own discovery; then ``kubectl get cjob`` must reach CloneJobs without a warning."""
+    ours = {short for crd in crdgen.all_crds().values() for short in crd["spec"]["names"].get("shortNames", [])}
+    taken: dict[str, str] = {}
+    paths = ["/api/v1"]
+    for group in (_raw(kubectl, "/apis") or {}).get("groups", []):
+        if group["name"] != "vmmigration.dev":
+            paths += [f"/apis/{version['groupVersion']}" for version in group["versions"]]
+    for path in paths:
+        for resource in (_raw(kubectl, path) or {}).get("resources", []):
+            taken.update({short: f"{resource['name']} ({path})" for short in resource.get("shortNames", [])})
+    assert ours == {"cjob", "mvm", "tp"}
+    assert not ours & set(taken), f"short names taken by built-in resources: {ours & set(taken)}"
+    world.clone_job("mine")
+    done = subprocess.run(
+        [*kubectl, "-n", world.namespace, "get", "cjob", "-o", "name"], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.split() == ["clonejob.vmmigration.dev/mine"] and "could also match" not in done.stderr

@@ -10,7 +10,6 @@ from clonejob_operator.kube import (
     MIGRATING_VM,
     TARGET_PROJECT,
     VIRTUAL_MACHINE,
-    VOLUME_SNAPSHOT,
     Kube,
 )
 from tests.integration.kit import World, running_operator, settings_for, wait_for
@@ -127,24 +126,21 @@ def test_pending_deadline_fails_with_not_found(kube: Kube, world: World, namespa
     assert "steps" not in status
 
 
-def test_migratingvm_in_another_namespace_is_never_used(kube: Kube, world: World, namespace: str) -> None:
-    other = World(kube, namespace + "-other")
+def test_migratingvm_in_another_namespace_is_never_used(
+    kube: Kube, world: World, namespace: str, other_namespace: str
+) -> None:
+    other = World(kube, other_namespace)
     other.migrating_vm("web-1")
-    try:
-        with running_operator(kube, settings_for(namespace)):
-            world.clone_job("cj")
-            wait_for(
-                lambda: any(c["reason"] == "MigratingVmNotFound" for c in world.status("cj").get("conditions", [])),
-                10,
-                "MigratingVmNotFound",
-            )
-            assert world.state("cj") == "PENDING"
-            assert world.all_products() == [] and other.all_products() == []
-        assert "recentCloneJobs" not in (other.get(MIGRATING_VM, "web-1") or {}).get("status", {})
-    finally:
-        kube.delete(MIGRATING_VM, other.namespace, "web-1")
-        for item in kube.list(VOLUME_SNAPSHOT, other.namespace):
-            kube.delete(VOLUME_SNAPSHOT, other.namespace, item["metadata"]["name"])
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        wait_for(
+            lambda: any(c["reason"] == "MigratingVmNotFound" for c in world.status("cj").get("conditions", [])),
+            10,
+            "MigratingVmNotFound",
+        )
+        assert world.state("cj") == "PENDING"
+        assert world.all_products() == [] and other.all_products() == []
+    assert "recentCloneJobs" not in (other.get(MIGRATING_VM, "web-1") or {}).get("status", {})
 
 
 def test_compute_engine_details_are_recorded_and_a_missing_field_is_named(
@@ -205,7 +201,7 @@ def test_cancel_of_a_finished_job_is_refused_by_the_api_server(kube: Kube, world
 
 
 def test_field_selectors_pick_jobs_by_migratingvm_and_state(kube: Kube, world: World, namespace: str) -> None:
-    """selectableFields: what kubectl get cj --field-selector spec.migratingVm=web-1,status.state=... asks."""
+    """selectableFields: what kubectl get cjob --field-selector spec.migratingVm=web-1,status.state=... asks."""
     world.clone_job("a", migrating_vm="web-1")
     world.clone_job("b", migrating_vm="web-2")
     world.set_status(CLONE_JOB, "a", {"state": "FAILED"})

@@ -3,8 +3,6 @@ the operator's own identity lent only when it is told to."""
 
 from __future__ import annotations
 
-import uuid
-
 from clonejob_operator.kube import TARGET_PROJECT, Kube
 from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 
@@ -34,17 +32,15 @@ def test_a_missing_target_project_keeps_the_job_pending_until_it_appears(
     assert status["error"]["code"] == 3 and "machineType" in status["error"]["message"]  # resolved, then checked
 
 
-def test_a_target_project_in_another_namespace_is_never_used(kube: Kube, world: World, namespace: str) -> None:
-    other = f"cjt-{uuid.uuid4().hex[:8]}"
-    kube.create(TARGET_PROJECT, other, manifest(TARGET_PROJECT, other, "tp", KEYED))
-    try:
-        _gce(world)
-        with running_operator(kube, settings_for(namespace)):
-            world.clone_job("cj", migrating_vm="gce")
-            wait_for(lambda: _reason(world, "cj") == "TargetProjectNotFound", 15, "TargetProjectNotFound")
-            assert world.state("cj") == "PENDING" and "computeEngineTargetDetails" not in world.status("cj")
-    finally:
-        kube.delete(TARGET_PROJECT, other, "tp")
+def test_a_target_project_in_another_namespace_is_never_used(
+    kube: Kube, world: World, namespace: str, other_namespace: str
+) -> None:
+    kube.create(TARGET_PROJECT, other_namespace, manifest(TARGET_PROJECT, other_namespace, "tp", KEYED))
+    _gce(world)
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj", migrating_vm="gce")
+        wait_for(lambda: _reason(world, "cj") == "TargetProjectNotFound", 15, "TargetProjectNotFound")
+        assert world.state("cj") == "PENDING" and "computeEngineTargetDetails" not in world.status("cj")
 
 
 def test_ambient_credentials_are_refused_without_the_flag(kube: Kube, world: World, namespace: str) -> None:

@@ -60,7 +60,7 @@ def test_schemas_are_structural() -> None:
 
 def test_clonejob_crd_names_and_columns() -> None:
     crd = crdgen.clonejob_crd()
-    assert crd["spec"]["names"]["shortNames"] == ["cj"]
+    assert crd["spec"]["names"]["shortNames"] == ["cjob"]
     assert crd["spec"]["names"]["categories"] == ["vmmigration"]
     columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
     assert [c["name"] for c in columns if "priority" not in c] == ["State", "Step", "MigratingVm", "Age", "Ended"]
