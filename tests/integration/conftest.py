@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import pytest
@@ -23,7 +24,7 @@ from clonejob_operator.kube import (
     VOLUME_SNAPSHOT,
     Kube,
 )
-from tests.integration.kit import World, wait_for
+from tests.integration.kit import CHART_IDENTITIES, World, wait_for
 
 STAND_INS = Path(__file__).parent.parent / "crds"
 pytestmark = pytest.mark.cluster
@@ -122,3 +123,58 @@ def other_namespace(kube: Kube) -> Iterator[str]:
 @pytest.fixture
 def world(kube: Kube, namespace: str) -> World:
     return World(kube, namespace)
+
+
+def _serves_core(kube: Kube, namespace: str) -> bool:
+    try:
+        kube.core.list_namespaced_service_account(namespace, limit=1)
+        return True
+    except ApiException as error:
+        if error.status == 403:  # a CRD-only server: there is no identity to run as
+            return False
+        raise
+
+
+@pytest.fixture
+def operator_kube(kube: Kube, namespace: str) -> Kube:
+    """The operator as the chart runs it for a namespace list: a ServiceAccount whose Role in the test's
+    namespace holds exactly the rules of ``permissions.NAMESPACED``, speaking with that account's token.
+    On a server without core objects or RBAC it is the test's own client."""
+    from clonejob_operator import permissions
+
+    if not _serves_core(kube, namespace):
+        return kube
+    return chart_identity(kube, namespace, permissions.NAMESPACED)
+
+
+def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any]) -> Kube:
+    """A client speaking as a new ServiceAccount of ``namespace`` whose Role there holds ``granted``."""
+    k = kubernetes.client
+    rbac = k.RbacAuthorizationV1Api(kube.api_client)
+    account = "clonejob-operator"
+    kube.core.create_namespaced_service_account(namespace, k.V1ServiceAccount(metadata=k.V1ObjectMeta(name=account)))
+    rules = [
+        k.V1PolicyRule(api_groups=[rule.group], resources=list(rule.resources), verbs=list(rule.verbs))
+        for rule in granted
+    ]
+    rbac.create_namespaced_role(namespace, k.V1Role(metadata=k.V1ObjectMeta(name=account), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        k.V1RoleBinding(
+            metadata=k.V1ObjectMeta(name=account),
+            role_ref=k.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=account),
+            subjects=[k.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
+        ),
+    )
+    request = k.AuthenticationV1TokenRequest(spec=k.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    issued = kube.core.create_namespaced_service_account_token(account, namespace, request)
+    assert issued.status is not None
+    token = issued.status.token
+    configuration = kubernetes.client.Configuration()
+    configuration.host = kube.configuration.host
+    configuration.ssl_ca_cert = kube.configuration.ssl_ca_cert
+    configuration.verify_ssl = kube.configuration.verify_ssl
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    identity = Kube(configuration)
+    CHART_IDENTITIES.add(id(identity))
+    return identity

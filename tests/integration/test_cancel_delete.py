@@ -21,9 +21,11 @@ def _run_to(world: World, name: str, step: str) -> None:
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_cancel_during_step_removes_products_then_cancels(kube: Kube, world: World, namespace: str, step: str) -> None:
+def test_cancel_during_step_removes_products_then_cancels(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, step: str
+) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
         _run_to(world, "cj", step)
         world.cancel("cj")
 
@@ -46,9 +48,11 @@ def test_cancel_during_step_removes_products_then_cancels(kube: Kube, world: Wor
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_delete_during_step_removes_products_then_the_job(kube: Kube, world: World, namespace: str, step: str) -> None:
+def test_delete_during_step_removes_products_then_the_job(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, step: str
+) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(operator_kube, settings_for(namespace)):
         _run_to(world, "cj", step)
         products_before = world.all_products()
         assert products_before
@@ -63,8 +67,10 @@ def test_delete_during_step_removes_products_then_the_job(kube: Kube, world: Wor
         wait_for(gone, 30, "the CloneJob to be deleted")
 
 
-def test_cancel_while_pending_cancels_without_starting(kube: Kube, world: World, namespace: str) -> None:
-    with running_operator(kube, settings_for(namespace)):
+def test_cancel_while_pending_cancels_without_starting(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="missing")
         status = world.wait_state("cj", "PENDING")
         world.cancel("cj")
@@ -74,8 +80,8 @@ def test_cancel_while_pending_cancels_without_starting(kube: Kube, world: World,
     assert status["observedGeneration"] == 2
 
 
-def test_delete_pending_job_lets_go(kube: Kube, world: World, namespace: str) -> None:
-    with running_operator(kube, settings_for(namespace)):
+def test_delete_pending_job_lets_go(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="missing")
         world.wait_state("cj", "PENDING")
         wait_for(lambda: world.job("cj")["metadata"].get("finalizers"), 10, "the finalizer")
@@ -83,9 +89,11 @@ def test_delete_pending_job_lets_go(kube: Kube, world: World, namespace: str) ->
         world.wait_gone(CLONE_JOB, "cj")
 
 
-def test_cancel_is_acted_on_without_waiting_for_a_resync(kube: Kube, world: World, namespace: str) -> None:
+def test_cancel_is_acted_on_without_waiting_for_a_resync(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
     world.migrating_vm("web-1")
-    with running_operator(kube, settings_for(namespace, resync_interval=60.0)):
+    with running_operator(operator_kube, settings_for(namespace, resync_interval=60.0)):
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-0", timeout=10)
         world.cancel("cj")

@@ -15,7 +15,9 @@ def _events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]
     return [(str(e.type), str(e.reason), str(e.involved_object.kind)) for e in ordered]
 
 
-def test_each_transition_is_one_event_about_the_clonejob(kube: Kube, world: World, namespace: str) -> None:
+def test_each_transition_is_one_event_about_the_clonejob(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
     try:
         kube.core.list_namespaced_event(namespace)
     except ApiException as error:
@@ -23,7 +25,7 @@ def test_each_transition_is_one_event_about_the_clonejob(kube: Kube, world: Worl
             pytest.skip("this API server serves no Events (a CRD-only server): the mock tests hold them")
         raise
     world.migrating_vm("web-1")
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         world.finish_disks("cj")
         world.ready_vm("cj")

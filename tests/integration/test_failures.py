@@ -31,9 +31,9 @@ def _failed(world: World, name: str) -> dict[str, Any]:
     return status
 
 
-def test_datavolume_failed_fails_the_job(kube: Kube, world: World, namespace: str) -> None:
+def test_datavolume_failed_fails_the_job(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-1")
         world.set_status(
@@ -52,9 +52,9 @@ def test_datavolume_failed_fails_the_job(kube: Kube, world: World, namespace: st
     assert len(status["steps"]) == 1 and status["steps"][0]["preparingVmDisks"] == {}
 
 
-def test_vm_failure_condition_fails_the_job(kube: Kube, world: World, namespace: str) -> None:
+def test_vm_failure_condition_fails_the_job(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1")
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         world.finish_disks("cj")
         world.wait_object(VIRTUAL_MACHINE, "cj")
@@ -76,11 +76,13 @@ def test_vm_failure_condition_fails_the_job(kube: Kube, world: World, namespace:
 
 
 @pytest.mark.parametrize("step", [StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM])
-def test_step_timeout_gives_deadline_exceeded(kube: Kube, world: World, namespace: str, step: StepKind) -> None:
+def test_step_timeout_gives_deadline_exceeded(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, step: StepKind
+) -> None:
     world.migrating_vm("web-1")
     timeouts = {kind: timedelta(minutes=5) for kind in StepKind}
     timeouts[step] = timedelta(seconds=2)
-    with running_operator(kube, settings_for(namespace, step_timeouts=timeouts)):
+    with running_operator(operator_kube, settings_for(namespace, step_timeouts=timeouts)):
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-0")
         if step is StepKind.INSTANTIATING_MIGRATED_VM:
@@ -92,7 +94,9 @@ def test_step_timeout_gives_deadline_exceeded(kube: Kube, world: World, namespac
     assert status["steps"][-1].get(step.value) == {}
 
 
-def test_missing_volumesnapshot_fails_with_not_found(kube: Kube, world: World, namespace: str) -> None:
+def test_missing_volumesnapshot_fails_with_not_found(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
     world.migrating_vm("web-1", synced=False)
     world.kube.patch_status(
         MIGRATING_VM,
@@ -100,17 +104,19 @@ def test_missing_volumesnapshot_fails_with_not_found(kube: Kube, world: World, n
         "web-1",
         {"status": {"lastSync": {"cycleNumber": 1, "snapshots": [{"disk": "d0", "volumeSnapshot": "nope"}]}}},
     )
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         status = _failed(world, "cj")
     assert status["error"]["code"] == Code.NOT_FOUND
     assert "VolumeSnapshot nope" in status["error"]["message"]
 
 
-def test_name_taken_by_someone_else_fails_and_leaves_it(kube: Kube, world: World, namespace: str) -> None:
+def test_name_taken_by_someone_else_fails_and_leaves_it(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
     world.migrating_vm("web-1")
     theirs = world.create(VIRTUAL_MACHINE, "cj", {"runStrategy": "Halted"})
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         world.finish_disks("cj")
         wait_for(lambda: world.state("cj") == "FAILED", 30, "FAILED")

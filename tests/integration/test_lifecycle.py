@@ -10,10 +10,10 @@ from clonejob_operator.timestamps import PATTERN, parse_time
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 
-def test_happy_path_states_steps_and_timestamps(kube: Kube, world: World, namespace: str) -> None:
+def test_happy_path_states_steps_and_timestamps(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
     with (
-        running_operator(kube, settings_for(namespace)) as operator,
+        running_operator(operator_kube, settings_for(namespace)) as operator,
         StateRecorder(kube, namespace, "web-1-test-3") as states,
     ):
         world.clone_job("web-1-test-3")

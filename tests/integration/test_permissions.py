@@ -1,0 +1,48 @@
+"""permissions.py is exactly enough: with it the operator meets no 403 (the other suites run as that
+identity); without any one of its rules, a job can no longer go through its life."""
+
+from __future__ import annotations
+
+import pytest
+
+from clonejob_operator import permissions
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from tests.integration.conftest import _serves_core, chart_identity
+from tests.integration.kit import World, running_operator, settings_for
+
+NEEDED_BY_A_KUBEVIRT_CLONE = [rule for rule in permissions.NAMESPACED if rule.resources != ("secrets",)]
+"""Every rule but the Secret read, which only a Compute Engine TargetProject's key needs (and which the
+Compute Engine tests cannot reach without sending a request to Google)."""
+
+
+def _clone_with_adaptation(world: World, timeout: float) -> None:
+    """A clone with every kind of product, played through as CDI, batch and KubeVirt would."""
+    world.migrating_vm("web-1", defaults={"osAdaptation": {"image": "adapt:1"}})
+    world.clone_job("cj")
+    world.wait_object(DATA_VOLUME, "cj-disk-0", timeout)
+    world.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded", "progress": "100.0%"})
+    world.wait_object(BATCH_JOB, "cj-adapt-os", timeout)
+    world.set_status(BATCH_JOB, "cj-adapt-os", {"conditions": [{"type": "Complete", "status": "True"}]})
+    world.wait_object(VIRTUAL_MACHINE, "cj", timeout)
+    world.set_status(VIRTUAL_MACHINE, "cj", {"created": True, "ready": True})
+    world.wait_state("cj", "SUCCEEDED", timeout)
+
+
+def test_with_every_rule_the_clone_goes_through_without_a_refusal(kube: Kube, world: World, namespace: str) -> None:
+    if not _serves_core(kube, namespace):
+        pytest.skip("this API server has no RBAC (a CRD-only server)")
+    identity = chart_identity(kube, namespace, permissions.NAMESPACED)
+    with running_operator(identity, settings_for(namespace)):  # fails on any 403 the operator meets
+        _clone_with_adaptation(world, 20)
+
+
+@pytest.mark.parametrize("missing", NEEDED_BY_A_KUBEVIRT_CLONE, ids=lambda rule: "/".join(rule.resources))
+def test_without_any_one_rule_a_clone_cannot_go_through(
+    kube: Kube, world: World, namespace: str, missing: permissions.Rule
+) -> None:
+    if not _serves_core(kube, namespace):
+        pytest.skip("this API server has no RBAC (a CRD-only server)")
+    granted = [rule for rule in permissions.NAMESPACED if rule != missing]
+    identity = chart_identity(kube, namespace, granted)
+    with pytest.raises(AssertionError), running_operator(identity, settings_for(namespace)):
+        _clone_with_adaptation(world, 6)
