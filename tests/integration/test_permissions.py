@@ -11,8 +11,8 @@ from tests.integration.conftest import _serves_core, chart_identity
 from tests.integration.kit import World, running_operator, settings_for
 
 NEEDED_BY_A_KUBEVIRT_CLONE = [rule for rule in permissions.NAMESPACED if rule.resources != ("secrets",)]
-"""Every rule but the Secret read, which only a Compute Engine TargetProject's key needs (and which the
-Compute Engine tests cannot reach without sending a request to Google)."""
+"""Every rule but the Secret read, which only a Compute Engine TargetProject's key needs: its need is shown
+in test_target_project.py (the key read as this identity, and PERMISSION_DENIED without the rule)."""
 
 
 def _clone_with_adaptation(world: World, timeout: float) -> None:

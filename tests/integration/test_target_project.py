@@ -3,7 +3,20 @@ the operator's own identity lent only when it is told to."""
 
 from __future__ import annotations
 
+import base64
+import json
+from typing import Any, cast
+
+import kubernetes
+import pytest
+
+from clonejob_operator import permissions
+from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kube
+from clonejob_operator.settings import Settings
+from clonejob_operator.targets.computeengine.client import Compute
+from clonejob_operator.targets.computeengine.targetproject import TargetProjects
+from tests.integration.conftest import _serves_core, chart_identity
 from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 
 KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
@@ -67,3 +80,56 @@ def test_the_api_server_rejects_a_bad_target_project(kube: Kube, namespace: str)
     except ApiException as error:
         assert error.status == 422
         assert "spec.project" in str(error.body) and "spec.credentialsSecretRef.key" in str(error.body)
+
+
+def _service_account_key() -> str:
+    """A service-account key file as Google issues them (its private key made here, never used to sign)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "my-proj-123",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "cloner@my-proj-123.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return base64.b64encode(json.dumps(info).encode()).decode()
+
+
+@pytest.mark.parametrize("granted", ["with the Secret rule", "without it"])
+def test_a_target_projects_key_is_read_from_its_secret_as_the_charts_identity(
+    kube: Kube, world: World, namespace: str, granted: str
+) -> None:
+    """The Secret read path on a real API server, as the operator's ServiceAccount: the key becomes the
+    client's credentials (no call is made to Google); without the Secret rule it is PERMISSION_DENIED."""
+    if not _serves_core(kube, namespace):
+        pytest.skip("this API server serves no Secrets (a CRD-only server)")
+    meta = kubernetes.client.V1ObjectMeta(name="sa")
+    secret = kubernetes.client.V1Secret(metadata=meta, data={"key.json": _service_account_key()})
+    kube.core.create_namespaced_secret(namespace, secret)
+    world.create(TARGET_PROJECT, "tp", KEYED)
+    rules = [r for r in permissions.NAMESPACED if granted == "with the Secret rule" or r.resources != ("secrets",)]
+    identity = chart_identity(kube, namespace, rules)
+    made: list[Any] = []
+
+    def connect(credentials: Any, endpoint: str | None) -> Compute:
+        made.append(credentials)
+        return cast(Compute, object())
+
+    projects = TargetProjects(identity, Settings(), connect)
+    if granted == "without it":
+        with pytest.raises(JobError) as refused:
+            projects.compute(namespace, "tp")
+        assert refused.value.code is Code.PERMISSION_DENIED
+        assert "Secret sa of TargetProject tp" in refused.value.message
+        assert made == []
+        return
+    projects.compute(namespace, "tp")
+    assert [c.service_account_email for c in made] == ["cloner@my-proj-123.iam.gserviceaccount.com"]
