@@ -16,9 +16,6 @@ from clonejob_operator.targets.base import CleanupReport, Plan, StepReport
 from clonejob_operator.timestamps import parse_time
 from clonejob_operator.waits import WaitReason
 
-STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
-"""States of a job that may hold products (and an active slot)."""
-
 
 class Need(enum.Enum):
     """What the shell must observe before :func:`decide` can run."""

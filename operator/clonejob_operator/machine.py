@@ -12,12 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from clonejob_operator import conditions, names, writes
-from clonejob_operator.api.clonejob import CloneJobStatus, CloneStep, State, StepKind
+from clonejob_operator.api.clonejob import STARTED, CloneJobStatus, CloneStep, State, StepKind
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.decision import (
-    STARTED,
     Admission,
     Decision,
     Need,

@@ -18,6 +18,7 @@ from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.cache import CachedKube
 from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
+from clonejob_operator.decision import merge
 from clonejob_operator.faults import Fault, FaultKind, classify
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import MIGRATING_VM, Body
@@ -90,7 +91,7 @@ class Observer:
         status = job.status
         created = world.created if world is not None else self.journal.read(job.uid, consume=False).created
         if created:
-            status = status.model_copy(update={"created_resources": machine.merge(status.created_resources, created)})
+            status = status.model_copy(update={"created_resources": merge(status.created_resources, created)})
         running = status.running_step
         context = JobContext(
             namespace=job.namespace,

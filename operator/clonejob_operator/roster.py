@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import State, StepKind
+from clonejob_operator.api.clonejob import STARTED, State, StepKind
 from clonejob_operator.kube import Body
 from clonejob_operator.waits import Trigger, WaitReason
 
 Key = tuple[str, str]
 """(namespace, name) of a CloneJob: what the work queue holds."""
 
-STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
 WAITING = frozenset({State.STATE_UNSPECIFIED, State.PENDING})
 
 

@@ -11,9 +11,8 @@ from bench.fake import FakeInfrastructure
 from bench.watching import Follower
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import State
+from clonejob_operator.api.clonejob import STARTED, State
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
-from clonejob_operator.roster import STARTED
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 

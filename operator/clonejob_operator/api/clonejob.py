@@ -52,6 +52,8 @@ class State(StrEnum):
 
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 """The states a CloneJob never leaves."""
+STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
+"""The states of a job that may hold products, and so an active slot and its MigratingVm."""
 
 
 class StepKind(StrEnum):
