@@ -48,11 +48,7 @@ class CountingKube(Kube):
     """A Kube that counts its own requests, retries included, the way the API server labels them."""
 
     def __init__(self, kube: Kube) -> None:
-        self.configuration = kube.configuration
-        self.api_client = kube.api_client
-        self.custom = kube.custom
-        self.core = kube.core
-        self.attempts = kube.attempts
+        self.share(kube)
         self.tally: Tally = Counter()
         self._lock = threading.Lock()
         self._doing = threading.local()

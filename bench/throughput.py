@@ -63,7 +63,7 @@ REACTIONS_EXCLUDED = ("create -> SUCCEEDED", "create -> PENDING")
 
 # --- the cluster ---------------------------------------------------------------------------------------
 @contextmanager
-def cluster(kubeconfig: str | None) -> Iterator[str]:
+def cluster(kubeconfig: str | None, full: bool = False) -> Iterator[str]:
     if kubeconfig:
         yield kubeconfig
         return
@@ -72,7 +72,10 @@ def cluster(kubeconfig: str | None) -> Iterator[str]:
         sys.exit("no cluster: pass --kubeconfig, or set CLONEJOB_BENCH_CLUSTER to a control-plane script")
     where = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     out = subprocess.run(
-        [sys.executable, str(script), "up", "--dir", str(where / "c")], check=True, capture_output=True, text=True
+        [sys.executable, str(script), "up", *(["--full"] if full else []), "--dir", str(where / "c")],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     path = next(line.split("=", 1)[1].strip().strip("'\"") for line in out.splitlines() if "KUBECONFIG=" in line)
     try:
@@ -186,7 +189,14 @@ class Usage:
 
 class OperatorProcess:
     def __init__(
-        self, kubeconfig: str, namespace: str, source: str | None, extra: list[str], log: Path, profile: str | None
+        self,
+        kubeconfig: str,
+        namespace: str,
+        source: str | None,
+        extra: list[str],
+        log: Path,
+        profile: str | None,
+        leader_elect: bool = False,
     ) -> None:
         self.port = _free_port()
         wrapper = (
@@ -202,7 +212,7 @@ class OperatorProcess:
             kubeconfig,
             "-n",
             namespace,
-            "--standalone",
+            *(["--leader-elect", "--leader-elect-namespace", namespace] if leader_elect else ["--standalone"]),
             "--log-format",
             "plain",
             "--liveness",
@@ -224,12 +234,13 @@ class OperatorProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the operator exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return True
-            except OSError:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as answer:
+                    said = json.loads(answer.read() or b"{}")
+            except (OSError, ValueError):
                 return False
+            return bool(said.get("leading", True))  # with leader election: once it leads (older versions: up)
 
-        wait(up, timeout, "the operator's liveness endpoint")
+        wait(up, timeout, "the operator's liveness endpoint to say it acts")
 
     def cpu(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -328,6 +339,8 @@ class Run:
     writes_per_job: float = 0.0
     events_per_job: float = 0.0
     reads_per_job: float = 0.0
+    lease_requests: int = 0
+    """Leader election's own requests (GET and PUT of the Lease), kept out of the per-job figures."""
     usage: Usage = field(default_factory=Usage)
 
 
@@ -348,7 +361,13 @@ def operator_run(args: argparse.Namespace, kubeconfig: str, base: Kube, workdir:
     run = Run(jobs=args.jobs)
     created: dict[str, float] = {}
     operator = OperatorProcess(
-        kubeconfig, namespace, args.operator_source, args.operator_arg, workdir / "operator.log", args.profile
+        kubeconfig,
+        namespace,
+        args.operator_source,
+        args.operator_arg,
+        workdir / "operator.log",
+        args.profile,
+        leader_elect=args.leader_elect,
     )
     try:
         with FakeInfrastructure(fake_kube, namespace) as fake, JobWatcher(base, namespace) as jobs:
@@ -371,7 +390,10 @@ def operator_run(args: argparse.Namespace, kubeconfig: str, base: Kube, workdir:
     run.jobs_per_s = round(run.finished / run.wall_s, 2) if run.wall_s else 0.0
     run.latency_s = _latencies(jobs.seen, created, ready)
     run.requests = {f"{verb} {resource}": n for (verb, resource), n in sorted(operator_tally.items())}
-    writes = sum(n for (verb, resource), n in operator_tally.items() if verb in WRITES and resource != "events")
+    writes = sum(
+        n for (verb, resource), n in operator_tally.items() if verb in WRITES and resource not in ("events", "leases")
+    )
+    run.lease_requests = sum(n for (_, resource), n in operator_tally.items() if resource == "leases")
     run.writes_per_job = round(writes / args.jobs, 2)
     run.events_per_job = round(operator_tally[("POST", "events")] / args.jobs, 2)
     run.reads_per_job = round(sum(n for (verb, _), n in operator_tally.items() if verb in READS) / args.jobs, 2)
@@ -513,6 +535,8 @@ def table(run: Run, bare_s: float | None, idle: dict[str, Any] | None) -> str:
         "latency (s)        " + "  ".join(f"{k}: {v}" for k, v in run.latency_s.items()),
         "operator requests  " + ", ".join(f"{k}: {v}" for k, v in run.requests.items()),
     ]
+    if run.lease_requests:
+        lines.append(f"leader election: {run.lease_requests} Lease requests (not in the per-job figures)")
     if idle:
         lines.append(
             f"idle: {idle['waiting_jobs']} waiting jobs, {idle['core_percent']}% of a core over {idle['seconds']} s; "
@@ -531,10 +555,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=0, metavar="SECONDS", help="also measure N waiting jobs")
     parser.add_argument("--operator-source", help="run the operator from this checkout (to compare versions)")
     parser.add_argument("--operator-arg", action="append", default=[], help="an extra flag for the operator")
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run the operator with --leader-elect (one replica): the Lease's cost",
+    )
+    parser.add_argument(
+        "--full-server", action="store_true", help="start a full API server (core, RBAC, Leases), not CRDs only"
+    )
     parser.add_argument("--profile", metavar="FILE", help="sample the operator with py-spy into FILE (raw format)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    with cluster(args.kubeconfig) as kubeconfig:
+    with cluster(args.kubeconfig, full=args.full_server or args.leader_elect) as kubeconfig:
         base = Kube.from_kubeconfig(kubeconfig)
         install_crds(base)
         run, tally = operator_run(args, kubeconfig, base, workdir)

@@ -16,9 +16,10 @@ import kubernetes
 
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
-from clonejob_operator.controller import Controller
-from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.leadership import Election, own_identity, own_namespace
+from clonejob_operator.metrics import Metrics
+from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
 from clonejob_operator.timestamps import format_duration, parse_duration
 
@@ -63,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-active", type=int, default=0, metavar="N", help="at most N CloneJobs hold products at once (0: no limit)"
     )
-    run.add_argument("--standalone", action="store_true", help="no peering with other operator instances")
+    _election(run)
     run.add_argument(
         "--compute-endpoint",
         metavar="URL",
@@ -93,6 +94,70 @@ def parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     crds.add_argument("--output-dir", metavar="DIR", help="write one file per CRD into DIR instead")
     return top
+
+
+def _election(run: argparse.ArgumentParser) -> None:
+    """Leader election, with controller-runtime's flag names and defaults."""
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="act only while holding a coordination.k8s.io/v1 Lease, so that several replicas can run (chart default)",
+    )
+    mode.add_argument(
+        "--standalone", action="store_true", help="no leader election: this process acts alone (the default)"
+    )
+    timings = (
+        (
+            "lease-duration",
+            15,
+            "how long followers wait after the last renewal before taking the Lease",
+            "whole seconds",
+        ),
+        ("renew-deadline", 10, "how long the leader keeps trying to renew before it stops acting", ""),
+        ("retry-period", 2, "how often candidates try to take or renew the Lease", "at least 1s"),
+    )
+    for flag, seconds, what, rule in timings:
+        run.add_argument(
+            f"--leader-elect-{flag}",
+            type=_duration,
+            default=timedelta(seconds=seconds),
+            metavar="DURATION",
+            help=f"{what} (default {seconds}s{', ' + rule if rule else ''})",
+        )
+    run.add_argument(
+        "--leader-elect-namespace",
+        metavar="NS",
+        help="the Lease's namespace (default: the pod's own, from $POD_NAMESPACE or its service account)",
+    )
+    run.add_argument(
+        "--leader-elect-id",
+        default="clonejob-operator",
+        metavar="NAME",
+        help="the Lease's name (default clonejob-operator)",
+    )
+
+
+def _leader_election(args: argparse.Namespace) -> Election | None:
+    if not args.leader_elect:
+        return None
+    lease = args.leader_elect_lease_duration.total_seconds()
+    if lease != int(lease):
+        parser().error("--leader-elect-lease-duration must be a whole number of seconds")
+    namespace = args.leader_elect_namespace or own_namespace()
+    if not namespace:
+        parser().error("--leader-elect needs --leader-elect-namespace outside a pod")
+    election = Election(
+        namespace=namespace,
+        name=args.leader_elect_id,
+        identity=own_identity(),
+        lease_duration=int(lease),
+        renew_deadline=args.leader_elect_renew_deadline.total_seconds(),
+        retry_period=args.leader_elect_retry_period.total_seconds(),
+    )
+    for problem in election.problems():
+        parser().error(problem)
+    return election
 
 
 def _timing(run: argparse.ArgumentParser) -> None:
@@ -153,8 +218,9 @@ def _crds(output_dir: str | None) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, instance: str) -> Settings:
     return Settings(
+        instance=instance,
         pending_deadline=args.pending_deadline,
         stall_after=args.stall_after,
         message_interval=args.message_interval,
@@ -176,9 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--max-active must be 0 or more")
     if args.workers < 1:
         parser().error("--workers must be 1 or more")
-    settings = _settings(args)
+    election = _leader_election(args)
+    settings = _settings(args, election.identity if election else own_identity())
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger("leaderelection").setLevel(logging.INFO if args.verbose else logging.WARNING)  # a line a retry
     try:
         kube = connect(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:
@@ -189,19 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TimeoutError as error:
         logging.getLogger("clonejob_operator").error("%s", error)
         return 1
-    controller = Controller.assemble(kube, settings)
+    metrics = Metrics()
     if args.metrics_port:
-        controller.reconciler.metrics.serve(args.metrics_port, args.metrics_address)
-    asyncio.run(
-        kopf.operator(
-            registry=build_registry(controller, kube.configuration),
-            settings=operator_settings(args.namespace),
-            standalone=args.standalone,
-            clusterwide=not args.namespace,
-            namespaces=args.namespace,
-            liveness_endpoint=args.liveness,
-        )
-    )
+        metrics.serve(args.metrics_port, args.metrics_address)
+    asyncio.run(Process(kube, Launch(settings, election, args.liveness), metrics).run())
     return 0
 
 

@@ -32,7 +32,7 @@ from clonejob_operator.effects import (
 from clonejob_operator.events import EventPoster
 from clonejob_operator.faults import api_message, classify
 from clonejob_operator.journal import Journal
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, merge_patch, ref_of, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, NotLeading, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Job
 from clonejob_operator.observe import Observer
 from clonejob_operator.roster import Entry, Roster
@@ -63,8 +63,11 @@ class Committer:
         journal: Journal,
         events: EventPoster,
         clock: Callable[[], datetime],
+        fence: Callable[[], bool] = lambda: True,
     ) -> None:
         self.kube = kube
+        self.fence = fence
+        """Whether this process may write now (it holds the leader Lease, or runs standalone)."""
         self.drivers = drivers
         self.observer = observer
         self.roster = roster
@@ -78,11 +81,13 @@ class Committer:
             try:
                 for effect in decision.effects:
                     self._one(job, done, effect, reservation)
-            except Stop:
+            except (Stop, NotLeading):  # NotLeading: the Lease went between the fence's check and a write
                 done.again = True
         return done
 
     def _one(self, job: Job, done: Committed, effect: Effect, reservation: ExitStack) -> None:
+        if not self.fence():  # the Lease is lost: nothing more is written here; the next leader looks again
+            raise Stop()
         if isinstance(effect, AddFinalizer | RemoveFinalizer):
             self._finalizer(job, done, add=isinstance(effect, AddFinalizer))
         elif isinstance(effect, Claim):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
@@ -35,14 +36,17 @@ log = logging.getLogger(__name__)
 
 class Controller:
     @classmethod
-    def assemble(cls, kube: Kube, settings: Settings, metrics: Metrics | None = None) -> Controller:
+    def assemble(
+        cls, kube: Kube, settings: Settings, metrics: Metrics | None = None, fence: Callable[[], bool] = lambda: True
+    ) -> Controller:
         """A controller over every watchable kind the cluster serves now (the others are read directly)."""
         kinds = (
             CLONE_JOB,
             MIGRATING_VM,
             *kube.servable(tuple(k for k in WATCHED if k not in (CLONE_JOB, MIGRATING_VM))),
         )
-        return cls(Reconciler(kube, settings, metrics=metrics, cache=Cache(kinds, settings.max_active)))
+        cache = Cache(kinds, settings.max_active)
+        return cls(Reconciler(kube, settings, metrics=metrics, cache=cache, fence=fence))
 
     def __init__(self, reconciler: Reconciler) -> None:
         self.reconciler = reconciler

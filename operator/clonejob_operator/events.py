@@ -12,7 +12,7 @@ import time
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator.kube import KubeClient, status_of
+from clonejob_operator.kube import KubeClient, NotLeading, status_of
 from clonejob_operator.timestamps import format_time, now
 
 log = logging.getLogger(__name__)
@@ -20,9 +20,9 @@ COMPONENT = "clonejob-operator"
 
 
 class EventPoster:
-    def __init__(self, kube: KubeClient, pause: float = 600.0) -> None:
+    def __init__(self, kube: KubeClient, pause: float = 600.0, instance: str | None = None) -> None:
         self.kube = kube
-        self.instance = socket.gethostname()
+        self.instance = instance or socket.gethostname()
         self.pause = pause
         self._refused: set[int] = set()
         self._paused_until = 0.0
@@ -58,6 +58,8 @@ class EventPoster:
             if code not in self._refused:
                 self._refused.add(code)
                 log.warning("cannot post Events (API answered %s); carrying on without them", code)
+            return False
+        except NotLeading:  # the Lease was lost a moment ago: the next leader tells the story on
             return False
         except OSError as error:  # connection trouble: the job goes on
             log.warning("cannot post an Event: %s", error)

@@ -30,7 +30,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import KindNotServed, status_of
+from clonejob_operator.kube import KindNotServed, NotLeading, status_of
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def classify(error: BaseException, doing: str, extra: Iterable[Classifier] = ())
             return replace(found, message=f"{doing}: {found.message}")
     if isinstance(error, JobError):
         return Fault(FaultKind.REFUSED, error.code, error.message)
+    if isinstance(error, NotLeading):
+        return Fault(FaultKind.TRANSIENT, Code.ABORTED, f"{doing}: {error}")
     if isinstance(error, KindNotServed):
         return Fault(FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION, f"{doing}: {error}")
     if isinstance(error, ApiException):

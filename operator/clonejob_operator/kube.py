@@ -58,6 +58,17 @@ class KindNotServed(Exception):
         self.kind = kind
 
 
+class NotLeading(Exception):
+    """A write this process may not send: it runs with leader election and does not hold the Lease now."""
+
+    def __init__(self) -> None:
+        super().__init__("this replica no longer holds the leader Lease; the leader carries on")
+
+
+def _always() -> bool:
+    return True
+
+
 def not_served(error: ApiException) -> bool:
     """A 404 for the path itself (``404 page not found``), not for one object (which comes with a Status)."""
     if status_of(error) != 404:
@@ -117,6 +128,17 @@ class Kube:
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
         self.attempts = attempts
+        self.fence: Callable[[], bool] = _always
+        """Whether a write may be sent now (leader election sets it; every attempt of a write asks)."""
+
+    def share(self, other: Kube) -> None:
+        """Speak through ``other``'s connection and fence: for wrappers that count or intercept calls."""
+        self.configuration = other.configuration
+        self.api_client = other.api_client
+        self.custom = other.custom
+        self.core = other.core
+        self.attempts = other.attempts
+        self.fence = other.fence
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> Kube:
@@ -134,10 +156,20 @@ class Kube:
         )
         return cls(configuration)
 
-    def call(self, fn: Callable[..., Any], *args: Any, attempts: int | None = None, **kwargs: Any) -> Any:
-        """Call the API; the server's 429 and 5xx answers are retried with backoff (honouring Retry-After)."""
+    def call(
+        self, fn: Callable[..., Any], *args: Any, attempts: int | None = None, write: bool = False, **kwargs: Any
+    ) -> Any:
+        """Call the API; the server's 429 and 5xx answers are retried with backoff (honouring Retry-After).
+
+        A ``write`` asks the fence before every attempt, so that a retry never outlives the leadership.
+        """
         tries = attempts or self.attempts
         for attempt in range(tries):
+            if write:
+                if not self.fence():
+                    raise NotLeading()
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("sending %s %s", fn.__name__, "/".join(a for a in args if isinstance(a, str)))
             try:
                 return fn(*args, _request_timeout=(10, 60), **kwargs)
             except ApiException as error:
@@ -235,9 +267,7 @@ class Kube:
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         """Create ``body``; the created object (read back when the answer came without a body)."""
         try:
-            created: Body | None = self.call(
-                self.custom.create_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, body
-            )
+            created: Body | None = self._write(self.custom.create_namespaced_custom_object, kind, namespace, body)
         except ApiException as error:
             if not_served(error):
                 raise KindNotServed(kind) from None
@@ -255,44 +285,31 @@ class Kube:
         if uid:
             options["preconditions"] = {"uid": uid}
         try:
-            self.call(
-                self.custom.delete_namespaced_custom_object,
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                name,
-                body=options,
-            )
+            self._write(self.custom.delete_namespaced_custom_object, kind, namespace, name, body=options)
         except ApiException as error:
             if status_of(error) != 404:
                 raise
 
     def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         """A JSON merge patch of the object (not its status)."""
-        patched: Body = self.call(
-            self.custom.patch_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, name, patch
-        )
+        patched: Body = self._write(self.custom.patch_namespaced_custom_object, kind, namespace, name, patch)
         return patched
 
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
-        patched: Body = self.call(
-            self.custom.patch_namespaced_custom_object_status,
-            kind.group,
-            kind.version,
-            namespace,
-            kind.plural,
-            name,
-            patch,
-        )
+        fn = self.custom.patch_namespaced_custom_object_status
+        patched: Body = self._write(fn, kind, namespace, name, patch)
         return patched
+
+    def _write(self, fn: Callable[..., Any], kind: Kind, namespace: str, *args: Any, **kwargs: Any) -> Any:
+        """A write of a custom object (or a batch Job): fenced, retried like every call."""
+        return self.call(fn, kind.group, kind.version, namespace, kind.plural, *args, write=True, **kwargs)
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str]:
         secret = self.call(self.core.read_namespaced_secret, name, namespace)
         return dict(secret.data or {})
 
     def post_event(self, namespace: str, body: Body) -> None:
-        self.call(self.core.create_namespaced_event, namespace, body, attempts=1)
+        self.call(self.core.create_namespaced_event, namespace, body, attempts=1, write=True)
 
 
 def merge_patch(old: Any, new: Any) -> Any:

@@ -36,10 +36,23 @@ class Metrics:
             buckets=STEP_BUCKETS,
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "clonejob_operator_leader",
+            "1 while this replica acts: it holds the leader Lease, or runs standalone.",
+            registry=self.registry,
+        )
         self._states: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         for state in State:
             self.jobs.labels(state=state.value).set(0)
+
+    def term(self, leading: bool) -> None:
+        """A term begins or ends: the job counts start again from the next term's listing."""
+        with self._lock:
+            self._states.clear()
+            for state in State:
+                self.jobs.labels(state=state.value).set(0)
+        self.leader.set(1 if leading else 0)
 
     def seen(self, namespace: str, name: str, state: str | None) -> None:
         """A CloneJob as the watch saw it; ``state`` None when it is gone. O(1): only two counts move."""

@@ -75,3 +75,13 @@ NAMESPACED = (
 CLUSTER_WIDE_ONLY = (
     Rule("apiextensions.k8s.io", ("customresourcedefinitions",), ("list", "watch"), "kopf's resource scanning"),
 )
+
+# In the operator's own namespace only, and only with --leader-elect: the Lease its replicas elect a leader with.
+LEADER_ELECTION = (
+    Rule(
+        "coordination.k8s.io",
+        ("leases",),
+        ("get", "create", "update"),
+        "leader election: read, take and renew the Lease (the client's LeaseLock reads, creates and replaces it)",
+    ),
+)

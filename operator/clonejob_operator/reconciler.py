@@ -57,6 +57,7 @@ class Reconciler:
         clock: Callable[[], datetime] = utc_now,
         metrics: Metrics | None = None,
         cache: Cache | None = None,
+        fence: Callable[[], bool] = lambda: True,
     ) -> None:
         self.metrics = metrics or Metrics()
         self.settings = settings
@@ -67,8 +68,9 @@ class Reconciler:
         self.journal = Journal()
         gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
         self.observer = Observer(self.kube, self.drivers, gate, self.journal, settings, clock)
+        events = EventPoster(kube, instance=settings.instance)
         self.committer = Committer(
-            self.kube, self.drivers, self.observer, self.cache.roster, self.journal, EventPoster(kube), clock
+            self.kube, self.drivers, self.observer, self.cache.roster, self.journal, events, clock, fence
         )
 
     def reconcile(self, namespace: str, name: str) -> Outcome:

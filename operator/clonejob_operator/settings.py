@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,6 +42,8 @@ class Settings:
     """Whether a TargetProject without credentials may use the operator's own identity (ADC)."""
     namespaces: tuple[str, ...] = ()
     """Watched namespaces; empty means all."""
+    instance: str = field(default_factory=socket.gethostname)
+    """This replica's name: its Events' reportingInstance, and with leader election its identity in the Lease."""
 
     def step_timeout(self, kind: StepKind) -> timedelta:
         return self.step_timeouts.get(kind, DEFAULT_STEP_TIMEOUTS[kind])

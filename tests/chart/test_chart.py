@@ -46,10 +46,10 @@ def test_output_is_valid_against_the_kubernetes_schemas(render: Render, sets: tu
         kubernetes_validate.validate(doc, "1.33.0", strict=True)
 
 
-def test_deployment_is_one_standalone_restricted_pod(render: Render) -> None:
+def test_deployment_is_two_leader_elected_restricted_pods(render: Render) -> None:
     (deployment,) = kinds(render(), "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2 and spec["strategy"]["type"] == "RollingUpdate"
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -63,15 +63,63 @@ def test_deployment_is_one_standalone_restricted_pod(render: Render) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     args = container["args"]
-    assert args[:2] == ["--standalone", "--all-namespaces"]
+    assert args[:7] == [
+        "--leader-elect",
+        "--leader-elect-namespace=clonejob-system",
+        "--leader-elect-id=cj-clonejob-operator",
+        "--leader-elect-lease-duration=15s",
+        "--leader-elect-renew-deadline=10s",
+        "--leader-elect-retry-period=2s",
+        "--all-namespaces",
+    ]
+    assert "--standalone" not in args
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert env["POD_NAME"] == "metadata.name" and env["POD_NAMESPACE"] == "metadata.namespace"
     assert "--liveness=http://0.0.0.0:8080/healthz" in args and "--metrics-port=8000" in args
     assert "--step-timeout=preparingVmDisks=6h" in args
     assert container["image"] == "ghcr.io/clonejob-operator/clonejob-operator:0.1.0"
 
 
+def test_replicas_spread_across_nodes_with_a_disruption_budget(render: Render) -> None:
+    docs = render()
+    (budget,) = kinds(docs, "PodDisruptionBudget")
+    (deployment,) = kinds(docs, "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": selector}}
+    (term,) = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    hostname = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": selector}}
+    assert term["podAffinityTerm"] == hostname
+    (replaced,) = kinds(render("affinity.podAffinity.x=1"), "Deployment")
+    assert replaced["spec"]["template"]["spec"]["affinity"] == {"podAffinity": {"x": 1}}  # the user's, whole
+    assert not kinds(render("replicaCount=1"), "PodDisruptionBudget")
+
+
+def test_one_standalone_replica_without_leader_election(render: Render, helm: str) -> None:
+    docs = render("replicaCount=1", "leaderElection.enabled=false")
+    (deployment,) = kinds(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "--standalone" and not [a for a in args if a.startswith("--leader-elect")]
+    assert not [d for d in docs if d["kind"] == "Role" and "leader-election" in d["metadata"]["name"]]
+    refused = run_helm(helm, "template", "cj", str(CHART), "--set", "leaderElection.enabled=false", check=False)
+    assert refused.returncode != 0 and "replicaCount above 1 needs leaderElection.enabled" in refused.stderr
+
+
+def test_the_lease_role_is_in_the_release_namespace_only(render: Render) -> None:
+    for sets in ((), ("watch.namespaces={team-a,team-b}",)):
+        docs = render(*sets)
+        leases = [d for d in kinds(docs, "Role") if d["rules"] == rules_of(permissions.LEADER_ELECTION)]
+        assert [d["metadata"]["namespace"] for d in leases] == ["clonejob-system"]
+        assert all("leases" not in str(d["rules"]) for d in kinds(docs, "ClusterRole"))
+        (binding,) = [b for b in kinds(docs, "RoleBinding") if b["roleRef"]["name"] == leases[0]["metadata"]["name"]]
+        assert binding["metadata"]["namespace"] == "clonejob-system"
+
+
 def test_all_namespaces_uses_one_cluster_role_with_exactly_the_needed_rules(render: Render) -> None:
     docs = render()
-    assert not kinds(docs, "Role") and not kinds(docs, "RoleBinding")
+    assert [r["rules"] for r in kinds(docs, "Role")] == [rules_of(permissions.LEADER_ELECTION)]
     (role,) = kinds(docs, "ClusterRole")
     assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
     (binding,) = kinds(docs, "ClusterRoleBinding")
@@ -81,10 +129,11 @@ def test_all_namespaces_uses_one_cluster_role_with_exactly_the_needed_rules(rend
 def test_namespace_list_uses_a_role_per_namespace(render: Render) -> None:
     docs = render("watch.namespaces={team-a,team-b}")
     assert not kinds(docs, "ClusterRole") and not kinds(docs, "ClusterRoleBinding")
-    roles = kinds(docs, "Role")
+    roles = [r for r in kinds(docs, "Role") if r["rules"] != rules_of(permissions.LEADER_ELECTION)]
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]
     assert all(role["rules"] == rules_of(permissions.NAMESPACED) for role in roles)
-    assert [b["metadata"]["namespace"] for b in kinds(docs, "RoleBinding")] == ["team-a", "team-b"]
+    bindings = [b for b in kinds(docs, "RoleBinding") if not b["metadata"]["name"].endswith("-leader-election")]
+    assert [b["metadata"]["namespace"] for b in bindings] == ["team-a", "team-b"]
     args = kinds(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args and "--all-namespaces" not in args
 
@@ -113,6 +162,9 @@ def test_metrics_service_and_optional_service_monitor(render: Render) -> None:
         ("watch.namespace=a", "namespace"),
         ("operator.pendingDeadline=soon", "pendingDeadline"),
         ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("leaderElection.leaseDuration=1.5s", "leaseDuration"),
+        ("leaderElection.renewDeadline=soon", "renewDeadline"),
+        ("replicaCount=-1", "replicaCount"),
     ],
 )
 def test_bad_values_are_rejected_with_a_message(helm: str, value: str, complaint: str) -> None:
@@ -170,7 +222,7 @@ def test_google_identity_and_compute_endpoint_values(render: Render) -> None:
     container = pod["containers"][0]
     assert "--allow-ambient-credentials" in container["args"]
     assert "--compute-endpoint=http://proxy:8080" in container["args"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/google/key.json"
     assert {"name": "google-credentials", "mountPath": "/var/run/secrets/google", "readOnly": True} in container[
         "volumeMounts"

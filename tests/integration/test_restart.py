@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,26 +13,14 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kube
 from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.replicas import child_env, run_command
 
 
 @contextmanager
 def operator_process(kubeconfig: str, namespace: str, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """``clonejob-operator run`` as users run it, in its own process."""
-    command = [
-        sys.executable,
-        "-m",
-        "clonejob_operator.cli",
-        "run",
-        "--kubeconfig",
-        kubeconfig,
-        "-n",
-        namespace,
-        "--standalone",
-        "--resync-interval",
-        "60",
-        *extra,
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    command = run_command(kubeconfig, namespace, "--standalone", *extra)
+    env = child_env()
     with open(log, "ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:

@@ -37,6 +37,9 @@ def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "PodDisruptionBudget",
             "Deployment",
             "Service",
         ]
@@ -44,7 +47,7 @@ def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
     assert all(
         doc["metadata"].get("namespace") == "clonejob-system"
         for doc in rendered
-        if doc["kind"] in ("ServiceAccount", "Deployment", "Service")
+        if doc["kind"] in ("ServiceAccount", "Deployment", "Service", "Role", "RoleBinding", "PodDisruptionBudget")
     )
 
 
@@ -61,6 +64,12 @@ def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]])
     ]
     assert role["rules"] == expected
     assert "*" not in str(role["rules"])
+    (lease,) = [doc for doc in rendered if doc["kind"] == "Role"]
+    assert lease["metadata"]["namespace"] == "clonejob-system"
+    assert lease["rules"] == [
+        {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
+        for r in permissions.LEADER_ELECTION
+    ]
 
 
 def test_pod_meets_the_restricted_standard(rendered: list[dict[str, Any]]) -> None:
@@ -74,7 +83,10 @@ def test_pod_meets_the_restricted_standard(rendered: list[dict[str, Any]]) -> No
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["image"] == "ghcr.io/clonejob-operator/clonejob-operator:0.1.0"
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"} and deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2 and "--leader-elect" in container["args"]
+    assert "--standalone" not in container["args"]
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert env["POD_NAMESPACE"] == "metadata.namespace" and env["POD_NAME"] == "metadata.name"
 
 
 def test_crd_copies_are_the_generated_crds() -> None:

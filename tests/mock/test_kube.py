@@ -39,3 +39,25 @@ async def test_forbidden_is_not_retried(kmock: kmock.KubernetesEmulator, mock_ku
         await asyncio.to_thread(mock_kube.get, DATA_VOLUME, "ns", "a")
     assert caught.value.status == 403
     assert len(list(kmock[f"get {PATH}"])) == 1
+
+
+def test_a_write_asks_the_fence_before_every_attempt_and_a_read_does_not() -> None:
+    from kubernetes.client import Configuration
+
+    from clonejob_operator.kube import NotLeading
+
+    kube = Kube(Configuration(), attempts=3)
+    sent: list[str] = []
+    answers = iter([ApiException(status=503), ApiException(status=503)])
+    holding = iter([True, False])
+
+    def write(**_: object) -> None:
+        sent.append("write")
+        raise next(answers)
+
+    kube.fence = lambda: next(holding)
+    with pytest.raises(NotLeading):
+        kube.call(write, write=True)
+    assert sent == ["write"], "the retry after the 503 was not sent: the Lease was gone by then"
+    kube.fence = lambda: False
+    assert kube.call(lambda **_: "read") == "read"

@@ -62,3 +62,17 @@ def test_what_a_create_made_is_recorded_with_the_next_real_change() -> None:
     recorded = [ResourceRef.model_validate(r) for r in kube.status_of(CLONE_JOB, NS, "cj")["createdResources"]]
     assert [(r.kind, r.name) for r in recorded] == [("DataVolume", "cj-disk-0")] and recorded[0].uid
     assert kube.status_of(MIGRATING_VM, NS, "web-1")["recentCloneJobs"][0]["state"] == "ACTIVE"
+
+
+def test_a_replica_that_lost_its_lease_carries_out_no_effect() -> None:
+    from clonejob_operator.reconciler import Reconciler
+
+    kube = cluster()
+    holding = [True]
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(), fence=lambda: holding[0])
+    reconciler.reconcile(NS, "cj")
+    assert kube.writes, "while it leads, it writes"
+    kube.writes.clear()
+    holding[0] = False
+    outcome = reconciler.reconcile(NS, "cj")
+    assert kube.writes == [] and outcome.again, "the next leader takes the next look"

@@ -1,0 +1,195 @@
+"""The process: one term of the operator at a time, standalone or under the leader Lease.
+
+A term is everything that reads and writes: kopf's watches, the caches, the work queue and its workers,
+built fresh. Standalone, one term lasts as long as the process. With leader election a term begins when
+this replica takes the Lease and ends when it loses it; the replica then waits to lead again, and its
+next term lists everything anew (nothing from the last term's memory is trusted). kopf's own peering
+is off in every mode (``standalone=True``): the Lease is the only arbiter, and nothing falls back silently.
+
+The health endpoint and the metrics live as long as the process, so that a follower answers its
+liveness probe too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import kopf
+from aiohttp import web
+
+from clonejob_operator.controller import Controller
+from clonejob_operator.handlers import build_registry, operator_settings
+from clonejob_operator.kube import Kube
+from clonejob_operator.leadership import Candidate, Election
+from clonejob_operator.metrics import Metrics
+from clonejob_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Launch:
+    settings: Settings
+    election: Election | None = None
+    """None: standalone, no Lease (one replica only)."""
+    liveness: str | None = None
+    """A URL such as http://0.0.0.0:8080/healthz to answer liveness probes on."""
+
+
+class Process:
+    def __init__(self, kube: Kube, launch: Launch, metrics: Metrics) -> None:
+        self.kube = kube
+        self.launch = launch
+        self.metrics = metrics
+        self.candidate = Candidate(kube.api_client, launch.election) if launch.election else None
+        self.leading = False
+        self._stopping: asyncio.Event | None = None
+
+    async def run(self) -> None:
+        self._stopping = asyncio.Event()
+        self._own_signals()
+        health = await self._serve_health()
+        try:
+            if self.candidate is None:
+                log.info("running standalone (no leader election): run one replica only, or pass --leader-elect")
+                await self._term()
+            else:
+                await self._elected(self.candidate)
+        finally:
+            if self.candidate is not None:
+                await asyncio.to_thread(self.candidate.release)
+            if health is not None:
+                await health.cleanup()
+
+    async def _elected(self, candidate: Candidate) -> None:
+        assert self._stopping is not None
+        self.kube.fence = candidate.fence.holding
+        election = candidate.election
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            led, lost = asyncio.Event(), asyncio.Event()
+            threading.Thread(
+                target=candidate.campaign,
+                args=(
+                    functools.partial(loop.call_soon_threadsafe, led.set),
+                    functools.partial(loop.call_soon_threadsafe, lost.set),
+                ),
+                name="leader-election",
+                daemon=True,
+            ).start()
+            log.info("waiting to lead: Lease %s/%s, as %s", election.namespace, election.name, candidate.identity)
+            await _first(led.wait(), self._stopping.wait())
+            if self._stopping.is_set():
+                return
+            log.info("leading as %s (Lease %s/%s): starting the watches and workers", candidate.identity,
+                     election.namespace, election.name)  # fmt: skip
+            # The term ends when the fence lapses (no renewal within the renew deadline), on this process's
+            # own clock, or when the client gives the Lease up, whichever comes first.
+            await self._term(lost.wait(), _lapsed(candidate))
+            if self._stopping.is_set():
+                return
+            candidate.resign()
+            log.warning(
+                "lost the Lease %s/%s: stopped writing, and stopped the watches and workers; waiting to lead again",
+                election.namespace,
+                election.name,
+            )
+
+    async def _term(self, *ends: Awaitable[object]) -> None:
+        """Run kopf and the controller until one of ``ends`` is done (the Lease is lost) or the process stops."""
+        assert self._stopping is not None
+        settings = self.launch.settings
+        fence = self.kube.fence
+        controller = Controller.assemble(self.kube, settings, self.metrics, fence=fence)
+        namespaces = list(settings.namespaces)
+        stop_flag, ready = asyncio.Event(), asyncio.Event()
+        self.leading = True
+        self.metrics.term(leading=True)
+        operator = asyncio.create_task(
+            kopf.operator(
+                registry=build_registry(controller, self.kube.configuration),
+                settings=operator_settings(settings.namespaces),
+                standalone=True,  # kopf's peering is off: the Lease (or standalone) decides who acts
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                stop_flag=stop_flag,
+                ready_flag=ready,
+            ),
+            name="kopf",
+        )
+        # kopf takes SIGTERM and SIGINT for itself at start; once it runs, they are ours again, and we stop it
+        # through its stop flag (kopf's own signal path leaves its stop-flag waiter hanging for 5 s).
+        signals = asyncio.create_task(_then(ready.wait(), self._own_signals), name="own signals")
+        try:
+            await _first(operator, self._stopping.wait(), *ends)
+        finally:
+            signals.cancel()
+            self.leading = False
+            self.metrics.term(leading=False)
+            if not operator.done():
+                stop_flag.set()
+                await asyncio.wait([operator])
+            elif not stop_flag.is_set():
+                self._stopping.set()  # kopf ended on its own (it caught SIGTERM or SIGINT): so does the process
+            self._own_signals()  # kopf installed its own handlers for its run
+        crash = operator.exception() if operator.done() and not operator.cancelled() else None
+        if crash is not None:
+            raise crash
+
+    def _own_signals(self) -> None:
+        assert self._stopping is not None
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._signalled, sig)
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        assert self._stopping is not None
+        if not self._stopping.is_set():
+            log.info("%s received: stopping (a reconcile under way finishes first)", sig.name)
+        self._stopping.set()
+
+    async def _serve_health(self) -> web.AppRunner | None:
+        if not self.launch.liveness:
+            return None
+        url = urlparse(self.launch.liveness)
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"leading": self.leading})
+
+        app = web.Application()
+        app.router.add_get(url.path or "/", healthz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, url.hostname or "0.0.0.0", url.port or 80).start()
+        return runner
+
+
+async def _lapsed(candidate: Candidate) -> None:
+    """Return once the fence no longer holds."""
+    while candidate.fence.holding():
+        await asyncio.sleep(min(0.2, max(0.01, candidate.fence.remaining())))
+
+
+async def _then(wait: Awaitable[object], then: Callable[[], None]) -> None:
+    await wait
+    then()
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Wait until the first of ``waits`` is done; the coroutines among them that are still waiting are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task, wait in zip(tasks, waits, strict=True):
+            if not isinstance(wait, asyncio.Future):
+                task.cancel()
