@@ -16,6 +16,7 @@ from clonejob_operator.api.base import (
     exactly_one,
     validations,
 )
+from clonejob_operator.api.bounds import MAX_DISKS, MAX_PRODUCTS
 from clonejob_operator.api.common import Condition, RpcStatus
 from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
@@ -24,36 +25,10 @@ from clonejob_operator.api.computeengine import (
     TargetVmDetails,
 )
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
-from clonejob_operator.api.migratingvm import MAX_DISKS, MAX_PRODUCTS, DiskSnapshot
-
-
-class State(StrEnum):
-    STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
-    PENDING = "PENDING"
-    ACTIVE = "ACTIVE"
-    FAILED = "FAILED"
-    SUCCEEDED = "SUCCEEDED"
-    CANCELLED = "CANCELLED"
-    CANCELLING = "CANCELLING"
-    ADAPTING_OS = "ADAPTING_OS"
-
-    @property
-    def terminal(self) -> bool:
-        return self in FINISHED
-
-    @classmethod
-    def of(cls, value: object) -> State:
-        """A stored state, read leniently: unset or unknown is STATE_UNSPECIFIED."""
-        try:
-            return cls(str(value)) if value else cls.STATE_UNSPECIFIED
-        except ValueError:
-            return cls.STATE_UNSPECIFIED
-
-
-FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
-"""The states a CloneJob never leaves."""
-STARTED = frozenset({State.ACTIVE, State.ADAPTING_OS, State.CANCELLING})
-"""The states of a job that may hold products, and so an active slot and its MigratingVm."""
+from clonejob_operator.api.migratingvm import DiskSnapshot
+from clonejob_operator.api.states import FINISHED as FINISHED  # re-exported: the CloneJob's own states
+from clonejob_operator.api.states import STARTED as STARTED
+from clonejob_operator.api.states import State as State
 
 
 class StepKind(StrEnum):
@@ -176,7 +151,11 @@ class CloneJobStatus(ApiModel):
     )
     # Kubernetes extensions.
     observed_generation: Int64 | None = None
-    conditions: list[Condition] | None = Field(default=None, max_length=8)
+    conditions: list[Condition] | None = Field(
+        default=None,
+        max_length=8,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     current_step: StepKind | None = None
     progress_percent: int | None = Field(default=None, ge=0, le=100)
     source_sync: SourceSync | None = None

@@ -8,11 +8,41 @@ published v1alpha1 types).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Empty, validations
+from clonejob_operator.api.bounds import (
+    ATOMIC,
+    MAX_AFFINITY_VALUES,
+    MAX_DISKS,
+    MAX_LABELS,
+    MAX_LICENSES,
+    MAX_METADATA,
+    MAX_MODIFIERS,
+    MAX_NETWORK_INTERFACES,
+    MAX_NETWORK_TAGS,
+    MAX_NODE_AFFINITIES,
+    REPLICA_ZONES,
+    SET,
+    Email,
+    GceName,
+    Hostname,
+    IpAddress,
+    LabelValue,
+    MetadataValue,
+    ResourcePath,
+    Word,
+)
+
+NetworkTags = Annotated[list[GceName], Field(max_length=MAX_NETWORK_TAGS, json_schema_extra=SET)]
+Licenses = Annotated[list[ResourcePath], Field(max_length=MAX_LICENSES, json_schema_extra=SET)]
+Labels = Annotated[dict[str, LabelValue], Field(max_length=MAX_LABELS)]
+Metadata = Annotated[dict[str, MetadataValue], Field(max_length=MAX_METADATA)]
+NetworkInterfaces = Annotated[
+    list["NetworkInterface"], Field(max_length=MAX_NETWORK_INTERFACES, json_schema_extra=ATOMIC)
+]
 
 API = "compute.googleapis.com/v1"
 """The apiVersion that status.createdResources gives Compute Engine products."""
@@ -35,65 +65,69 @@ NetworkTier = Literal["COMPUTE_ENGINE_NETWORK_TIER_UNSPECIFIED", "NETWORK_TIER_S
 
 
 class NetworkInterface(ApiModel):
-    network: str | None = None
-    subnetwork: str | None = None
-    internal_ip: str | None = None
-    external_ip: str | None = None
+    network: ResourcePath | None = None
+    subnetwork: ResourcePath | None = None
+    internal_ip: IpAddress | None = None
+    external_ip: IpAddress | None = None
     network_tier: NetworkTier | None = None
 
 
 class AppliedLicense(ApiModel):
     type: Literal["TYPE_UNSPECIFIED", "NONE", "PAYG", "BYOL"] | None = None
-    os_license: str | None = None
+    os_license: ResourcePath | None = None
 
 
 class SchedulingNodeAffinity(ApiModel):
-    key: str | None = None
+    key: GceName | None = None
     operator: Literal["OPERATOR_UNSPECIFIED", "IN", "NOT_IN"] | None = None
-    values: list[str] | None = None
+    values: list[GceName] | None = Field(default=None, max_length=MAX_AFFINITY_VALUES, json_schema_extra=SET)
 
 
 class ComputeScheduling(ApiModel):
     on_host_maintenance: Literal["ON_HOST_MAINTENANCE_UNSPECIFIED", "TERMINATE", "MIGRATE"] | None = None
     restart_type: Literal["RESTART_TYPE_UNSPECIFIED", "AUTOMATIC_RESTART", "NO_AUTOMATIC_RESTART"] | None = None
-    node_affinities: list[SchedulingNodeAffinity] | None = None
+    node_affinities: list[SchedulingNodeAffinity] | None = Field(
+        default=None, max_length=MAX_NODE_AFFINITIES, json_schema_extra=ATOMIC
+    )
     min_node_cpus: int | None = None
 
 
 class Encryption(ApiModel):
-    kms_key: str
+    kms_key: ResourcePath
 
 
 class AdaptationModifier(ApiModel):
-    modifier: str | None = None
-    value: str | None = None
+    modifier: Word | None = None
+    value: Word | None = None
 
 
 class _ComputeEngineVm(ApiModel):
     """Fields that ComputeEngineTargetDefaults and ComputeEngineTargetDetails share."""
 
-    vm_name: str | None = None
-    zone: str | None = None
-    machine_type_series: str | None = None
-    machine_type: str | None = None
-    network_tags: list[str] | None = None
-    network_interfaces: list[NetworkInterface] | None = None
-    service_account: str | None = None
+    vm_name: GceName | None = None
+    zone: GceName | None = None
+    machine_type_series: GceName | None = None
+    machine_type: GceName | None = None
+    network_tags: NetworkTags | None = None
+    network_interfaces: NetworkInterfaces | None = None
+    service_account: Email | None = None
     disk_type: DiskType | None = None
-    labels: dict[str, str] | None = None
+    labels: Labels | None = None
     license_type: LicenseType | None = None
     compute_scheduling: ComputeScheduling | None = None
     secure_boot: bool | None = None
     enable_vtpm: bool | None = None
     enable_integrity_monitoring: bool | None = None
-    metadata: dict[str, str] | None = None
-    additional_licenses: list[str] | None = None
-    hostname: str | None = None
+    metadata: Metadata | None = None
+    additional_licenses: Licenses | None = None
+    hostname: Hostname | None = None
     encryption: Encryption | None = None
     boot_conversion: BootConversion | None = None
-    adaptation_modifiers: list[AdaptationModifier] | None = None
-    disk_replica_zones: list[str] | None = None
-    storage_pool: str | None = None
+    adaptation_modifiers: list[AdaptationModifier] | None = Field(
+        default=None, max_length=MAX_MODIFIERS, json_schema_extra=ATOMIC
+    )
+    disk_replica_zones: list[GceName] | None = Field(default=None, max_length=REPLICA_ZONES, json_schema_extra=SET)
+    storage_pool: ResourcePath | None = None
 
 
 class ComputeEngineTargetDefaults(_ComputeEngineVm):
@@ -108,7 +142,7 @@ class ComputeEngineTargetDefaults(_ComputeEngineVm):
 
 
 class ComputeEngineTargetDetails(_ComputeEngineVm):
-    project: str | None = Field(default=None, description="The Google Cloud target project ID or name.")
+    project: GceName | None = Field(default=None, description="The Google Cloud target project ID or name.")
     applied_license: AppliedLicense | None = Field(
         default=None, description="Output only. The OS license returned from the adaptation module's report."
     )
@@ -118,27 +152,27 @@ class ComputeEngineTargetDetails(_ComputeEngineVm):
 class TargetVmDetails(ApiModel):
     """The older vmmigration TargetVMDetails message: what the deprecated mirrors carry."""
 
-    name: str | None = None
-    zone: str | None = None
-    machine_type_series: str | None = None
-    machine_type: str | None = None
-    network_tags: list[str] | None = None
-    network_interfaces: list[NetworkInterface] | None = None
-    network: str | None = None
-    subnetwork: str | None = None
-    external_ip: str | None = None
-    internal_ip: str | None = None
-    service_account: str | None = None
+    name: GceName | None = None
+    zone: GceName | None = None
+    machine_type_series: GceName | None = None
+    machine_type: GceName | None = None
+    network_tags: NetworkTags | None = None
+    network_interfaces: NetworkInterfaces | None = None
+    network: ResourcePath | None = None
+    subnetwork: ResourcePath | None = None
+    external_ip: IpAddress | None = None
+    internal_ip: IpAddress | None = None
+    service_account: Email | None = None
     disk_type: Literal["DISK_TYPE_UNSPECIFIED", "STANDARD", "BALANCED", "SSD"] | None = None
-    labels: dict[str, str] | None = None
+    labels: Labels | None = None
     license_type: Literal["DEFAULT", "PAYG", "BYOL"] | None = None
     applied_license: AppliedLicense | None = None
     compute_scheduling: ComputeScheduling | None = None
     secure_boot: bool | None = None
     boot_option: Literal["BOOT_OPTION_UNSPECIFIED", "EFI", "BIOS"] | None = None
-    metadata: dict[str, str] | None = None
-    project: str | None = None
-    target_project: str | None = None
+    metadata: Metadata | None = None
+    project: GceName | None = None
+    target_project: Annotated[str, Field(max_length=1024)] | None = None
 
 
 _LEGACY_DISK = {
@@ -190,45 +224,45 @@ def legacy_details(details: ComputeEngineTargetDetails, target_project: str | No
 
 
 class VmAttachmentDetails(ApiModel):
-    device_name: str | None = None
+    device_name: GceName | None = None
 
 
 class PersistentDiskDefaults(ApiModel):
     source_disk_number: int
-    disk_name: str | None = None
+    disk_name: GceName | None = None
     disk_type: DiskType | None = None
-    additional_labels: dict[str, str] | None = None
+    additional_labels: Labels | None = None
     encryption: Encryption | None = None
     vm_attachment_details: VmAttachmentDetails | None = None
 
 
 class DiskImageDefaults(ApiModel):
-    source_image: str
+    source_image: ResourcePath
 
 
 class BootDiskDefaults(ApiModel):
     image: DiskImageDefaults | None = None
-    disk_name: str | None = None
+    disk_name: GceName | None = None
     disk_type: DiskType | None = None
-    device_name: str | None = None
+    device_name: GceName | None = None
     encryption: Encryption | None = None
 
 
 class DisksMigrationVmTargetDefaults(ApiModel):
-    vm_name: str
-    machine_type_series: str | None = None
-    machine_type: str
-    network_tags: list[str] | None = None
-    network_interfaces: list[NetworkInterface] | None = None
-    service_account: str | None = None
+    vm_name: GceName
+    machine_type_series: GceName | None = None
+    machine_type: GceName
+    network_tags: NetworkTags | None = None
+    network_interfaces: NetworkInterfaces | None = None
+    service_account: Email | None = None
     compute_scheduling: ComputeScheduling | None = None
     secure_boot: bool | None = None
     enable_vtpm: bool | None = None
     enable_integrity_monitoring: bool | None = None
-    metadata: dict[str, str] | None = None
-    additional_licenses: list[str] | None = None
-    hostname: str | None = None
-    labels: dict[str, str] | None = None
+    metadata: Metadata | None = None
+    additional_licenses: Licenses | None = None
+    hostname: Hostname | None = None
+    labels: Labels | None = None
     boot_disk_defaults: BootDiskDefaults | None = None
     encryption: Encryption | None = None
 
@@ -244,7 +278,7 @@ _ONE_VM_TARGET = validations(
 class ComputeEngineDisksTargetDefaults(ApiModel):
     model_config = ConfigDict(json_schema_extra=_ONE_VM_TARGET)
 
-    zone: str | None = None
+    zone: GceName | None = None
     disks_target_defaults: Empty | None = None
     vm_target_defaults: DisksMigrationVmTargetDefaults | None = None
     target_project: str | None = Field(
@@ -255,19 +289,19 @@ class ComputeEngineDisksTargetDefaults(ApiModel):
             "a TargetProject in the MigratingVm's namespace either way."
         ),
     )
-    disks: list[PersistentDiskDefaults] | None = None
+    disks: list[PersistentDiskDefaults] | None = Field(default=None, max_length=MAX_DISKS, json_schema_extra=ATOMIC)
 
 
 class PersistentDisk(ApiModel):
     source_disk_number: int | None = None
-    disk_uri: str | None = None
+    disk_uri: ResourcePath | None = None
 
 
 class DisksMigrationVmTargetDetails(ApiModel):
-    vm_uri: str | None = None
+    vm_uri: ResourcePath | None = None
 
 
 class ComputeEngineDisksTargetDetails(ApiModel):
     disks_target_details: Empty | None = None
     vm_target_details: DisksMigrationVmTargetDetails | None = None
-    disks: list[PersistentDisk] | None = None
+    disks: list[PersistentDisk] | None = Field(default=None, max_length=MAX_DISKS, json_schema_extra=ATOMIC)

@@ -21,6 +21,7 @@ from clonejob_operator.api.base import (
     exactly_one,
     validations,
 )
+from clonejob_operator.api.bounds import ATOMIC, MAX_LABELS, Argument, LabelValue
 
 RunStrategy = Literal["Always", "Halted", "Manual", "RerunOnFailure", "Once"]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
@@ -84,8 +85,8 @@ class OsAdaptation(ApiModel):
     """A batch/v1 Job that mounts the prepared disks and adapts the guest OS before the VM starts."""
 
     image: str = Field(min_length=1, max_length=1024)
-    command: list[str] | None = Field(default=None, max_length=64)
-    args: list[str] | None = Field(default=None, max_length=256)
+    command: list[Argument] | None = Field(default=None, max_length=64, json_schema_extra=ATOMIC)
+    args: list[Argument] | None = Field(default=None, max_length=256, json_schema_extra=ATOMIC)
     service_account_name: Name | None = None
     backoff_limit: int | None = Field(default=None, ge=0, le=20, description="Default 0: a failed run fails the job.")
 
@@ -116,7 +117,9 @@ class KubevirtTargetDefaults(ApiModel):
     memory: str | None = Field(
         default=None, pattern=QUANTITY, max_length=64, description="Guest memory. Default 2Gi, unless instancetype."
     )
-    labels: dict[str, str] | None = Field(default=None, description="Labels for the VM and its instances.")
+    labels: dict[str, LabelValue] | None = Field(
+        default=None, max_length=MAX_LABELS, description="Labels for the VM and its instances."
+    )
     networks: list[Network] | None = Field(
         default=None,
         max_length=16,

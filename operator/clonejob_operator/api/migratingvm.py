@@ -12,17 +12,13 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, exactly_one, validations
+from clonejob_operator.api.bounds import MAX_DISKS, Duration, Word
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
+from clonejob_operator.api.states import State
 
 TARGET_MEMBERS = ["kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults"]
-
-
-MAX_DISKS = 64
-"""The most disks a MigratingVm's sync may have, and so a clone may make."""
-MAX_PRODUCTS = MAX_DISKS + 2
-"""The most products one CloneJob may make: a disk per snapshot, the OS adaptation Job and the VM."""
 
 
 class MigratingVmState(StrEnum):
@@ -73,21 +69,21 @@ class LastSync(ApiModel):
 
 
 class CycleStep(ApiModel):
-    initializing_replication: dict[str, int] | None = None
+    initializing_replication: dict[str, int] | None = Field(default=None, max_length=16)
     replicating: dict[str, int] | None = Field(
-        default=None, description="totalBytes, replicatedBytes and the average rates, as in the seed."
+        default=None, max_length=16, description="totalBytes, replicatedBytes and the average rates, as in the seed."
     )
-    post_processing: dict[str, int] | None = None
+    post_processing: dict[str, int] | None = Field(default=None, max_length=16)
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
 
 
 class ReplicationCycle(ApiModel):
-    name: str | None = None
+    name: Word | None = None
     cycle_number: int | None = None
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
-    total_pause_duration: str | None = Field(default=None, description="A google.protobuf.Duration, e.g. 3.5s.")
+    total_pause_duration: Duration | None = Field(default=None, description="A google.protobuf.Duration, e.g. 3.5s.")
     progress_percent: int | None = Field(default=None, ge=0, le=100)
     steps: list[CycleStep] | None = Field(default=None, max_length=16)
     state: Literal["STATE_UNSPECIFIED", "RUNNING", "PAUSED", "FAILED", "SUCCEEDED"] | None = None
@@ -104,7 +100,7 @@ class CloneJobSummary(ApiModel):
         description="The CloneJob's metadata.uid (an addition to the seed): tells a job from a later namesake.",
     )
     create_time: Timestamp | None = None
-    state: str | None = Field(default=None, max_length=32)
+    state: State | None = None
     state_time: Timestamp | None = None
     end_time: Timestamp | None = None
     error: RpcStatus | None = None

@@ -20,7 +20,7 @@ class SecretKeyRef(ApiModel):
 
 
 class TargetProjectSpec(ApiModel):
-    project: str = Field(pattern=PROJECT_ID, description="The target Google Cloud project ID.")
+    project: str = Field(pattern=PROJECT_ID, max_length=30, description="The target Google Cloud project ID.")
     credentials_secret_ref: SecretKeyRef | None = Field(
         default=None,
         description=(
