@@ -4,7 +4,6 @@ the operator's own identity lent only when it is told to."""
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, cast
 
 import kubernetes
@@ -17,7 +16,7 @@ from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects
 from tests.integration.conftest import _serves_core, chart_identity
-from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
+from tests.integration.kit import World, manifest, running_operator, service_account_key, settings_for, wait_for
 
 KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
 
@@ -83,24 +82,8 @@ def test_the_api_server_rejects_a_bad_target_project(kube: Kube, namespace: str)
 
 
 def _service_account_key() -> str:
-    """A service-account key file as Google issues them (its private key made here, never used to sign)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "my-proj-123",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "cloner@my-proj-123.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    return base64.b64encode(json.dumps(info).encode()).decode()
+    """A service-account key file as Google issues them, base64 as a Secret holds it."""
+    return base64.b64encode(service_account_key("k1")[0]).decode()
 
 
 @pytest.mark.parametrize("granted", ["with the Secret rule", "without it"])
