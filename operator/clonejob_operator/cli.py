@@ -14,7 +14,7 @@ from pathlib import Path
 import kopf
 import kubernetes
 
-from clonejob_operator import crdgen
+from clonejob_operator import crdgen, retries
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.leadership import Election, own_identity, own_namespace
@@ -245,8 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     election = _leader_election(args)
     settings = _settings(args, election.identity if election else own_identity())
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("leaderelection").setLevel(logging.INFO if args.verbose else logging.WARNING)  # a line a retry
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose else logging.ERROR)  # its retries: ours say it
     try:
         kube = connect(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:

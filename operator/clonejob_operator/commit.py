@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names, recentjobs
@@ -30,11 +31,12 @@ from clonejob_operator.effects import (
     RemoveFinalizer,
 )
 from clonejob_operator.events import EventPoster
-from clonejob_operator.faults import api_message, classify
+from clonejob_operator.faults import NO_ANSWER, api_message, classify
 from clonejob_operator.journal import Journal
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, NotLeading, merge_patch, ref_of, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Job
 from clonejob_operator.observe import Observer
+from clonejob_operator.reasons import Reason
 from clonejob_operator.roster import Entry, Roster
 from clonejob_operator.targets.catalog import Drivers
 
@@ -98,11 +100,30 @@ class Committer:
         elif isinstance(effect, CreateProduct | DeleteProduct):
             self._product(job, done, effect)
         elif isinstance(effect, Record):
-            recentjobs.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
+            self._record(job, effect)
         elif isinstance(effect, PostEvent):
             level = logging.WARNING if effect.type == "Warning" else logging.INFO
             job_log(job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
             self.events.post(ref_of(done.body), effect.type, effect.reason, effect.message)
+
+    def _refresh(self, kind: Kind, namespace: str, name: str) -> None:
+        """Read an object again into the cache, so that the next look starts from the truth; an outage
+        leaves the cache as it was (the next look meets the outage itself)."""
+        try:
+            self.kube.refresh(kind, namespace, name)
+        except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+            log.debug("cannot read %s %s/%s again: %s", kind.kind, namespace, name, error)
+
+    def _record(self, job: Job, effect: Record) -> None:
+        """Best effort, as recentCloneJobs is: a refusal is told, an outage is not (it is told once elsewhere)."""
+        try:
+            recentjobs.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
+        except ApiException as error:
+            job_log(
+                job, logging.WARNING, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, api_message(error)
+            )
+        except NO_ANSWER as error:
+            job_log(job, logging.DEBUG, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, error)
 
     def _finalizer(self, job: Job, done: Committed, add: bool) -> None:
         meta = done.body["metadata"]
@@ -128,11 +149,11 @@ class Committer:
             claimed = migrating_vm is not None and recentjobs.claim(
                 self.kube, job.namespace, migrating_vm, effect.summary, holds
             )
-        except ApiException as error:
+        except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:  # a refusal, or NO_ANSWER
             self.journal.failed(job.uid, classify(error, f"claiming MigratingVm {mvm}"))
             raise Stop() from None
         if not claimed:
-            self.kube.refresh(MIGRATING_VM, job.namespace, mvm)  # it changed, or is held: read it again
+            self._refresh(MIGRATING_VM, job.namespace, mvm)  # it changed, or is held: read it again
             raise Stop()
 
     def _status(self, job: Job, done: Committed, effect: PatchStatus) -> None:
@@ -149,8 +170,14 @@ class Committer:
             if status_of(error) not in (400, 422):
                 raise
             why = api_message(error)
-            job_log(job, logging.WARNING, "the API server refused its status: %s", why)
-            self.journal.refused(job.uid, why)
+            if self.journal.refused(job.uid, why) < 2:
+                job_log(job, logging.WARNING, "the API server refused its status: %s", why)
+                raise Stop() from None
+            # Refused again, in the same words, even the failure that says so: nothing can be written to it.
+            self.journal.give_up(job.uid, done.body["metadata"]["resourceVersion"])
+            message = f"its status cannot be written ({why}); left as it is until it changes: fix or delete it"
+            job_log(job, logging.ERROR, "%s", message)
+            self.events.post(ref_of(done.body), "Warning", Reason.UNWRITABLE, message)
             raise Stop() from None
         self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
 
@@ -163,13 +190,13 @@ class Committer:
             if code == 404:
                 raise Stop() from None  # gone meanwhile
             if code == 409:
-                self.kube.refresh(CLONE_JOB, job.namespace, job.name)  # somebody wrote first
+                self._refresh(CLONE_JOB, job.namespace, job.name)  # somebody wrote first
                 raise Stop() from None
             if code in (400, 422):
                 raise
             self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
             raise Stop() from None
-        except OSError as error:
+        except NO_ANSWER as error:  # an outage: a fact for the next look, which comes with the backoff
             self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
             raise Stop() from None
 

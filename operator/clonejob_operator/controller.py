@@ -26,6 +26,7 @@ from clonejob_operator.kube import (
 )
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.retries import RETRIES
 from clonejob_operator.roster import Entry, Key
 from clonejob_operator.settings import Settings
 from clonejob_operator.waits import Trigger
@@ -73,6 +74,7 @@ class Controller:
         that the caches are complete: admission may count on them from then on.
         """
         self.synced.set()
+        RETRIES.answered()
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         if deleted:

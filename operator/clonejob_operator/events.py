@@ -12,6 +12,7 @@ import time
 
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_operator.faults import NO_ANSWER
 from clonejob_operator.kube import KubeClient, NotLeading, status_of
 from clonejob_operator.timestamps import format_time, now
 
@@ -61,6 +62,6 @@ class EventPoster:
             return False
         except NotLeading:  # the Lease was lost a moment ago: the next leader tells the story on
             return False
-        except OSError as error:  # connection trouble: the job goes on
-            log.warning("cannot post an Event: %s", error)
+        except NO_ANSWER as error:  # connection trouble: the job goes on (and says so at DEBUG: an outage is told once)
+            log.debug("cannot post an Event: %s", error)
             return False

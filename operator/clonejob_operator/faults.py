@@ -62,6 +62,9 @@ class Fault:
         return JobError(self.code, self.message)
 
 
+NO_ANSWER: tuple[type[BaseException], ...] = (OSError, urllib3.exceptions.HTTPError)
+"""No answer from the API server (refused, reset, timed out, the client's retries used up): transient."""
+
 Classifier = Callable[[BaseException], "Fault | None"]
 """A target's own mapping of its library's exceptions (Google's credential errors, say); None: not mine."""
 
@@ -80,7 +83,7 @@ def classify(error: BaseException, doing: str, extra: Iterable[Classifier] = ())
         return Fault(FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION, f"{doing}: {error}")
     if isinstance(error, ApiException):
         return _api_fault(error, doing)
-    if isinstance(error, urllib3.exceptions.HTTPError | OSError | TimeoutError):
+    if isinstance(error, NO_ANSWER):
         return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, f"{doing}: {type(error).__name__}: {_short(error)}")
     return Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, f"{doing}: unexpected {type(error).__name__}: {_short(error)}")
 

@@ -19,6 +19,7 @@ from clonejob_operator.kube import (
     VOLUME_SNAPSHOT,
     Kind,
 )
+from clonejob_operator.retries import Backoffs
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
@@ -132,6 +133,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     out.watching.client_timeout = 330
     out.watching.connect_timeout = 30
     out.networking.request_timeout = 60
+    out.networking.error_backoffs = Backoffs()  # retried as long as an outage lasts; see retries.py
     out.networking.connect_timeout = 30
     out.posting.enabled = False  # transitions are posted as Events by the reconciler, 403-tolerant
     out.execution.max_workers = workers  # only the login handler is synchronous; reconciles have their own pool

@@ -21,6 +21,10 @@ class Entry:
     created: tuple[ResourceRef, ...] = ()
     fault: Fault | None = None
     refused_write: str | None = None
+    refusals: int = 0
+    """How many status writes in a row the API server refused with the same words."""
+    unwritable: str | None = None
+    """The resourceVersion at which the job was found unwritable: it is left alone until it changes."""
     last_write: datetime | None = None
 
 
@@ -47,9 +51,22 @@ class Journal:
         with self._lock:
             self._entries[uid] = replace(self._entries.get(uid, Entry()), fault=fault)
 
-    def refused(self, uid: str, why: str) -> None:
+    def refused(self, uid: str, why: str) -> int:
+        """A refused status write; how many in a row were refused with these words."""
         with self._lock:
-            self._entries[uid] = replace(self._entries.get(uid, Entry()), refused_write=why)
+            entry = self._entries.get(uid, Entry())
+            count = entry.refusals + 1 if entry.refused_write == why else 1
+            self._entries[uid] = replace(entry, refused_write=why, refusals=count)
+            return count
+
+    def give_up(self, uid: str, resource_version: str) -> None:
+        with self._lock:
+            self._entries[uid] = replace(self._entries.get(uid, Entry()), unwritable=resource_version)
+
+    def unwritable(self, uid: str, resource_version: str) -> bool:
+        """Whether the job was found unwritable as it is now (any change of it gives it another try)."""
+        with self._lock:
+            return self._entries.get(uid, Entry()).unwritable == resource_version
 
     def wrote(self, uid: str, at: datetime, recorded: Sequence[ResourceRef] = ()) -> None:
         """The status was written at ``at``; a product it now records is no longer news (from then on the
@@ -58,7 +75,7 @@ class Journal:
         with self._lock:
             entry = self._entries.get(uid, Entry())
             created = tuple(r for r in entry.created if (r.api_version, r.kind, r.name, r.namespace) not in known)
-            self._entries[uid] = replace(entry, created=created, last_write=at, refused_write=None)
+            self._entries[uid] = replace(entry, created=created, last_write=at, refused_write=None, refusals=0)
 
     def forget(self, uid: str) -> None:
         with self._lock:

@@ -82,11 +82,12 @@ def _transition(job: Job, world: World, settings: Settings, decision: Decision, 
     state = status.current
     if state.terminal:
         return None
-    if state is State.STATE_UNSPECIFIED:  # recorded as PENDING before anything else happens to it
-        status.name = names.resource_name(job.namespace, job.migrating_vm, job.name)
-        status.create_time = format_time(job.created)
-        if job.resource_version.isdigit():
+    if state is State.STATE_UNSPECIFIED:  # recorded before anything else happens to it
+        status.name = status.name or names.resource_name(job.namespace, job.migrating_vm, job.name)
+        status.create_time = status.create_time or format_time(job.created)
+        if job.resource_version.isdigit() and status.created_revision is None:
             status.created_revision = int(job.resource_version)
+    if state is State.STATE_UNSPECIFIED and not job.spec_error:  # as PENDING, unless what is stored is unusable
         _enter(decision, State.PENDING, now, Reason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
         return Activity.waiting(WaitReason.PENDING, f"waiting to clone MigratingVm {job.migrating_vm}")
     if world.refused_write and status.error is None:

@@ -19,3 +19,5 @@ class Reason(StrEnum):
     FAILED = "Failed"
     SUCCEEDED = "Succeeded"
     DONE = "Done"
+    UNWRITABLE = "Unwritable"
+    """The API server refuses every status write (an object stored under a looser schema, say)."""

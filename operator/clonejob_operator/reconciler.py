@@ -78,6 +78,8 @@ class Reconciler:
         if body is None:
             return Outcome(finished=True)
         job = read_job(body)
+        if self.journal.unwritable(job.uid, job.resource_version):
+            return Outcome(finished=True)  # nothing can be written to it as it is; its next change wakes it
         world = self.observer.observe(job, body)
         decision = machine.decide(job, world, self.settings)
         self.cache.roster.waiting(job.uid, decision.wait)

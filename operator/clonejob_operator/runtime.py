@@ -17,6 +17,7 @@ import functools
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -26,9 +27,10 @@ from aiohttp import web
 
 from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
-from clonejob_operator.kube import Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
 from clonejob_operator.leadership import Candidate, Election
 from clonejob_operator.metrics import Metrics
+from clonejob_operator.retries import RETRIES
 from clonejob_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class Process:
                      election.namespace, election.name)  # fmt: skip
             # The term ends when the fence lapses (no renewal within the renew deadline), on this process's
             # own clock, or when the client gives the Lease up, whichever comes first.
-            await self._term(lost.wait(), _lapsed(candidate))
+            await self._term(lost, candidate)
             if self._stopping.is_set():
                 return
             candidate.resign()
@@ -102,16 +104,69 @@ class Process:
                 election.name,
             )
 
-    async def _term(self, *ends: Awaitable[object]) -> None:
-        """Run kopf and the controller until one of ``ends`` is done (the Lease is lost) or the process stops."""
+    async def _term(self, lost: asyncio.Event | None = None, candidate: Candidate | None = None) -> None:
+        """Run kopf and the controller until the Lease is lost or the process stops.
+
+        kopf ends its run when a watch fails for good (a ``404 page not found`` while a restarted API
+        server registers its CRDs, say). The term then starts them again, with fresh caches, after a
+        pause that doubles up to 30 s; the kinds watched before are waited for (30 s at most), so that
+        none falls back to polling for want of a moment's patience.
+        """
         assert self._stopping is not None
-        settings = self.launch.settings
-        fence = self.kube.fence
-        controller = Controller.assemble(self.kube, settings, self.metrics, fence=fence)
-        namespaces = list(settings.namespaces)
-        stop_flag, ready = asyncio.Event(), asyncio.Event()
+        stopping = self._stopping
+
+        def ends() -> list[Awaitable[object]]:
+            out: list[Awaitable[object]] = [stopping.wait()]
+            out += [lost.wait()] if lost is not None else []
+            out += [_lapsed(candidate)] if candidate is not None else []
+            return out
+
+        def ended() -> bool:
+            gone = lost is not None and lost.is_set()
+            return stopping.is_set() or gone or (candidate is not None and not candidate.fence.holding())
+
         self.leading = True
         self.metrics.term(leading=True)
+        watched: frozenset[Kind] = frozenset()
+        pause = 1.0
+        try:
+            while not ended():
+                try:
+                    controller = await asyncio.to_thread(self._assemble, watched)
+                except Exception as error:  # discovery got no answer: the API server is not back yet
+                    log.warning("cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause)
+                    await _first(asyncio.sleep(pause), *ends())
+                    pause = min(pause * 2, 30.0)
+                    continue
+                watched = frozenset(controller.cache.watched)
+                began = time.monotonic()
+                crash = await self._run(controller, ends())
+                if crash is None or ended():
+                    return
+                pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
+                log.warning("the watches failed (%s); starting them again in %.0fs, with fresh caches",
+                            _short(crash), pause)  # fmt: skip
+                log.debug("the watches failed", exc_info=crash)
+                await _first(asyncio.sleep(pause), *ends())
+        finally:
+            self.leading = False
+            self.metrics.term(leading=False)
+
+    def _assemble(self, watched: frozenset[Kind]) -> Controller:
+        """A fresh controller, once the API server serves the CloneJobs and MigratingVms again, and (30 s
+        at most) the kinds the last run watched: a restarted server registers its CRDs a moment late."""
+        wanted = {CLONE_JOB, MIGRATING_VM, *watched}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and set(self.kube.servable(tuple(wanted))) != wanted:
+            time.sleep(1)
+        return Controller.assemble(self.kube, self.launch.settings, self.metrics, fence=self.kube.fence)
+
+    async def _run(self, controller: Controller, ends: list[Awaitable[object]]) -> BaseException | None:
+        """One run of kopf: None when it was stopped (or caught a signal itself), else what made it fail."""
+        assert self._stopping is not None
+        settings = self.launch.settings
+        namespaces = list(settings.namespaces)
+        stop_flag, ready = asyncio.Event(), asyncio.Event()
         operator = asyncio.create_task(
             kopf.operator(
                 registry=build_registry(controller, self.kube.configuration),
@@ -127,21 +182,29 @@ class Process:
         # kopf takes SIGTERM and SIGINT for itself at start; once it runs, they are ours again, and we stop it
         # through its stop flag (kopf's own signal path leaves its stop-flag waiter hanging for 5 s).
         signals = asyncio.create_task(_then(ready.wait(), self._own_signals), name="own signals")
+        failed, why = asyncio.Event(), []
+
+        def failing(message: str) -> None:  # on the loop's thread, from kopf's log line, before kopf goes on
+            why.append(message)
+            stop_flag.set()  # never a run that ends without it: kopf would SIGKILL the process 10 minutes later
+            failed.set()
+
+        RETRIES.on_failed_run = failing
         try:
-            await _first(operator, self._stopping.wait(), *ends)
+            await _first(operator, failed.wait(), *ends)
         finally:
+            RETRIES.on_failed_run = None
             signals.cancel()
-            self.leading = False
-            self.metrics.term(leading=False)
-            if not operator.done():
-                stop_flag.set()
-                await asyncio.wait([operator])
-            elif not stop_flag.is_set():
-                self._stopping.set()  # kopf ended on its own (it caught SIGTERM or SIGINT): so does the process
+            stopped = stop_flag.is_set() or not operator.done()
+            stop_flag.set()
+            await _settle(operator)
             self._own_signals()  # kopf installed its own handlers for its run
+        if why:
+            return RuntimeError(why[0])
         crash = operator.exception() if operator.done() and not operator.cancelled() else None
-        if crash is not None:
-            raise crash
+        if crash is None and not stopped:
+            self._stopping.set()  # kopf ended on its own without an error: it caught SIGTERM or SIGINT
+        return crash
 
     def _own_signals(self) -> None:
         assert self._stopping is not None
@@ -171,6 +234,22 @@ class Process:
         await runner.setup()
         await web.TCPSite(runner, url.hostname or "0.0.0.0", url.port or 80).start()
         return runner
+
+
+async def _settle(operator: asyncio.Task[None]) -> None:
+    """Let kopf's run end; after a failed watch some of its tasks may hang in a re-authentication that
+    never comes (its credentials task is gone): cancel it, and at worst leave it behind."""
+    await asyncio.wait([operator], timeout=10)
+    if not operator.done():
+        operator.cancel()
+        await asyncio.wait([operator], timeout=5)
+    if not operator.done():
+        log.debug("kopf's run did not end within 15s of its stop; left behind")
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200] if text else ''}"
 
 
 async def _lapsed(candidate: Candidate) -> None:

@@ -1,0 +1,115 @@
+"""kopf's retried requests: retried for as long as an outage lasts, and told once.
+
+kopf retries a failed request (a watch, a list) on a schedule that ends after about a minute, and
+logs an ERROR line for every request and every attempt: an outage of the API server is seven lines
+a second, then the watches give up. Here the schedule goes on every 2 s for as long as the outage
+lasts (a watch resumes within 2 s of the server's return), and the lines become one WARNING once
+the trouble has lasted a moment, then at most one per 10 s, and one INFO line when the server
+answers again. A 429 at start (the server's storage still initialising) that a retry gets past
+within the moment stays at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+RETRY_EVERY = 2.0
+
+
+class Backoffs:
+    """kopf's ``error_backoffs``: 0.5 s, 1 s, then every 2 s without end. Each request iterates afresh."""
+
+    def __iter__(self) -> Iterator[float]:
+        yield 0.5
+        yield 1.0
+        while True:
+            yield RETRY_EVERY
+
+
+class RetryLog(logging.Filter):
+    """A handler filter that condenses kopf's "Request attempt #N failed; will retry" lines."""
+
+    def __init__(self, grace: float = 2.0, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.grace, self.interval, self.clock = grace, interval, clock
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        """When the current run of failed attempts began (None: the server answers)."""
+        self._failed = 0
+        self._warned_at: float | None = None
+        self.on_failed_run: Callable[[str], None] | None = None
+        """Told, on kopf's own thread and before kopf acts on it, that a watch failed for good: kopf has no
+        hook for it but this line. The runtime raises kopf's stop flag then (a run that ends without it
+        makes kopf schedule a SIGKILL of the process ten minutes later) and starts the watches again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if FAILED_RUN.match(message):
+            hook = self.on_failed_run
+            if hook is not None:
+                hook(message)
+            return _quiet(record)  # the term says it once, without a traceback, and starts them again
+        if not message.startswith("Request attempt #") or "failed; will retry" not in message:
+            return True
+        now = self.clock()
+        with self._lock:
+            if self._since is None:
+                self._since, self._failed, self._warned_at = now, 0, None
+            self._failed += 1
+            lasted = now - self._since
+            if lasted < self.grace or (self._warned_at is not None and now - self._warned_at < self.interval):
+                return _quiet(record)
+            self._warned_at = now
+            failed = self._failed
+        detail = message.split("will retry: ", 1)[-1]
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.msg = "the API server has not answered for %.0fs (%d attempts retried, the last: %s); retrying every %gs"
+        record.args = (lasted, failed, detail[:300], RETRY_EVERY)
+        record.exc_info = record.exc_text = None
+        return True
+
+    def answered(self) -> None:
+        """Something came back from the API server: an outage that was told of ends with one line."""
+        if self._since is None:  # the usual case, without taking the lock
+            return
+        with self._lock:
+            since, warned = self._since, self._warned_at
+            self._since = None
+        if since is not None and warned is not None:
+            log.info("the API server answers again, after %.0fs", self.clock() - since)
+
+
+FAILED_RUN = re.compile(
+    r"^(Watcher for \S+ has failed|Multidimensional multitasker has failed"
+    r"|Request attempt #\d+(/\d+)? failed; (TCP|SSL) closed; will re-authenticate"
+    r"|Unresolved resources cannot be served)"
+)
+"""kopf's lines (ERROR, with a traceback) when a watch fails for good and its run ends, and when its
+other watches then find their session closed under them; and its WARNING that a kind it was given is
+not served (a restarted API server that has not registered the CRDs yet): the run would watch nothing."""
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """Shown at DEBUG, without its traceback, when the operator runs --verbose; dropped otherwise."""
+    if not logging.getLogger().isEnabledFor(logging.DEBUG) and not logging.getLogger("kopf").isEnabledFor(
+        logging.DEBUG
+    ):
+        return False
+    record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+    record.exc_info, record.exc_text = None, None
+    return True
+
+
+RETRIES = RetryLog()
+"""The process's one filter: installed on the log handlers by the command, told of answers by the controller."""
+
+
+def install(logger: logging.Logger | None = None) -> None:
+    for handler in (logger or logging.getLogger()).handlers:
+        if RETRIES not in handler.filters:
+            handler.addFilter(RETRIES)
