@@ -35,6 +35,17 @@ def run_command(kubeconfig: str, namespace: str, *flags: str) -> list[str]:
     return [*cli, "--resync-interval", "60", *flags]
 
 
+def terminate(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as Kubernetes stops a pod; SIGKILL after 30 s without an exit."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def child_env() -> dict[str, str]:
     """The test's environment without an ambient KUBECONFIG: the process uses only the cluster it is given."""
     return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
@@ -97,13 +108,7 @@ class Replica:
         return at
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process)
         self._reader.join(5)
 
 

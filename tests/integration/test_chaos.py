@@ -1,0 +1,194 @@
+"""Chaos: the operator SIGKILLed at random moments and started again, while jobs are created, cancelled and
+deleted at random, products get ready after random delays or fail, and hundreds of other jobs' products
+lie around; and the API server stopped mid-run. Quick in CI; ``--long`` (or CLONEJOB_TEST_LONG=1) for
+the long runs that the README reports."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+from clonejob_operator import names
+from clonejob_operator.api.clonejob import FINISHED, State
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from tests.conftest import Outage
+from tests.integration.chaotic import ChaosInfrastructure, KilledOperator, leftovers
+from tests.integration.history import History
+from tests.integration.kit import World, wait_for
+
+MAX_ACTIVE = 4
+
+
+def seeded() -> tuple[int, random.Random]:
+    seed = int(os.environ.get("CLONEJOB_TEST_SEED") or random.SystemRandom().getrandbits(32))
+    return seed, random.Random(seed)
+
+
+class Actor(threading.Thread):
+    """Creates the jobs one by one at random moments, and cancels or deletes some at random moments."""
+
+    def __init__(self, world: World, rng: random.Random, jobs: int, vms: int) -> None:
+        super().__init__(daemon=True)
+        self.world, self.rng, self.jobs, self.vms = world, rng, jobs, vms
+        self.created: dict[str, str] = {}
+        """job name -> uid."""
+        self.cancelled: set[str] = set()
+        self.deleted: set[str] = set()
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            for index in range(self.jobs):
+                name = f"cj-{index}"
+                body = self.world.clone_job(name, migrating_vm=f"mvm-{self.rng.randrange(self.vms)}")
+                self.created[name] = body["metadata"]["uid"]
+                time.sleep(self.rng.uniform(0.02, 0.3))  # the moment of the next user action, at random
+                if self.rng.random() < 0.25:
+                    self._disturb(self.rng.choice(sorted(set(self.created) - self.deleted)))
+        except Exception as error:  # surfaced by the test
+            self.error = error
+
+    def _disturb(self, name: str) -> None:
+        if self.rng.random() < 0.6:
+            self.world.kube.patch(CLONE_JOB, self.world.namespace, name, {"spec": {"cancel": True}})
+            self.cancelled.add(name)
+        else:
+            self.world.delete(CLONE_JOB, name)
+            self.deleted.add(name)
+
+
+def violations(world: World, history: History, actor: Actor, noise: dict[str, str]) -> list[str]:
+    """Every invariant, checked at the end; what the watch saw was checked as it came."""
+    out = [f"went backwards: {b}" for b in history.backwards]
+    if history.most_active > MAX_ACTIVE:
+        out.append(f"{history.most_active} jobs held products at once (--max-active {MAX_ACTIVE})")
+    if history.most_per_migrating_vm > 1:
+        out.append("two jobs of one MigratingVm ran at once")
+    products: dict[str, list[str]] = {}
+    now_noise = {}
+    for kind in (DATA_VOLUME, VIRTUAL_MACHINE):
+        for item in world.products(kind):
+            ref = f"{kind.kind}/{item['metadata']['name']}"
+            if ref in noise:
+                now_noise[ref] = item["metadata"]["resourceVersion"]
+                continue
+            products.setdefault((item["metadata"].get("labels") or {}).get(names.LABEL_JOB_UID, ""), []).append(ref)
+    if now_noise != noise:
+        out.append(f"other jobs' leftovers were touched: {sorted(set(noise) ^ set(now_noise))[:5]}")
+    by_uid = {uid: name for name, uid in actor.created.items()}
+    for uid, refs in products.items():
+        name = by_uid.get(uid)
+        if name is None:
+            out.append(f"products of no job: {refs}")
+        elif history.last(name) != State.SUCCEEDED:
+            out.append(f"{name} ended {history.last(name) or 'unseen'} but left {refs}")
+        elif sorted(refs) != [f"DataVolume/{name}-disk-0", f"VirtualMachine/{name}"]:
+            out.append(f"{name} SUCCEEDED with {refs}")
+    for name, uid in actor.created.items():
+        if history.last(name) == State.SUCCEEDED and uid not in products:
+            out.append(f"{name} SUCCEEDED but its clone is gone")
+        if name not in history.gone and history.last(name) not in FINISHED:
+            out.append(f"{name} is neither finished nor gone: {history.last(name)}")
+    return out
+
+
+def test_chaos_kills_cancels_deletes_and_leftovers(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str, tmp_path: Path, long_run: bool
+) -> None:
+    seed, rng = seeded()
+    jobs, kills, vms, noise_count = (500, 200, 40, 600) if long_run else (40, 20, 12, 200)
+    for index in range(vms):
+        world.migrating_vm(f"mvm-{index}")
+    noise = leftovers(world, noise_count, rng)
+    actor = Actor(world, rng, jobs, vms)
+    operator = KilledOperator(cluster_kubeconfig, namespace, tmp_path / "operator.log", "--max-active", str(MAX_ACTIVE))
+    with (
+        History(kube, namespace) as history,
+        ChaosInfrastructure(kube, namespace, rng, fail_rate=0.1, most_delay=1.5) as infrastructure,
+        operator,
+    ):
+        actor.start()
+        while operator.kills < kills or actor.is_alive():
+            time.sleep(rng.uniform(1.0, 3.0))  # the moment of the next kill, at random
+            operator.kill()
+            operator.start()
+        actor.join()
+        assert actor.error is None, actor.error
+        names_ = sorted(actor.created)
+        wait_for(lambda: history.settled(names_), 900 if long_run else 180, "every job to finish or go")
+    found = violations(world, history, actor, noise)
+    outcomes = {state: history.count(state) for state in (State.SUCCEEDED, State.FAILED, State.CANCELLED)}
+    print(
+        f"chaos (seed {seed}): {operator.kills} kills, {len(actor.created)} jobs "
+        f"({len(actor.cancelled)} cancelled, {len(actor.deleted)} deleted by the actor, "
+        f"{infrastructure.failed} disks failed), {noise_count} leftovers; outcomes {outcomes}, "
+        f"gone {len(history.gone)}; {len(found)} violations"
+    )
+    assert found == [], f"seed {seed}: {found[:10]}"
+    assert operator.kills >= kills and outcomes[State.SUCCEEDED] > 0
+
+
+def test_chaos_api_outage(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str, tmp_path: Path, outage: Outage, long_run: bool
+) -> None:
+    """The API server stopped mid-run and started again: jobs move within 5 s of its return, the log holds at
+    most one WARNING per 10 s of outage and no traceback."""
+    seed, rng = seeded()
+    lengths = [rng.uniform(5, 75) for _ in range(4)] if long_run else [rng.uniform(5, 15)]
+    operator = KilledOperator(cluster_kubeconfig, namespace, tmp_path / "operator.log", "--log-format", "full")
+    figures = []
+    with operator:
+        for round_, length in enumerate(lengths):
+            moved, warned = _outage_round(world, operator, outage, f"cj-{round_}", length)
+            figures.append((length, moved, len(warned)))
+            assert moved <= 5, f"jobs moved {moved:.1f}s after the API server returned"
+            assert len(warned) <= int(length // 10) + 1, warned
+    assert not [line for _, line in operator.lines if "Traceback" in line], "no traceback in the log"
+    for length, moved, count in figures:
+        print(f"outage (seed {seed}) of {length:.0f}s: jobs moved {moved:.2f}s after its end; {count} WARNING lines")
+
+
+def _outage_round(
+    world: World, operator: KilledOperator, outage: Outage, prefix: str, length: float
+) -> tuple[float, list[str]]:
+    """Jobs wait on their disks; the API server goes for ``length`` seconds; the disks finish as it returns.
+    How long the jobs took to move on after its return, and the WARNING lines logged during the outage."""
+    jobs = [f"{prefix}-{index}" for index in range(4)]
+    for name in jobs:
+        world.migrating_vm(f"mvm-{name}")
+        world.clone_job(name, migrating_vm=f"mvm-{name}")
+    for name in jobs:
+        world.wait_object(DATA_VOLUME, f"{name}-disk-0", 60)
+    began = time.monotonic()
+    outage.stop()
+    time.sleep(length)  # the outage's length: held on purpose, not a wait for a result
+    outage.start()
+    back = time.monotonic()
+    for name in jobs:
+        wait_for(lambda n=name: _finish(world, n), 30, f"marking {name}'s disk")  # type: ignore[misc]
+    wait_for(lambda: all(_step(world, n) == "instantiatingMigratedVm" for n in jobs), 30, "the next step")
+    moved = time.monotonic() - back
+    during = [line for at, line in operator.lines if began <= at <= back]
+    warned = [line for line in during if any(f"[{level}" in line for level in ("WARNING", "ERROR", "CRITICAL"))]
+    for name in jobs:
+        world.ready_vm(name)
+    wait_for(lambda: all(world.state(n) == State.SUCCEEDED for n in jobs), 60, "every job to succeed")
+    return moved, warned
+
+
+def _finish(world: World, name: str) -> bool:
+    try:
+        world.finish_disks(name)
+        return True
+    except Exception:  # the server's first answers after a start may be 429 or 404
+        return False
+
+
+def _step(world: World, name: str) -> str | None:
+    try:
+        return str(world.status(name).get("currentStep"))
+    except Exception:
+        return None
