@@ -15,7 +15,7 @@ from clonejob_operator.codes import Code
 from clonejob_operator.kube import DATA_VOLUME, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
-from tests.mock.test_adaptation import NS, SETTINGS, Runner, _setup
+from tests.mock.test_refusals import NS, SETTINGS, Runner, _setup
 
 STATUS = "patch /apis/vmmigration.dev/v1/namespaces/ns/clonejobs/cj/status"
 
