@@ -147,6 +147,20 @@ def operator_kube(kube: Kube, namespace: str) -> Kube:
     return chart_identity(kube, namespace, permissions.NAMESPACED)
 
 
+def token_kube(kube: Kube, namespace: str, account: str) -> Kube:
+    """A client speaking as ServiceAccount ``namespace/account``, with a token issued for it (an hour)."""
+    k = kubernetes.client
+    request = k.AuthenticationV1TokenRequest(spec=k.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    issued = kube.core.create_namespaced_service_account_token(account, namespace, request)
+    assert issued.status is not None
+    configuration = kubernetes.client.Configuration()
+    configuration.host = kube.configuration.host
+    configuration.ssl_ca_cert = kube.configuration.ssl_ca_cert
+    configuration.verify_ssl = kube.configuration.verify_ssl
+    configuration.api_key = {"authorization": f"Bearer {issued.status.token}"}
+    return Kube(configuration)
+
+
 def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any]) -> Kube:
     """A client speaking as a new ServiceAccount of ``namespace`` whose Role there holds ``granted``."""
     k = kubernetes.client
@@ -166,15 +180,6 @@ def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any]) -> Kube:
             subjects=[k.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
         ),
     )
-    request = k.AuthenticationV1TokenRequest(spec=k.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-    issued = kube.core.create_namespaced_service_account_token(account, namespace, request)
-    assert issued.status is not None
-    token = issued.status.token
-    configuration = kubernetes.client.Configuration()
-    configuration.host = kube.configuration.host
-    configuration.ssl_ca_cert = kube.configuration.ssl_ca_cert
-    configuration.verify_ssl = kube.configuration.verify_ssl
-    configuration.api_key = {"authorization": f"Bearer {token}"}
-    identity = Kube(configuration)
+    identity = token_kube(kube, namespace, account)
     CHART_IDENTITIES.add(id(identity))
     return identity

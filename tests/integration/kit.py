@@ -89,6 +89,7 @@ class OperatorThread:
                         settings=operator_settings(self.settings.namespaces),
                         standalone=True,
                         namespaces=list(self.settings.namespaces),
+                        clusterwide=not self.settings.namespaces,
                         stop_flag=self.stop_flag,
                         ready_flag=self.ready_flag,
                     )
