@@ -122,7 +122,7 @@ class _Refusals(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
-        if "403" in text or "Forbidden" in text or "forbidden" in text:
+        if ("403" in text and "Compute Engine answered 403" not in text) or "orbidden" in text:  # Kubernetes' 403s
             self.seen.append(f"{record.name}: {text[:300]}")
 
 

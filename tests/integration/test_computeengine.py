@@ -46,10 +46,10 @@ VM = {
 
 
 def test_vm_target_makes_the_disks_then_the_instance(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         job = world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "SUCCEEDED", timeout=30)
     uid = job["metadata"]["uid"]
@@ -70,13 +70,13 @@ def test_vm_target_makes_the_disks_then_the_instance(
     assert next(s for s in status["steps"] if "preparingVmDisks" in s)["progressPercent"] == 100
 
 
-def test_disks_only(kube: Kube, world: World, namespace: str, fake: FakeCompute) -> None:
+def test_disks_only(kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute) -> None:
     _world(
         world,
         {"disksTargetDefaults": {}, "disks": [{"sourceDiskNumber": 1, "diskName": "data"}]},
         "computeEngineDisksTargetDefaults",
     )
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "SUCCEEDED", timeout=30)
     assert [name for (_, _, name) in fake.disks] == ["data"] and not fake.instances  # only the disks it lists
@@ -88,10 +88,10 @@ def test_disks_only(kube: Kube, world: World, namespace: str, fake: FakeCompute)
     ]
 
 
-def test_disks_with_a_vm(kube: Kube, world: World, namespace: str, fake: FakeCompute) -> None:
+def test_disks_with_a_vm(kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute) -> None:
     vm = {"vmName": "attached", "machineType": "e2-medium"}
     _world(world, {"vmTargetDefaults": vm}, "computeEngineDisksTargetDefaults")
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "SUCCEEDED", timeout=30)
     (instance,) = fake.instances.values()
@@ -101,11 +101,11 @@ def test_disks_with_a_vm(kube: Kube, world: World, namespace: str, fake: FakeCom
 
 @pytest.mark.parametrize("step", ["preparingVmDisks", "instantiatingMigratedVm"])
 def test_cancel_during_a_step_removes_everything(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute, step: str
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute, step: str
 ) -> None:
     fake.op_delay = 3.0 if step == "preparingVmDisks" else 0.2
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         world.wait_step("cj", step, timeout=30)
         if step == "instantiatingMigratedVm":
@@ -137,11 +137,18 @@ def test_cancel_during_a_step_removes_everything(
     ],
 )
 def test_failures_become_google_rpc_codes_and_nothing_is_left(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute, arrange: Any, code: int, words: str
+    kube: Kube,
+    operator_kube: Kube,
+    world: World,
+    namespace: str,
+    fake: FakeCompute,
+    arrange: Any,
+    code: int,
+    words: str,
 ) -> None:
     arrange(fake)
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "FAILED", timeout=30)
     assert status["error"]["code"] == code and words in status["error"]["message"], status["error"]
@@ -149,24 +156,26 @@ def test_failures_become_google_rpc_codes_and_nothing_is_left(
 
 
 def test_a_server_error_is_retried_and_a_cut_insert_is_not_made_twice(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
     """The insert happens, then the answer is lost (503): the next look finds the disk (by its name and
     the job's uid label) and goes on with it; a 500 on a read is retried. Nothing is made twice."""
     fake.inject("POST", "disks", 503, "backend error", "backendError", perform=True)
     fake.inject("GET", "instances", 500, "internal error", times=1)
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         world.wait_state("cj", "SUCCEEDED", timeout=40)
     # The disk whose insert answer was lost is found on the next look and adopted: no second insert.
     assert len(fake.disks) == 2 and len(fake.inserts("disks")) == 2
 
 
-def test_cleanup_finds_an_orphan_by_its_label(kube: Kube, world: World, namespace: str, fake: FakeCompute) -> None:
+def test_cleanup_finds_an_orphan_by_its_label(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
+) -> None:
     fake.op_delay = 3.0
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         job = world.clone_job("cj", migrating_vm="web")
         world.wait_step("cj", "preparingVmDisks", timeout=15)
         # The job has announced its inserts (they are recorded before they are sent): something of it
@@ -181,11 +190,11 @@ def test_cleanup_finds_an_orphan_by_its_label(kube: Kube, world: World, namespac
 
 
 def test_a_name_taken_by_someone_else_fails_already_exists_and_is_left_alone(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
     fake.add_disk(PROJECT, ZONE, "web-clone-disk-0", {"owner": "somebody"})
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "FAILED", timeout=30)
     assert status["error"]["code"] == 6 and "left alone" in status["error"]["message"]
@@ -193,10 +202,10 @@ def test_a_name_taken_by_someone_else_fails_already_exists_and_is_left_alone(
 
 
 def test_after_success_nothing_touches_the_products(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         world.wait_state("cj", "SUCCEEDED", timeout=30)
         seen = len(fake.requests)
@@ -206,15 +215,15 @@ def test_after_success_nothing_touches_the_products(
 
 
 def test_an_operator_stopped_mid_step_and_started_again_makes_nothing_twice(
-    kube: Kube, world: World, namespace: str, fake: FakeCompute
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
     fake.op_delay = 2.0
     _world(world, VM)
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.clone_job("cj", migrating_vm="web")
         wait_for(lambda: len(fake.inserts("disks")) == 2, 15, "both disk inserts")
     # Gone while the operations run; the next operator finds the recorded operations and the disks.
-    with running_operator(kube, _settings(namespace, fake)):
+    with running_operator(operator_kube, _settings(namespace, fake)):
         world.wait_state("cj", "SUCCEEDED", timeout=30)
     assert len(fake.disks) == 2 and len(fake.instances) == 1
     assert len(fake.inserts("disks")) == 2 and len(fake.inserts("instances")) == 1
