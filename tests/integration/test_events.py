@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_operator import permissions
 from clonejob_operator.kube import Kube
-from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.conftest import chart_identity
+from tests.integration.kit import CHART_IDENTITIES, StateRecorder, World, running_operator, settings_for, wait_for
 
 
 def _events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
@@ -40,3 +44,22 @@ def test_each_transition_is_one_event_about_the_clonejob(
             lambda: (lambda got: got if got == wanted else None)(_events(kube, namespace, "cj")), 10, "Events"
         )
     assert seen == wanted
+
+
+def test_a_role_without_events_costs_one_warning_line_and_nothing_else(
+    kube: Kube, world: World, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    granted = [rule for rule in permissions.NAMESPACED if rule.resources != ("events",)]
+    identity = chart_identity(kube, namespace, granted)
+    CHART_IDENTITIES.discard(id(identity))  # its 403s are the point here
+    world.migrating_vm("web-1")
+    caplog.set_level(logging.WARNING)
+    with running_operator(identity, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+        world.clone_job("cj")
+        world.finish_disks("cj")
+        world.ready_vm("cj")
+        world.wait_state("cj", "SUCCEEDED")
+        assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("clonejob")]
+    assert warned == ["cannot post Events (API answered 403); carrying on without them"]
+    assert _events(kube, namespace, "cj") == []
