@@ -53,6 +53,8 @@ class Committed:
     """The CloneJob as the last write left it."""
     again: bool = False
     """Look again at once (a conflict, a failed effect)."""
+    wrote_status: bool = False
+    """Whether the decision's status was written (only then did its transitions happen)."""
 
 
 class Committer:
@@ -180,6 +182,7 @@ class Committer:
             self.events.post(ref_of(done.body), "Warning", Reason.UNWRITABLE, message)
             raise Stop() from None
         self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
+        done.wrote_status = True
 
     def _write(self, job: Job, write: Callable[[], Body], body: Body) -> Body:
         """A conditional write of the CloneJob: a conflict or an outage asks for another look."""

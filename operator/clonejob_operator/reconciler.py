@@ -88,7 +88,8 @@ class Reconciler:
         finished = status.current.terminal and not committed.again
         if finished:
             self.journal.forget(job.uid)
-        self.metrics.decided(job.status, status)
+        if committed.wrote_status:  # a decision whose write met a conflict is decided again: counted once
+            self.metrics.decided(job.status, status)
         self._log_progress(job, status)
         return Outcome(
             finished=finished,

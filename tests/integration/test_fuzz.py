@@ -34,6 +34,7 @@ BASES: dict[Kind, Node] = {
 TARGETS = ("kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults")
 
 
+@functools.cache
 def spec_schema(kind: Kind) -> Node:
     for crd in crdgen.all_crds().values():
         if crd["spec"]["names"]["plural"] == kind.plural:
