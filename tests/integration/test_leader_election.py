@@ -85,10 +85,12 @@ def test_two_replicas_one_actor(
         other = next(r for r in both if r is not first)
         wait_for(lambda: history.count(State.SUCCEEDED) == len(jobs), 180, "every job to succeed")
         assert leader(both) is first, "the leader kept its Lease throughout"
+        done_at = time.monotonic()  # after this the replicas stop, and the Lease is handed over: fine
     assert history.most_active == 2, "the limit was reached and never passed"
     assert history.most_per_migrating_vm == 1
     assert history.backwards == []
-    assert other.terms() == [] and not other.said("CloneJob "), "the follower never acted"
+    acted = [at for at in other.terms() if at < done_at] + [at for at, _ in other.said("CloneJob ") if at < done_at]
+    assert acted == [], "the follower never acted while the leader led"
     events = clone_job_events(kube, namespace)
     assert {e.reporting_instance for e in events} == {first.identity}, "every transition has one writer"
     twice = [k for k, n in Counter((e.involved_object.name, e.reason) for e in events).items() if n > 1]
