@@ -234,6 +234,25 @@ def _settings(args: argparse.Namespace, instance: str) -> Settings:
     )
 
 
+FULL_FORMAT = "[%(asctime)s] %(name)s [%(levelname)s] %(message)s"
+"""kopf's full format, with logger names whole (kopf cuts them at 20 characters)."""
+QUIET = {"kopf.activities": logging.WARNING, "kopf._core.engines.activities": logging.WARNING}
+"""kopf's lines about its own start ("Activity ... succeeded", "Initial authentication ..."): DEBUG's business."""
+
+
+def configure_logging(log_format: str, verbose: bool) -> None:
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
+    if log_format == "full":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logging.Formatter(FULL_FORMAT))
+    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
+    logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("leaderelection").setLevel(logging.INFO if verbose else logging.WARNING)  # a line a retry
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)  # its retries: ours say it
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "crds":
@@ -244,11 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--workers must be 1 or more")
     election = _leader_election(args)
     settings = _settings(args, election.identity if election else own_identity())
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
-    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
-    logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    logging.getLogger("leaderelection").setLevel(logging.INFO if args.verbose else logging.WARNING)  # a line a retry
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose else logging.ERROR)  # its retries: ours say it
+    configure_logging(args.log_format, args.verbose)
     try:
         kube = connect(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, WATCHED, Kind, Kube
 from clonejob_operator.leadership import Candidate, Election
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.retries import RETRIES
@@ -53,6 +53,7 @@ class Process:
         self.candidate = Candidate(kube.api_client, launch.election) if launch.election else None
         self.leading = False
         self._stopping: asyncio.Event | None = None
+        self._unwatched: set[Kind] = set()
 
     async def run(self) -> None:
         self._stopping = asyncio.Event()
@@ -139,6 +140,7 @@ class Process:
                     pause = min(pause * 2, 30.0)
                     continue
                 watched = frozenset(controller.cache.watched)
+                self._say_unwatched(watched)
                 began = time.monotonic()
                 crash = await self._run(controller, ends())
                 if crash is None or ended():
@@ -151,6 +153,20 @@ class Process:
         finally:
             self.leading = False
             self.metrics.term(leading=False)
+
+    def _say_unwatched(self, watched: frozenset[Kind]) -> None:
+        """Once per kind and process: a kind the API server does not serve is looked at, not watched."""
+        for kind in sorted(set(WATCHED) - watched - self._unwatched, key=lambda k: k.plural):
+            self._unwatched.add(kind)
+            log.warning(
+                "%s.%s/%s is not served (its CRD is absent), so it is not watched: a job waiting on one is "
+                "looked at every %gs (a request each time) instead of woken by a change; install the CRD and "
+                "restart the operator to watch it",
+                kind.plural,
+                kind.group,
+                kind.version,
+                self.launch.settings.poll_interval,
+            )
 
     def _assemble(self, watched: frozenset[Kind]) -> Controller:
         """A fresh controller, once the API server serves the CloneJobs and MigratingVms again, and (30 s

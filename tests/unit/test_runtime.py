@@ -1,0 +1,24 @@
+"""runtime: what the process says about kinds it cannot watch, once each."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kubernetes.client import Configuration
+
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, WATCHED, Kube
+from clonejob_operator.metrics import Metrics
+from clonejob_operator.runtime import Launch, Process
+from clonejob_operator.settings import Settings
+
+
+def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest.LogCaptureFixture) -> None:
+    process = Process(Kube(Configuration()), Launch(Settings(poll_interval=5.0)), Metrics())
+    caplog.set_level(logging.WARNING, logger="clonejob_operator.runtime")
+    process._say_unwatched(frozenset({CLONE_JOB, MIGRATING_VM}))
+    process._say_unwatched(frozenset({CLONE_JOB, MIGRATING_VM}))  # the next term: nothing new to say
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == len(WATCHED) - 2
+    (datavolumes,) = [m for m in said if m.startswith(f"{DATA_VOLUME.plural}.{DATA_VOLUME.group}")]
+    assert "is not served" in datavolumes and "every 5s" in datavolumes and "install the CRD" in datavolumes
