@@ -16,9 +16,7 @@ KINDS = {"CloneJob": CLONE_JOB, "MigratingVm": MIGRATING_VM}
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_sample_is_accepted(kube: Kube, namespace: str, path: Path) -> None:
     doc = yaml.safe_load(path.read_text())
-    if "kind" not in doc:
-        assert doc == {"spec": {"cancel": True}}
-        return
+    assert {"apiVersion", "kind", "metadata"} <= set(doc), "samples/ holds manifests only: kubectl applies it whole"
     kind = KINDS[doc["kind"]]
     doc["metadata"]["namespace"] = namespace
     created = kube.call(
@@ -32,3 +30,12 @@ def test_sample_is_accepted(kube: Kube, namespace: str, path: Path) -> None:
         field_validation="Strict",
     )
     assert created["spec"] == {**doc["spec"], **({"cancel": False} if kind is CLONE_JOB else {})}
+
+
+def test_the_cancel_patch_is_kept_apart_and_cancels(kube: Kube, namespace: str) -> None:
+    patch = yaml.safe_load((SAMPLES.parent / "patches" / "cancel.yaml").read_text())
+    job = {"apiVersion": CLONE_JOB.api_version, "kind": "CloneJob", "metadata": {"name": "cj"}, "spec": {}}
+    job["spec"] = {"migratingVm": "web-1"}
+    kube.create(CLONE_JOB, namespace, job)
+    patched = kube.patch(CLONE_JOB, namespace, "cj", patch)
+    assert patched["spec"]["cancel"] is True
