@@ -267,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         kube = connect(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:
-        logging.getLogger("clonejob_operator").error("cannot reach a cluster: %s", error)
+        where = args.kubeconfig or os.environ.get("KUBECONFIG") or "in-cluster configuration"
+        logging.getLogger("clonejob_operator").error("cannot reach a cluster (kubeconfig: %s): %s", where, error)
         return 1
     try:  # kopf discovers resources once when watching named namespaces: the CRDs must be there first
         kube.await_served([CLONE_JOB, MIGRATING_VM], timeout=args.crd_timeout)

@@ -54,7 +54,7 @@ def test_run_without_a_cluster_exits_1_with_a_message(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     missing = tmp_path / "nope"
     assert cli.main(["run", "--kubeconfig", str(missing), "-n", "x"]) == 1
-    assert any("cannot reach a cluster" in r.getMessage() for r in caplog.records)
+    assert any("cannot reach a cluster" in r.getMessage() and str(missing) in r.getMessage() for r in caplog.records)
 
 
 def test_leader_election_takes_controller_runtimes_flags(monkeypatch: pytest.MonkeyPatch) -> None:
