@@ -17,6 +17,11 @@ CHART = Path(__file__).resolve().parents[2] / "charts" / "clonejob-operator"
 
 @pytest.fixture(scope="session")
 def helm() -> str:
+    return find_helm()
+
+
+def find_helm() -> str:
+    """$HELM, else helm on PATH; without either the test skips (fails with CLONEJOB_TEST_REQUIRE_HELM=1)."""
     found = os.environ.get("HELM") or shutil.which("helm")
     if not found:
         if os.environ.get("CLONEJOB_TEST_REQUIRE_HELM") == "1":

@@ -5,8 +5,6 @@ and one for the Lease) as a real process. A 403 anywhere fails the test."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import Kube
-from tests.chart.conftest import CHART, run_helm
+from tests.chart.conftest import CHART, find_helm, run_helm
 from tests.integration.conftest import _serves_core, token_kube
 from tests.integration.kit import CHART_IDENTITIES, World, running_operator, settings_for, wait_for
 from tests.integration.replicas import Replica
@@ -29,12 +27,7 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 def helm_binary(kube: Kube, namespace: str) -> str:
     if not _serves_core(kube, namespace):
         pytest.skip("this API server has no RBAC (a CRD-only server)")
-    found = os.environ.get("HELM") or shutil.which("helm")
-    if not found:
-        if os.environ.get("CLONEJOB_TEST_REQUIRE_HELM") == "1":
-            pytest.fail("no helm: set HELM or put helm on PATH")
-        pytest.skip("no helm: set HELM or put helm on PATH")
-    return found
+    return find_helm()
 
 
 @pytest.fixture
