@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lark import Lark, Token, Transformer, UnexpectedInput
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from clonejob_operator.api.clonejob import State
 from clonejob_operator.jobs import read_job
@@ -92,24 +92,24 @@ class _Build(Transformer[Token, Any]):
         super().__init__()
         self.text = text
 
-    def value(self, items: list[Token]) -> str:
-        token = items[0]
-        return token[1:-1].replace('\\"', '"') if token.type == "ESCAPED_STRING" else str(token)
+    def value(self, items: list[Token]) -> Token:
+        return items[0]  # kept as a token, so that an error can point at it
 
     def comparison(self, items: list[Any]) -> tuple[Predicate, list[Comparison]]:
-        field, op, value = items
+        field, op, token = items
+        value = token[1:-1].replace('\\"', '"') if token.type == "ESCAPED_STRING" else str(token)
         if str(field) not in FIELDS:
             raise _point(self.text, field, f"unknown field {str(field)!r}; fields: {', '.join(sorted(FIELDS))}")
         name, comparator = str(field), str(op)
         if name in STRINGS and comparator not in ("=", "!="):
             raise _point(self.text, op, f"{name} takes = or !=, not {comparator}")
         if name == "state" and value not in {s.value for s in State}:
-            raise _point(self.text, field, f"no state {value!r}; states: {', '.join(s.value for s in State)}")
+            raise _point(self.text, token, f"no state {value!r}; states: {', '.join(s.value for s in State)}")
         if name in TIMES:
             try:
                 moment = parse_time(value)
             except ValueError:
-                raise _point(self.text, field, f"{name} needs an RFC 3339 timestamp, not {value!r}") from None
+                raise _point(self.text, token, f"{name} needs an RFC 3339 timestamp, not {value!r}") from None
             return _time_test(name, comparator, moment), []
         equal = comparator == "="
         return (lambda body: (field_of(body, name) == value) is equal), [Comparison(name, comparator, value)]
@@ -153,7 +153,64 @@ def _time_test(field: str, op: str, moment: datetime) -> Predicate:
 
 def _point(text: str, token: Token, why: str) -> FilterError:
     column = getattr(token, "column", None) or 1
+    return _at(text, column, why)
+
+
+def _at(text: str, column: int, why: str) -> FilterError:
     return FilterError(f"{why}\n  {text}\n  {' ' * (column - 1)}^")
+
+
+EXPECTED = {
+    "COMPARATOR": "a comparator (= != < <= > >=)",
+    "FIELD": "a field",
+    "WORD": "a value",
+    "ESCAPED_STRING": "a value",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "AND": "AND",
+    "OR": "OR",
+    "NOT": "NOT",
+    "MINUS": "-",
+}
+
+
+def _expected(names: set[str]) -> str:
+    words = sorted({EXPECTED.get(name, name) for name in names})
+    return " or ".join(words) if words else "nothing more"
+
+
+def _unclosed(text: str) -> int | None:
+    """The column of the first '(' outside quotes that no ')' closes, or None."""
+    opened: list[int] = []
+    quoted = False
+    for index, char in enumerate(text):
+        if char == '"' and (index == 0 or text[index - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char == "(":
+            opened.append(index + 1)
+        elif not quoted and char == ")" and opened:
+            opened.pop()
+    return opened[0] if opened else None
+
+
+def _unreadable(text: str, error: UnexpectedInput) -> FilterError:
+    """Point at the token the parser could not take, and say what it expected there."""
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "$END":
+            unclosed = _unclosed(text)
+            if unclosed is not None and "RPAR" in error.expected:
+                return _at(text, unclosed, "this '(' is never closed")
+            return _at(text, len(text) + 1, f"the filter ends early: expected {_expected(set(error.expected))}")
+        if token.type == "RPAR" and not error.expected & {"RPAR"}:
+            return _point(text, token, "this ')' closes no '('")
+        return _point(text, token, f"unexpected {str(token)!r}: expected {_expected(set(error.expected))}")
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.column - 1]
+        if char == '"':
+            return _at(text, error.column, "this quote is never closed")
+        return _at(text, error.column, f"cannot read {char!r} here: expected {_expected(set(error.allowed))}")
+    return _at(text, getattr(error, "column", 1) or 1, "cannot read the filter here")
 
 
 def parse_filter(text: str) -> Filter:
@@ -161,8 +218,7 @@ def parse_filter(text: str) -> Filter:
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as error:
-        column = getattr(error, "column", 1) or 1
-        raise FilterError(f"cannot read the filter here\n  {text}\n  {' ' * (column - 1)}^") from None
+        raise _unreadable(text, error) from None
     try:
         test, pushed = _Build(text).transform(tree)
     except Exception as error:  # lark wraps errors raised in callbacks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -16,15 +17,18 @@ import kubernetes
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_operator.api.base import DNS_SUBDOMAIN
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import State
 from clonejob_operator.jobs import read_job
-from clonejob_operator.kube import CLONE_JOB, Body, Kube, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, status_of
 from clonejob_operator.listing import FilterError, Order, field_of, field_selector, order_key, parse_filter
 from clonejob_operator.timestamps import format_duration, now, parse_time
 
 FINISHED = tuple(sorted(state.value for state in FINISHED_STATES))
 BAR = 20
+BROKEN_PIPE = 141
+"""The exit status of a process that SIGPIPE ended, as kubectl's when its reader goes away."""
 
 
 class PluginError(Exception):
@@ -67,8 +71,9 @@ def timeline(body: Body, moment: datetime) -> str:
     return "\n".join(lines)
 
 
-def table(items: Sequence[Body], moment: datetime) -> str:
-    rows = [("NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE")]
+def table(items: Sequence[Body], moment: datetime, namespaces: bool = True) -> str:
+    """The list as kubectl prints one: a NAMESPACE column only across namespaces."""
+    rows: list[tuple[str, ...]] = [("NAMESPACE", "NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE")]
     for item in items:
         job = read_job(item)
         rows.append(
@@ -82,15 +87,44 @@ def table(items: Sequence[Body], moment: datetime) -> str:
                 _ago(item["metadata"].get("creationTimestamp"), moment),
             )
         )
+    if not namespaces:
+        rows = [row[1:] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
     )
 
 
+def without_managed_fields(body: Body) -> Body:
+    """The object as kubectl prints it by default: ``metadata.managedFields`` left out."""
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    return {**body, "metadata": metadata}
+
+
+def dump(document: Any, output: str) -> str:
+    text = json.dumps(document, indent=2) if output == "json" else yaml.safe_dump(document, sort_keys=False)
+    return text.rstrip()
+
+
+def name_problem(name: str) -> str | None:
+    """Why NAME cannot be an object's name (a lowercase RFC 1123 subdomain), in the API server's words."""
+    if len(name) > 253:
+        return "must be no more than 253 characters"
+    if not re.fullmatch(DNS_SUBDOMAIN, name):
+        return (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+            "and must start and end with an alphanumeric character"
+        )
+    return None
+
+
 class Plugin:
-    def __init__(self, kube: Kube, namespace: str, out: TextIO) -> None:
+    def __init__(self, kube: Kube, namespace: str, out: TextIO, show_managed_fields: bool = False) -> None:
         self.kube, self.namespace, self.out = kube, namespace, out
+        self.show_managed_fields = show_managed_fields
+
+    def _shown(self, body: Body) -> Body:
+        return dict(body) if self.show_managed_fields else without_managed_fields(body)
 
     def _get(self, name: str) -> Body:
         body = self.kube.get(CLONE_JOB, self.namespace, name)
@@ -98,7 +132,18 @@ class Plugin:
             raise PluginError(f"CloneJob {name} not found in namespace {self.namespace}")
         return body
 
-    def create(self, migrating_vm: str, name: str | None) -> int:
+    def create(self, migrating_vm: str, name: str | None, wait_for_vm: bool = False) -> int:
+        """Create a CloneJob of a MigratingVm that exists (or, with ``wait_for_vm``, of one still to come)."""
+        for what, value in (("MigratingVm", migrating_vm), ("--name", name)):
+            problem = name_problem(value) if value is not None else None
+            if problem:
+                raise PluginError(f"{what} {value!r} is not a valid name: {problem}")
+        if not wait_for_vm and self.kube.get(MIGRATING_VM, self.namespace, migrating_vm) is None:
+            raise PluginError(
+                f"MigratingVm {migrating_vm} not found in namespace {self.namespace}: nothing to clone; "
+                "pass --wait-for-vm to create the CloneJob anyway (it waits for the MigratingVm, "
+                "up to the operator's pending deadline)"
+            )
         meta: dict[str, Any] = {"namespace": self.namespace}
         meta.update({"name": name} if name else {"generateName": f"{migrating_vm}-clone-"})
         body = {
@@ -108,14 +153,22 @@ class Plugin:
             "spec": {"migratingVm": migrating_vm},
         }
         created = self.kube.create(CLONE_JOB, self.namespace, body)
-        print(f"clonejob.vmmigration.dev/{created['metadata']['name']} created", file=self.out)
+        print(
+            f"clonejob.vmmigration.dev/{created['metadata']['name']} created in namespace {self.namespace}",
+            file=self.out,
+        )
         return 0
 
-    def get(self, name: str, migrating_vm: str | None = None) -> int:
+    def get(self, name: str, migrating_vm: str | None = None, output: str = "timeline") -> int:
         body = self._get(name)
         if migrating_vm is not None and (body.get("spec") or {}).get("migratingVm") != migrating_vm:
             raise PluginError(f"CloneJob {name} of MigratingVm {migrating_vm} not found in namespace {self.namespace}")
-        print(timeline(body, now()), file=self.out)
+        if output in ("json", "yaml"):
+            print(dump(self._shown(body), output), file=self.out)
+        elif output == "name":
+            print(f"clonejob.vmmigration.dev/{body['metadata']['name']}", file=self.out)
+        else:
+            print(timeline(body, now()), file=self.out)
         return 0
 
     def list(self, query: Query) -> int:
@@ -151,23 +204,29 @@ class Plugin:
         else:
             items.sort(key=lambda i: (i["metadata"]["namespace"], i["metadata"].get("creationTimestamp", "")))
         token = str((listing.get("metadata") or {}).get("continue") or "")
-        self._print_list(items, token, query.output)
+        self._print_list(items, token, query)
         return 0
 
-    def _print_list(self, items: Sequence[Body], token: str, output: str) -> None:
+    def _print_list(self, items: Sequence[Body], token: str, query: Query) -> None:
+        output = query.output
         if output in ("json", "yaml"):
             response = {
-                "cloneJobs": [dict(item) for item in items],
+                "cloneJobs": [self._shown(item) for item in items],
                 "nextPageToken": token,
             }  # the seed's ListCloneJobsResponse
-            text = json.dumps(response, indent=2) if output == "json" else yaml.safe_dump(response, sort_keys=False)
-            print(text.rstrip(), file=self.out)
+            print(dump(response, output), file=self.out)
             return
         if output == "name":
             for item in items:
                 print(f"clonejob.vmmigration.dev/{item['metadata']['name']}", file=self.out)
             return
-        print(table(items, now()) if items else "No CloneJobs found.", file=self.out)
+        if items:
+            print(table(items, now(), namespaces=query.all_namespaces), file=self.out)
+        else:
+            print(
+                "No CloneJobs found." if query.all_namespaces else f"No CloneJobs found in namespace {self.namespace}.",
+                file=self.out,
+            )
         if token:
             print(f"Next page token: {token}", file=self.out)
 
@@ -215,17 +274,26 @@ def _live(body: Body) -> str:
     return f"{job.status.state or ''} {bar(job.status.progress_percent)} {job.doing}".rstrip()
 
 
-def _connection_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+def _connection_flags(parser: argparse.ArgumentParser, default: Any, across: bool = True) -> None:
     """The flags kubectl takes before or after the verb: after it they win, before it they are the default."""
     parser.add_argument("-n", "--namespace", default=default, help="default: the current context's namespace")
     parser.add_argument("--kubeconfig", default=default, help="default: $KUBECONFIG or ~/.kube/config")
     parser.add_argument("--context", default=default, help="the kubeconfig context to use")
+    if across:
+        parser.add_argument(
+            "-A",
+            "--all-namespaces",
+            action="store_true",
+            default=default if default is not None else False,
+            help="list: across all namespaces",
+        )
+
+
+def _managed_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-A",
-        "--all-namespaces",
+        "--show-managed-fields",
         action="store_true",
-        default=default if default is not None else False,
-        help="list across all namespaces",
+        help="with -o json|yaml: keep metadata.managedFields (left out by default, as kubectl does)",
     )
 
 
@@ -233,17 +301,32 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kubectl clonejob", description=__doc__)
     _connection_flags(top, None)
     after = argparse.ArgumentParser(add_help=False)
-    _connection_flags(after, argparse.SUPPRESS)
+    _connection_flags(after, argparse.SUPPRESS, across=False)
+    across = argparse.ArgumentParser(add_help=False)
+    _connection_flags(across, argparse.SUPPRESS)
     commands = top.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="clone a MigratingVm", parents=[after])
     create.add_argument("migrating_vm", metavar="MIGRATINGVM")
     create.add_argument("--name", help="default: MIGRATINGVM-clone-<random>")
+    create.add_argument(
+        "--wait-for-vm",
+        action="store_true",
+        help="create the CloneJob even though the MigratingVm does not exist yet (the job waits for it)",
+    )
     get = commands.add_parser("get", help="a CloneJob's state and step timeline", parents=[after])
     get.add_argument("name", metavar="NAME", help="a name, or namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    get.add_argument(
+        "-o",
+        "--output",
+        choices=["timeline", "json", "yaml", "name"],
+        default="timeline",
+        help="the step timeline (default), the object as json or yaml, or its name",
+    )
+    _managed_fields(get)
     listing = commands.add_parser(
         "list",
         help="CloneJobs in the namespace (or all), the seed's list",
-        parents=[after],
+        parents=[across],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=LIST_HELP,
     )
@@ -254,6 +337,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--page-size", type=int, default=0, metavar="N", help="at most N jobs per page")
     listing.add_argument("--page-token", help="the page after the one that printed this token")
     listing.add_argument("-o", "--output", choices=["table", "json", "yaml", "name"], default="table")
+    _managed_fields(listing)
     cancel = commands.add_parser("cancel", help="cancel a CloneJob", parents=[after])
     cancel.add_argument("name", metavar="NAME")
     cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")
@@ -275,12 +359,25 @@ def _namespace(explicit: str | None, kubeconfig: str | None, context: str | None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    args = parser().parse_args(argv)
     stream = out or sys.stdout
+    try:
+        code = _main(argv, stream)
+        stream.flush()
+        return code
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as kubectl does
+        if stream is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not complain again
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None, stream: TextIO) -> int:
+    args = parser().parse_args(argv)
     try:
         kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:
-        print(f"error: cannot load a kubeconfig: {error}", file=sys.stderr)
+        where = args.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        print(f"error: cannot load a kubeconfig ({where}): {error}", file=sys.stderr)
         return 1
     namespace = _namespace(args.namespace, args.kubeconfig, args.context)
     name = getattr(args, "name", None)
@@ -291,12 +388,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         except PluginError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    plugin = Plugin(kube, namespace, stream)
+    plugin = Plugin(kube, namespace, stream, show_managed_fields=getattr(args, "show_managed_fields", False))
     try:
         if args.command == "create":
-            return plugin.create(args.migrating_vm, args.name)
+            return plugin.create(args.migrating_vm, args.name, wait_for_vm=args.wait_for_vm)
         if args.command == "get":
-            return plugin.get(name or "", parent)
+            return plugin.get(name or "", parent, output=args.output)
         if args.command == "list":
             return plugin.list(_query(args))
         return plugin.cancel(args.name, args.wait, args.timeout)

@@ -254,6 +254,15 @@ class World:
         )
         return self.status(name)
 
+    def wait_reason(self, name: str, reason: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Until a condition of CloneJob ``name`` gives ``reason``."""
+        wait_for(
+            lambda: any(c.get("reason") == reason for c in self.status(name).get("conditions", [])),
+            timeout,
+            f"CloneJob {name} to say {reason}",
+        )
+        return self.status(name)
+
     def wait_gone(self, kind: Kind, name: str, timeout: float = 30.0) -> None:
         wait_for(lambda: self.get(kind, name) is None, timeout, f"{kind.kind} {name} to disappear")
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from clonejob_operator import plugin
 from clonejob_operator.kube import CLONE_JOB, Kube
 from tests.integration.kit import World, running_operator, settings_for
+
+PLUGIN = (sys.executable, "-m", "clonejob_operator.plugin")
 
 
 def run(kubeconfig: str, *args: str) -> tuple[int, str]:
@@ -18,9 +24,17 @@ def run(kubeconfig: str, *args: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def test_create_get_list(kube: Kube, world: World, namespace: str, cluster_kubeconfig: str) -> None:
+def test_create_get_list(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(cluster_kubeconfig, "-n", namespace, "create", "web-1")
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"error: MigratingVm web-1 not found in namespace {namespace}"), err
+    assert world.kube.list(CLONE_JOB, namespace) == [], "refused: nothing created"
+    world.migrating_vm("web-1")
     code, out = run(cluster_kubeconfig, "-n", namespace, "create", "web-1")
     assert code == 0 and out.startswith("clonejob.vmmigration.dev/web-1-clone-")
+    assert out.rstrip().endswith(f" created in namespace {namespace}")
     generated = out.split("/")[1].split()[0]
     assert world.job(generated)["spec"] == {"migratingVm": "web-1", "cancel": False}
     code, out = run(cluster_kubeconfig, "-n", namespace, "create", "web-1", "--name", "mine")
@@ -29,7 +43,7 @@ def test_create_get_list(kube: Kube, world: World, namespace: str, cluster_kubec
         world.wait_state("mine", "PENDING")
         code, out = run(cluster_kubeconfig, "-n", namespace, "get", "mine")
         assert code == 0 and f"CloneJob {namespace}/mine  (MigratingVm web-1)" in out and "State:    PENDING" in out
-    code, out = run(cluster_kubeconfig, "list", "-A", "--state", "PENDING")
+    code, out = run(cluster_kubeconfig, "list", "-A")
     names = {(line.split()[0], line.split()[1]) for line in out.splitlines()[1:]}
     assert {(namespace, "mine"), (namespace, generated)} <= names
 
@@ -74,9 +88,60 @@ def test_flags_after_the_verb_the_seeds_resource_name_and_the_servers_words(
     assert code == 0 and f"CloneJob {namespace}/mine  (MigratingVm web-1)" in out
     code, _ = run(cluster_kubeconfig, "get", f"namespaces/{namespace}/migratingVms/web-2/cloneJobs/mine")
     assert code == 1 and "CloneJob mine of MigratingVm web-2 not found" in capsys.readouterr().err
-    code, _ = run(cluster_kubeconfig, "create", "Not_A_Name", "--name", "bad", "-n", namespace)
+    code, _ = run(cluster_kubeconfig, "create", "web-1", "--name", "mine", "--wait-for-vm", "-n", namespace)
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("error: CloneJob bad: spec.migratingVm: Invalid value"), err
+    assert code == 1 and err.startswith('error: CloneJob mine: clonejobs.vmmigration.dev "mine" already exists'), err
+    code, _ = run(cluster_kubeconfig, "create", "Not_A_Name", "-n", namespace)
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: MigratingVm 'Not_A_Name' is not a valid name: a lowercase RFC 1123")
+    assert len(err.splitlines()) == 1 and "generateName" not in err
+
+
+def test_create_waits_for_a_migratingvm_only_when_asked(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str
+) -> None:
+    code, out = run(cluster_kubeconfig, "-n", namespace, "create", "ghost", "--name", "early", "--wait-for-vm")
+    assert code == 0 and out == f"clonejob.vmmigration.dev/early created in namespace {namespace}\n"
+    with running_operator(kube, settings_for(namespace)):
+        world.wait_state("early", "PENDING")
+        world.wait_reason("early", "MigratingVmNotFound")
+
+
+def test_get_and_list_print_objects_as_kubectl_does(world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    world.clone_job("mine", migrating_vm="web-1")
+    code, out = run(cluster_kubeconfig, "-n", namespace, "get", "mine", "-o", "json")
+    assert code == 0 and json.loads(out)["metadata"]["name"] == "mine"
+    assert "managedFields" not in json.loads(out)["metadata"]
+    code, out = run(cluster_kubeconfig, "-n", namespace, "get", "mine", "-o", "yaml", "--show-managed-fields")
+    assert code == 0 and yaml.safe_load(out)["metadata"]["managedFields"], "the API server records managers"
+    for output in ("json", "yaml"):
+        code, out = run(cluster_kubeconfig, "-n", namespace, "list", "-o", output)
+        jobs = (json.loads(out) if output == "json" else yaml.safe_load(out))["cloneJobs"]
+        assert code == 0 and [j["metadata"]["name"] for j in jobs] == ["mine"]
+        assert all("managedFields" not in j["metadata"] for j in jobs)
+    code, out = run(cluster_kubeconfig, "-n", namespace, "list")
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["NAME", "STATE"], "no NAMESPACE column with -n"
+    code, out = run(cluster_kubeconfig, "-n", namespace, "list", "--state", "FAILED")
+    assert code == 0 and out == f"No CloneJobs found in namespace {namespace}.\n"
+
+
+def test_a_pipe_closed_early_ends_the_plugin_quietly(world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    for index in range(3):
+        world.clone_job(f"job-{index}")
+    read, write = os.pipe()
+    os.close(read)  # `| head -5` that has gone before the plugin writes
+    try:
+        done = subprocess.run(
+            [*PLUGIN, "--kubeconfig", cluster_kubeconfig, "-n", namespace, "list", "-o", "yaml"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == plugin.BROKEN_PIPE
 
 
 def test_list_pages_through_25_jobs_ten_at_a_time(world: World, namespace: str, cluster_kubeconfig: str) -> None:

@@ -50,10 +50,17 @@ def test_filters(text: str, names: list[str]) -> None:
     [
         ("size > 3", "unknown field 'size'", 1),
         ("state > FAILED", "state takes = or !=", 7),
-        ("state = DONE", "no state 'DONE'", 1),
-        ('createTime > "yesterday"', "RFC 3339", 1),
-        ("state = FAILED AND", "cannot read the filter here", 16),
-        ("state : FAILED", "cannot read the filter here", 7),
+        ("state = DONE", "no state 'DONE'", 9),
+        ('createTime > "yesterday"', "RFC 3339", 14),
+        ("createTime > yesterday", "not 'yesterday'", 14),
+        ("state = FAILED AND", "the filter ends early: expected '(' or - or NOT or a field", 19),
+        ("state : FAILED", "unexpected ':': expected a comparator", 7),
+        ("state FAILED", "unexpected 'FAILED': expected a comparator", 7),
+        ("(state = FAILED", "this '(' is never closed", 1),
+        ("name = a AND (state = FAILED OR (name = b)", "this '(' is never closed", 14),
+        ("state = FAILED)", "this ')' closes no '('", 15),
+        ('state = "abc', "this quote is never closed", 9),
+        ("state = ", "the filter ends early: expected a value", 9),
     ],
 )
 def test_unsupported_filters_point_at_the_token(text: str, words: str, column: int) -> None:

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 
-from clonejob_operator.plugin import bar, table, timeline
+import pytest
+import yaml
+
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.plugin import Plugin, PluginError, Query, bar, parser, table, timeline
+from tests.fakekube import FakeKube
 
 NOW = datetime(2026, 11, 26, 10, 10, 0, tzinfo=UTC)
 JOB = {
@@ -134,3 +140,105 @@ def test_the_readme_shows_the_lists_help() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert LIST_HELP.strip() in readme
+
+
+def test_table_has_a_namespace_column_only_across_namespaces() -> None:
+    one = table([JOB], NOW, namespaces=False).splitlines()
+    assert one[0].split() == ["NAME", "STATE", "STEP", "PROGRESS", "MIGRATINGVM", "AGE"]
+    assert one[1].split()[0] == "cj"
+
+
+def _plugin(out: io.StringIO, show_managed_fields: bool = False) -> tuple[Plugin, FakeKube]:
+    fake = FakeKube()
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}]
+    fake.put(CLONE_JOB, "m", "cj", spec=JOB["spec"], status=JOB["status"])
+    fake.objects[(CLONE_JOB.plural, "m", "cj")]["metadata"]["managedFields"] = managed
+    fake.put(MIGRATING_VM, "m", "web-1", spec={"sourceVmId": "vm-1"})
+    return Plugin(kube=fake, namespace="m", out=out, show_managed_fields=show_managed_fields), fake  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_get_prints_the_object_without_managed_fields_unless_asked(output: str) -> None:
+    out = io.StringIO()
+    shown, _ = _plugin(out)
+    assert shown.get("cj", output=output) == 0
+    body = json.loads(out.getvalue()) if output == "json" else yaml.safe_load(out.getvalue())
+    assert body["metadata"]["name"] == "cj" and body["status"]["state"] == "ACTIVE"
+    assert "managedFields" not in body["metadata"]
+    out = io.StringIO()
+    kept, _ = _plugin(out, show_managed_fields=True)
+    kept.get("cj", output=output)
+    body = json.loads(out.getvalue()) if output == "json" else yaml.safe_load(out.getvalue())
+    assert body["metadata"]["managedFields"][0]["manager"] == "kubectl"
+
+
+def test_get_output_name_and_the_parser_takes_o_after_get() -> None:
+    out = io.StringIO()
+    shown, _ = _plugin(out)
+    shown.get("cj", output="name")
+    assert out.getvalue() == "clonejob.vmmigration.dev/cj\n"
+    args = parser().parse_args(["get", "cj", "-o", "yaml", "--show-managed-fields"])
+    assert (args.output, args.show_managed_fields) == ("yaml", True)
+    assert parser().parse_args(["get", "cj"]).output == "timeline"
+
+
+def test_all_namespaces_is_offered_by_list_only(capsys: pytest.CaptureFixture[str]) -> None:
+    for verb in ("create", "get", "cancel"):
+        with pytest.raises(SystemExit):
+            parser().parse_args([verb, "--help"])
+        assert "--all-namespaces" not in capsys.readouterr().out, verb
+    with pytest.raises(SystemExit):
+        parser().parse_args(["list", "--help"])
+    assert "--all-namespaces" in capsys.readouterr().out
+
+
+def test_create_refuses_a_migratingvm_that_does_not_exist_and_names_the_namespace() -> None:
+    out = io.StringIO()
+    shown, fake = _plugin(out)
+    with pytest.raises(PluginError) as refused:
+        shown.create("ghost", None)
+    assert str(refused.value).startswith("MigratingVm ghost not found in namespace m: nothing to clone")
+    assert "--wait-for-vm" in str(refused.value) and fake.names(CLONE_JOB) == ["cj"]
+    assert shown.create("ghost", "later", wait_for_vm=True) == 0
+    assert shown.create("web-1", "now") == 0
+    assert out.getvalue().splitlines() == [
+        "clonejob.vmmigration.dev/later created in namespace m",
+        "clonejob.vmmigration.dev/now created in namespace m",
+    ]
+
+
+def test_create_names_what_the_user_typed_in_one_line_when_it_is_no_name() -> None:
+    shown, fake = _plugin(io.StringIO())
+    for args, what in ((("Not_A_Name", None), "MigratingVm 'Not_A_Name'"), (("web-1", "Bad!"), "--name 'Bad!'")):
+        with pytest.raises(PluginError) as refused:
+            shown.create(*args)
+        message = str(refused.value)
+        assert message.startswith(f"{what} is not a valid name: a lowercase RFC 1123 subdomain"), message
+        assert "\n" not in message and "generateName" not in message and "clone-" not in message
+    assert fake.names(CLONE_JOB) == ["cj"]
+
+
+def test_no_clonejobs_found_names_the_namespace() -> None:
+    out = io.StringIO()
+    shown, _ = _plugin(out)
+    shown._print_list([], "", Query())
+    shown._print_list([], "", Query(all_namespaces=True))
+    assert out.getvalue().splitlines() == ["No CloneJobs found in namespace m.", "No CloneJobs found."]
+
+
+class Gone(io.StringIO):
+    """A pipe whose reader has gone (`| head` after its lines)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_goes_away_ends_the_plugin_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clonejob_operator import plugin
+
+    fake = _plugin(io.StringIO())[1]
+    monkeypatch.setattr(Kube, "from_kubeconfig", lambda *_: fake)
+    assert plugin.main(["-n", "m", "get", "cj", "-o", "yaml"], out=Gone()) == plugin.BROKEN_PIPE
+    assert capsys.readouterr().err == ""
