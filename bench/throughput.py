@@ -42,19 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-import yaml
 from kubernetes.client.exceptions import ApiException
 
 from bench.counting import CountingKube, Tally, minus, server_counts
 from bench.fake import FakeInfrastructure
 from bench.watching import Follower
-from clonejob_operator import crdgen, names
+from clonejob_operator import crdgen, names, standins
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
 from clonejob_operator.targets.kubevirt import manifests as build
 
 ROOT = Path(__file__).resolve().parent.parent
-STAND_INS = ROOT / "tests" / "crds"
 WRITES = ("POST", "PATCH", "PUT", "DELETE", "APPLY")
 READS = ("GET", "LIST")
 CREATORS = 8
@@ -86,7 +84,7 @@ def cluster(kubeconfig: str | None, full: bool = False) -> Iterator[str]:
 
 def install_crds(kube: Kube) -> None:
     api = kubernetes.client.ApiextensionsV1Api(kube.api_client)
-    docs = [*crdgen.all_crds().values()] + [yaml.safe_load(p.read_text()) for p in sorted(STAND_INS.glob("*.yaml"))]
+    docs: list[Any] = [*crdgen.all_crds().values(), *standins.crds()]
     for doc in docs:
         try:
             current = api.read_custom_resource_definition(doc["metadata"]["name"])
@@ -95,7 +93,7 @@ def install_crds(kube: Kube) -> None:
                 raise
             api.create_custom_resource_definition(doc)
             continue
-        if "clonejob-operator.test/stand-in" not in doc["metadata"].get("labels", {}):
+        if not standins.is_stand_in(doc):
             doc["metadata"]["resourceVersion"] = current.metadata.resource_version  # type: ignore[union-attr]
             api.replace_custom_resource_definition(doc["metadata"]["name"], doc)
     for doc in docs:

@@ -18,7 +18,7 @@ docker build -t "$image" .
 kind load docker-image "$image" --name "$cluster"
 
 if [ -z "${USE_REAL_CONTROLLERS:-}" ]; then
-  kubectl apply -f tests/crds/
+  clonejob-operator crds --stand-ins | kubectl apply --server-side -f -
 fi
 helm upgrade --install clonejob-operator charts/clonejob-operator --namespace clonejob-system --create-namespace \
   --set image.pullPolicy=Never --wait --timeout 3m

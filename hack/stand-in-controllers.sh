@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stand-in for the snapshot, CDI and KubeVirt controllers, for clusters that have only their CRDs
-# (tests/crds/): it marks VolumeSnapshots readyToUse, DataVolumes Succeeded and VirtualMachines ready,
+# (clonejob-operator crds --stand-ins): it marks VolumeSnapshots readyToUse, DataVolumes Succeeded and VirtualMachines ready,
 # exactly the status fields clonejob-operator waits for. Never run it where the real controllers run.
 #   hack/stand-in-controllers.sh NAMESPACE        (loops until killed)
 set -euo pipefail

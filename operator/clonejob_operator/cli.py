@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import kopf
 import kubernetes
 
-from clonejob_operator import crdgen, retries
+from clonejob_operator import crdgen, demo, retries, standins
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.leadership import Election, own_identity, own_namespace
@@ -51,6 +52,10 @@ def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
     if not sep:
         raise argparse.ArgumentTypeError("use STEP=DURATION, e.g. preparingVmDisks=6h")
     return kind, _duration(value)
+
+
+def demo_doc() -> str:
+    return (demo.__doc__ or "").split("\n\n", 1)[1].replace("``", "`")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,7 +98,31 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true")
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     crds.add_argument("--output-dir", metavar="DIR", help="write one file per CRD into DIR instead")
+    crds.add_argument(
+        "--stand-ins",
+        action="store_true",
+        help="print instead minimal stand-ins for the DataVolume, VirtualMachine and VolumeSnapshot CRDs, "
+        "for clusters without CDI, KubeVirt or a snapshot controller",
+    )
+    _demo(commands)
     return top
+
+
+def _demo(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="show the operator at work on a cluster without KubeVirt, CDI or a snapshot controller",
+        description=demo_doc(),
+    )
+    demo.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    demo.add_argument("--context", help="the kubeconfig context to use")
+    demo.add_argument("--namespace", default="clonejob-demo", help="the demo's own namespace (default clonejob-demo)")
+    demo.add_argument(
+        "--use-running-operator",
+        action="store_true",
+        help="do not start an operator: one watching the namespace already runs",
+    )
+    demo.add_argument("--keep", action="store_true", help="leave everything in place at the end")
 
 
 def _election(run: argparse.ArgumentParser) -> None:
@@ -209,7 +238,12 @@ def connect(kubeconfig: str | None, context: str | None) -> Kube:
     return Kube.in_cluster()
 
 
-def _crds(output_dir: str | None) -> int:
+def _crds(output_dir: str | None, stand_ins: bool) -> int:
+    if stand_ins:
+        if output_dir:
+            parser().error("--stand-ins prints them; it takes no --output-dir")
+        sys.stdout.write(standins.render())
+        return 0
     if output_dir:
         for name, crd in crdgen.all_crds().items():
             (Path(output_dir) / name).write_text(crdgen.render(crd))
@@ -256,7 +290,9 @@ def configure_logging(log_format: str, verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "crds":
-        return _crds(args.output_dir)
+        return _crds(args.output_dir, args.stand_ins)
+    if args.command == "demo":
+        return demo.run(args.kubeconfig, args.context, args.namespace, not args.use_running_operator, args.keep)
     if args.max_active < 0:
         parser().error("--max-active must be 0 or more")
     if args.workers < 1:

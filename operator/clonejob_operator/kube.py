@@ -210,9 +210,8 @@ class Kube:
                 return
             if time.monotonic() >= deadline:
                 names = ", ".join(f"{k.plural}.{k.group}/{k.version}" for k in missing)
-                raise TimeoutError(
-                    f"the API server does not serve {names}: apply the CRDs first (kubectl apply -f crds/)"
-                )
+                first = "apply the CRDs first (kubectl apply --server-side -f crds/)"
+                raise TimeoutError(f"the API server does not serve {names}: {first}")
             log.info("waiting for %s to be served", ", ".join(k.plural for k in missing))
             time.sleep(poll)
 

@@ -201,8 +201,15 @@ def test_helm_install_refuses_a_typo_and_shows_notes_otherwise(helm: str) -> Non
     )
     assert refused.returncode != 0 and "servicemonitor" in refused.stderr
     installed = run_helm(helm, "install", "cj", str(CHART), "--dry-run=client", "--set", "watch.namespaces={team-a}")
-    assert "watching the namespaces team-a" in installed.stdout
+    assert "Once it is ready, it watches the namespace team-a." in installed.stdout
+    assert "is running" not in installed.stdout, "a dry run runs nothing"
+    assert "a Deployment\nof 2 replicas, its ServiceAccount and RBAC" in installed.stdout
+    assert "rollout status deployment/cj-clonejob-operator" in installed.stdout
     assert "helm show crds" in installed.stdout
+    several = run_helm(helm, "install", "cj", str(CHART), "--dry-run=client", "--set", "watch.namespaces={a,b}")
+    assert "it watches the namespaces a, b." in several.stdout
+    everywhere = run_helm(helm, "install", "cj", str(CHART), "--dry-run=client")
+    assert "it watches all namespaces." in everywhere.stdout
 
 
 def test_google_identity_and_compute_endpoint_values(render: Render) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 import urllib3
-import yaml
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator import crdgen
+from clonejob_operator import crdgen, standins
 from clonejob_operator.kube import (
     CLONE_JOB,
     DATA_VOLUME,
@@ -26,7 +24,6 @@ from clonejob_operator.kube import (
 )
 from tests.integration.kit import CHART_IDENTITIES, World, wait_for
 
-STAND_INS = Path(__file__).parent.parent / "crds"
 pytestmark = pytest.mark.cluster
 
 
@@ -59,10 +56,10 @@ def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
         pytest.skip(reason)
     api = _crd_api(client)
     created: list[str] = []
-    docs = [*crdgen.all_crds().values()] + [yaml.safe_load(p.read_text()) for p in sorted(STAND_INS.glob("*.yaml"))]
+    docs: list[Any] = [*crdgen.all_crds().values(), *standins.crds()]
     for doc in docs:
         name = doc["metadata"]["name"]
-        stand_in = "clonejob-operator.test/stand-in" in doc["metadata"].get("labels", {})
+        stand_in = standins.is_stand_in(doc)
         try:
             current = api.read_custom_resource_definition(name)
         except ApiException as error:

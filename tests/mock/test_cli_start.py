@@ -43,4 +43,4 @@ async def test_run_exits_when_the_crds_are_missing(kmock: kmock.KubernetesEmulat
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1, output.decode()
     assert b"does not serve clonejobs.vmmigration.dev/v1, migratingvms.vmmigration.dev/v1" in output
-    assert b"kubectl apply -f crds/" in output
+    assert b"kubectl apply --server-side -f crds/" in output

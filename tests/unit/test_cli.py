@@ -110,3 +110,18 @@ def test_the_full_log_format_names_loggers_whole_and_kopfs_start_is_quiet() -> N
         root.setLevel(saved[1])
         for name, level in saved[2].items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from clonejob_operator import cli, standins
+
+    assert cli.main(["crds", "--stand-ins"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert sorted(d["metadata"]["name"] for d in docs) == [
+        "datavolumes.cdi.kubevirt.io",
+        "virtualmachines.kubevirt.io",
+        "volumesnapshots.snapshot.storage.k8s.io",
+    ]
+    assert all(standins.is_stand_in(d) and d["kind"] == "CustomResourceDefinition" for d in docs)

@@ -1,0 +1,442 @@
+"""``clonejob-operator demo``: the whole thing working, in one command, on a cluster without KubeVirt, CDI
+or a snapshot controller.
+
+It installs what is missing (the operator's CRDs, and stand-ins for the DataVolume, VirtualMachine and
+VolumeSnapshot CRDs), makes a MigratingVm with a ready VolumeSnapshot in a namespace of its own, starts
+the operator, plays the three controllers (``standins.Stagehand``), and shows three CloneJobs: one that
+succeeds, one cancelled while its disk is being prepared, and one whose disk fails. Then it removes
+everything it made, the successful clone included, unless ``--keep`` is given.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator import crdgen, standins
+from clonejob_operator.api.states import FINISHED, State
+from clonejob_operator.jobs import read_job
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    DATA_VOLUME,
+    MIGRATING_VM,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Body,
+    Kind,
+    Kube,
+    status_of,
+)
+from clonejob_operator.names import LABEL_JOB_UID
+from clonejob_operator.plugin import table, timeline
+from clonejob_operator.timestamps import format_time, now
+
+MANAGER = "clonejob-operator-demo"
+"""The field manager of what the demo applies, and the value of its ``managed-by`` label."""
+MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGER}
+MIGRATING_VM_NAME = "web-1"
+SNAPSHOT = "web-1-c3-d0"
+T = TypeVar("T")
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Demo:
+    kube: Kube
+    namespace: str
+    out: TextIO
+    operator_args: Sequence[str] = ()
+    """How the operator process reaches the cluster (``--kubeconfig``, ``--context``)."""
+    start_operator: bool = True
+    keep: bool = False
+    timeout: float = 60.0
+    """How long one CloneJob may take to reach the state the demo waits for."""
+    _started: float = field(default_factory=time.monotonic)
+    _made_crds: list[str] = field(default_factory=list)
+    _made_namespace: bool = False
+    _jobs: list[str] = field(default_factory=list)
+    _operator: subprocess.Popen[bytes] | None = None
+    _log: Path | None = None
+
+    # --- the story --------------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.say(f"clonejob-operator demo: API server {self.kube.configuration.host}, namespace {self.namespace}")
+        try:
+            self.install()
+            with self.operator():
+                hand = standins.Stagehand(self.kube, self.namespace)
+                try:
+                    self.succeed(hand)
+                    self.cancel(hand)
+                    self.fail(hand)
+                    self.heading(f"$ kubectl clonejob -n {self.namespace} list", "")
+                    jobs = [self.kube.get(CLONE_JOB, self.namespace, name) for name in self._jobs]
+                    self.say(table([j for j in jobs if j is not None], now(), namespaces=False), indent=True)
+                finally:
+                    if not self.keep:  # while the operator runs: it lets the jobs go (and cancels any unfinished)
+                        self.remove_jobs()
+        finally:
+            if not self.keep:
+                self.remove()
+        self.say(f"done in {time.monotonic() - self._started:.1f}s")
+        return 0
+
+    def install(self) -> None:
+        self.install_crds()
+        self.make_namespace()
+        self.kube.create(
+            VOLUME_SNAPSHOT,
+            self.namespace,
+            {
+                "apiVersion": VOLUME_SNAPSHOT.api_version,
+                "kind": VOLUME_SNAPSHOT.kind,
+                "metadata": {"name": SNAPSHOT, "namespace": self.namespace, "labels": MANAGED_BY},
+                "spec": {"source": {"persistentVolumeClaimName": "web-1-disk-0"}},
+            },
+        )
+        standins.Stagehand(self.kube, self.namespace).act()  # the snapshot controller: readyToUse
+        self.kube.create(
+            MIGRATING_VM,
+            self.namespace,
+            {
+                "apiVersion": MIGRATING_VM.api_version,
+                "kind": MIGRATING_VM.kind,
+                "metadata": {"name": MIGRATING_VM_NAME, "namespace": self.namespace, "labels": MANAGED_BY},
+                "spec": {"sourceVmId": "vm-1042", "kubevirtTargetDefaults": {"cpu": {"cores": 2}, "memory": "4Gi"}},
+            },
+        )
+        synced = format_time(now())
+        self.kube.patch_status(  # what a replication tool writes: the latest cycle and its snapshots
+            MIGRATING_VM,
+            self.namespace,
+            MIGRATING_VM_NAME,
+            {
+                "status": {
+                    "state": "ACTIVE",
+                    "stateTime": synced,
+                    "lastSync": {
+                        "lastSyncTime": synced,
+                        "cycleNumber": 3,
+                        "snapshots": [{"disk": "disk-0", "volumeSnapshot": SNAPSHOT, "sizeBytes": 10 * 2**30}],
+                    },
+                }
+            },
+        )
+        self.say(f"MigratingVm {MIGRATING_VM_NAME}: cycle 3 synced, VolumeSnapshot {SNAPSHOT} readyToUse")
+
+    def succeed(self, hand: standins.Stagehand) -> None:
+        name = self.heading("1. a clone that succeeds", "web-1-test-1")
+        self.create_job(name)
+        body = self.follow(name, hand, lambda job: job.status.current == State.SUCCEEDED)
+        self.say(timeline(body, now()), indent=True)
+        self.events(name)
+        uid = body["metadata"]["uid"]
+        kept = [f"{k.kind} {p['metadata']['name']}" for k in (DATA_VOLUME, VIRTUAL_MACHINE) for p in self.made(k, uid)]
+        self.say(f"the clone: {', '.join(kept)} (from now on the operator never touches them)")
+
+    def cancel(self, hand: standins.Stagehand) -> None:
+        name = self.heading("2. a cancel while its disk is being prepared", "web-1-test-2")
+        hand.holding.add(name)
+        body = self.create_job(name)
+        self.follow(name, hand, lambda job: bool(self.made(DATA_VOLUME, body["metadata"]["uid"])) and job.doing != "")
+        self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
+        self.say(f'$ kubectl -n {self.namespace} patch cjob {name} --type merge -p \'{{"spec":{{"cancel":true}}}}\'')
+        body = self.follow(name, hand, lambda job: job.status.current == State.CANCELLED)
+        self.events(name)
+        self.left(body)
+
+    def fail(self, hand: standins.Stagehand) -> None:
+        name = self.heading("3. a clone whose disk fails", "web-1-test-3")
+        hand.failing.add(name)
+        self.create_job(name)
+        body = self.follow(name, hand, lambda job: job.status.current == State.FAILED)
+        error = read_job(body).status.error
+        self.say(f"error: {error.message if error else ''} (code {error.code if error else '?'})")
+        self.events(name)
+        self.left(body)
+
+    # --- steps ------------------------------------------------------------------------------------------
+    def install_crds(self) -> None:
+        api = kubernetes.client.ApiextensionsV1Api(self.kube.api_client)
+        ours = list(crdgen.all_crds().values())
+        listed = self.kube.call(api.list_custom_resource_definition).items
+        present: dict[str, Body] = {
+            crd.metadata.name: {"metadata": {"name": crd.metadata.name, "labels": crd.metadata.labels or {}}}
+            for crd in listed
+        }
+        for crd in standins.crds():
+            found = present.get(crd["metadata"]["name"])
+            if found is not None and not standins.is_stand_in(found):
+                raise DemoError(
+                    f"{crd['metadata']['name']} is installed and is not a stand-in: this cluster seems to run the "
+                    "real controller, which the demo would fight. Run the demo on a cluster without KubeVirt, CDI "
+                    "and a snapshot controller (kind, say)"
+                )
+        for crd in [*ours, *standins.crds()]:
+            name = crd["metadata"]["name"]
+            if name in present:
+                continue
+            self.kube.call(
+                api.patch_custom_resource_definition,
+                name,
+                crd,
+                field_manager=MANAGER,
+                _content_type="application/apply-patch+yaml",
+                write=True,
+            )  # server-side apply, as the README's kubectl apply --server-side
+            self._made_crds.append(name)
+        if self._made_crds:
+            self.kube.await_served([CLONE_JOB, MIGRATING_VM, *standins.KINDS], timeout=60)
+        there = sorted(set(present) & {c["metadata"]["name"] for c in [*ours, *standins.crds()]})
+        self.say(
+            "CRDs: installed "
+            + (", ".join(self._made_crds) or "none")
+            + ("; already there: " + ", ".join(there) if there else "")
+        )
+
+    def make_namespace(self) -> None:
+        try:
+            self.kube.call(self.kube.core.create_namespace, _namespace(self.namespace), write=True)
+            self._made_namespace = True
+            self.say(f"namespace {self.namespace} created")
+        except ApiException as error:
+            if status_of(error) == 409:
+                found = self.kube.call(self.kube.core.read_namespace, self.namespace)
+                if (found.metadata.labels or {}).get("app.kubernetes.io/managed-by") != MANAGER:
+                    raise DemoError(
+                        f"namespace {self.namespace} exists and is not the demo's: pick another with --namespace"
+                    ) from None
+                if found.metadata.deletion_timestamp and not self._gone_in_time():
+                    raise DemoError(
+                        f"namespace {self.namespace} is still being deleted (an earlier demo): "
+                        "wait for it, or pick another with --namespace"
+                    ) from None
+                self._made_namespace = True
+                self.say(f"namespace {self.namespace} (left by an earlier demo) reused")
+            elif status_of(error) in (403, 404):
+                self.say(f"namespaces cannot be created here (API answered {error.status}): using {self.namespace}")
+            else:
+                raise
+
+    def _gone_in_time(self, seconds: float = 30.0) -> bool:
+        """Whether the namespace an earlier demo deleted goes within ``seconds``; then it is made anew."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.kube.call(self.kube.core.read_namespace, self.namespace)
+            except ApiException as error:
+                if status_of(error) == 404:
+                    self.kube.call(self.kube.core.create_namespace, _namespace(self.namespace), write=True)
+                    return True
+                raise
+            time.sleep(1)
+        return False
+
+    @contextmanager
+    def operator(self) -> Iterator[None]:
+        if not self.start_operator:
+            self.say("using the operator that already runs")
+            yield
+            return
+        self._log = Path(tempfile.mkdtemp(prefix="clonejob-demo-")) / "operator.log"
+        command = [sys.executable, "-m", "clonejob_operator.cli", "run", "-n", self.namespace, "--standalone"]
+        command += ["--message-interval", "1s", "--log-format", "plain", *self.operator_args]
+        with self._log.open("wb") as log:
+            self._operator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.say(f"operator started (pid {self._operator.pid}), its log: {self._log}")
+        try:
+            yield
+        finally:
+            self._operator.terminate()
+            try:
+                self._operator.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._operator.kill()
+                self._operator.wait()
+            self.say("operator stopped")
+
+    def create_job(self, name: str) -> Body:
+        self._jobs.append(name)
+        self.say(f"$ kubectl clonejob -n {self.namespace} create {MIGRATING_VM_NAME} --name {name}")
+        return self.kube.create(
+            CLONE_JOB,
+            self.namespace,
+            {
+                "apiVersion": CLONE_JOB.api_version,
+                "kind": CLONE_JOB.kind,
+                "metadata": {"name": name, "namespace": self.namespace, "labels": MANAGED_BY},
+                "spec": {"migratingVm": MIGRATING_VM_NAME},
+            },
+        )
+
+    def follow(self, name: str, hand: standins.Stagehand, until: Callable[[Any], bool]) -> Body:
+        """Play the controllers and print each change of the job, until ``until(job)``; the last body."""
+        deadline, shown = time.monotonic() + self.timeout, ""
+        while True:
+            self.check_operator()
+            body = self.kube.get(CLONE_JOB, self.namespace, name)
+            if body is None:
+                raise DemoError(f"CloneJob {name} disappeared")
+            job = read_job(body)
+            step = job.status.current_step.value if job.status.current_step else ""
+            line = f"{job.status.current.value:<11} {step:<24} {job.status.progress_percent or 0:3d}%  {job.doing}"
+            if line != shown:
+                self.say(line.rstrip())
+                shown = line
+            if until(job):
+                return body
+            if job.status.current in FINISHED:
+                raise DemoError(f"CloneJob {name} ended {job.status.current.value}: {timeline(body, now())}")
+            if time.monotonic() > deadline:
+                raise DemoError(f"CloneJob {name} is still {job.status.current.value} after {self.timeout:.0f}s")
+            for done in hand.act():
+                self.say(f"  (stand-in controller) {done}")
+            time.sleep(0.3)
+
+    def events(self, name: str) -> None:
+        """The job's Events, as `kubectl events --for cjob/NAME` lists them (where Events can be read)."""
+        selector = f"involvedObject.name={name},involvedObject.kind={CLONE_JOB.kind}"
+        try:
+            listing = self.kube.call(self.kube.core.list_namespaced_event, self.namespace, field_selector=selector)
+        except ApiException as error:
+            self.say(f"(its Events cannot be read here: API answered {error.status})")
+            return
+        lines = [f"{e.type:<8} {e.reason:<24} {e.message}" for e in sorted(listing.items, key=_event_order)]
+        self.say("\n".join(["Events:", *lines]), indent=True)
+
+    def made(self, kind: Kind, uid: str) -> list[Body]:
+        return self.kube.fresh_list(kind, self.namespace, f"{LABEL_JOB_UID}={uid}")
+
+    def left(self, body: Body) -> None:
+        uid = body["metadata"]["uid"]
+        left = [p["metadata"]["name"] for kind in (DATA_VOLUME, VIRTUAL_MACHINE) for p in self.made(kind, uid)]
+        removed = [r.get("name", "") for r in (body.get("status") or {}).get("createdResources") or []]
+        if left:
+            raise DemoError(f"CloneJob {body['metadata']['name']} left {', '.join(left)} behind")
+        self.say(f"cleaned up: {', '.join(removed) or 'nothing was made'} removed, nothing left behind")
+
+    def check_operator(self) -> None:
+        if self._operator is not None and self._operator.poll() is not None:
+            tail = self._log.read_text(errors="replace").splitlines()[-20:] if self._log else []
+            raise DemoError(f"the operator exited ({self._operator.returncode}); its log ends:\n" + "\n".join(tail))
+
+    # --- removing what the demo made --------------------------------------------------------------------
+    def remove_jobs(self) -> None:
+        """Delete the CloneJobs while the operator runs (it lets finished ones go at once), then the clone."""
+        self.heading("removing what the demo made", "")
+        uids = []
+        for name in self._jobs:
+            body = self.kube.get(CLONE_JOB, self.namespace, name)
+            if body is not None:
+                uids.append(body["metadata"]["uid"])
+                self.kube.delete(CLONE_JOB, self.namespace, name)
+        self.wait(lambda: not self.kube.fresh_list(CLONE_JOB, self.namespace), "the CloneJobs to go")
+        for uid in uids:  # the successful clone: the operator leaves it to its owner, here the demo
+            for kind in (VIRTUAL_MACHINE, DATA_VOLUME):
+                for product in self.made(kind, uid):
+                    self.kube.delete(kind, self.namespace, product["metadata"]["name"])
+        self.say(f"deleted CloneJobs {', '.join(self._jobs)}, and the clone's VirtualMachine and DataVolume")
+
+    def remove(self) -> None:
+        """Best effort, every part tried: what was made in the namespace, the namespace, then the CRDs."""
+        gone: list[str] = []
+        for kind, name in ((MIGRATING_VM, MIGRATING_VM_NAME), (VOLUME_SNAPSHOT, SNAPSHOT)):
+            if self._attempt(f"delete {kind.kind} {name}", partial(self.kube.delete, kind, self.namespace, name)):
+                gone.append(f"{kind.kind} {name}")
+        if self._made_namespace and self._attempt(
+            f"delete namespace {self.namespace}",
+            lambda: self.kube.call(self.kube.core.delete_namespace, self.namespace, write=True),
+        ):
+            gone.append(f"namespace {self.namespace}")
+        api = kubernetes.client.ApiextensionsV1Api(self.kube.api_client)
+        for name in self._made_crds:
+            if self._attempt(
+                f"delete CRD {name}", partial(self.kube.call, api.delete_custom_resource_definition, name, write=True)
+            ):
+                gone.append(f"CRD {name}")
+        self.say(f"deleted {', '.join(gone) or 'nothing'}")
+
+    def _attempt(self, what: str, action: Callable[[], object]) -> bool:
+        try:
+            action()
+            return True
+        except ApiException as error:
+            if status_of(error) == 404:
+                return True
+            self.say(f"could not {what}: API answered {error.status} {error.reason}")
+        except Exception as error:  # cleanup goes on whatever one part met
+            self.say(f"could not {what}: {error}")
+        return False
+
+    def wait(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            self.check_operator()
+            if time.monotonic() > deadline:
+                raise DemoError(f"gave up waiting for {what} after {self.timeout:.0f}s")
+            time.sleep(0.3)
+
+    # --- printing ---------------------------------------------------------------------------------------
+    def heading(self, title: str, name: str) -> str:
+        print(f"\n== {title}" + (f": CloneJob {name}" if name else ""), file=self.out, flush=True)
+        return name
+
+    def say(self, text: str, indent: bool = False) -> None:
+        stamp = f"[{time.monotonic() - self._started:6.1f}s] "
+        for index, line in enumerate(text.splitlines() or [""]):
+            prefix = stamp if index == 0 and not indent else " " * len(stamp)
+            print(prefix + line, file=self.out, flush=True)
+
+
+def _namespace(name: str) -> Any:
+    return kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name, labels=MANAGED_BY))
+
+
+def _event_order(event: Any) -> tuple[str, str]:
+    moment = event.event_time or event.last_timestamp or event.first_timestamp or event.metadata.creation_timestamp
+    return (moment.isoformat() if moment else "", event.metadata.name)
+
+
+def run(
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str,
+    start_operator: bool,
+    keep: bool,
+    out: TextIO | None = None,
+) -> int:
+    """The ``demo`` command: 0 when all three stories ended as they should and the cleanup is done."""
+    stream = out or sys.stdout
+    try:
+        kube = Kube.from_kubeconfig(kubeconfig, context)
+    except (kubernetes.config.ConfigException, OSError) as error:
+        print(
+            f"error: cannot load a kubeconfig ({kubeconfig or '$KUBECONFIG or ~/.kube/config'}): {error}",
+            file=sys.stderr,
+        )
+        return 1
+    args = [*(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
+    demo = Demo(kube, namespace, stream, operator_args=args, start_operator=start_operator, keep=keep)
+    try:
+        return demo.run()
+    except DemoError as error:
+        print(f"error: {error}", file=sys.stderr)
+    except ApiException as error:
+        print(f"error: the API server answered {error.status} {error.reason}: {error.body}", file=sys.stderr)
+    with suppress(Exception):
+        stream.flush()
+    return 1

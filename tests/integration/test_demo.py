@@ -1,0 +1,60 @@
+"""hack/demo.sh (``clonejob-operator demo``), as the README's "Two commands" names it, on the test cluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_made(
+    kube: Kube, cluster_kubeconfig: str
+) -> None:
+    namespace = f"cjdemo-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig}  # the cluster named for the tests, never another
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            ["bash", str(ROOT / "hack" / "demo.sh"), "--namespace", namespace],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        took = time.monotonic() - started
+        try:
+            kube.core.delete_namespace(namespace)
+        except ApiException as error:
+            assert error.status in (404, 409), error  # gone already, or being deleted: the demo did it
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr}"
+    assert took < 300, f"the demo took {took:.0f}s"
+    lines = out.splitlines()
+    assert any(line.split("] ", 1)[-1].startswith("SUCCEEDED") for line in lines), out
+    assert any(line.split("] ", 1)[-1].startswith("CANCELLED") for line in lines), out
+    assert any(line.split("] ", 1)[-1].startswith("FAILED") for line in lines), out
+    assert "Steps:" in out and "preparingVmDisks" in out and "instantiatingMigratedVm" in out
+    assert out.count("nothing left behind") == 2, "the cancel and the failure remove their products"
+    assert "code 13" in out, "the disk's failure is INTERNAL"
+    assert "CRDs: installed none; already there:" in out, "the session's CRDs were there: left alone"
+    for kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE):
+        assert kube.fresh_list(kind, namespace) == [], f"the demo left a {kind.kind}"
+    try:
+        left = kube.core.read_namespace(namespace).metadata
+        assert left is not None and left.deletion_timestamp is not None, "the demo deletes its namespace"
+    except ApiException as error:
+        assert error.status == 404
+    api = kubernetes.client.ApiextensionsV1Api(kube.api_client)
+    crd = api.read_custom_resource_definition("clonejobs.vmmigration.dev").metadata
+    assert crd is not None and crd.deletion_timestamp is None
