@@ -146,6 +146,10 @@ def _crd(
     }
 
 
+READY_PATH = '.status.conditions[?(@.type=="Ready")]'
+"""Ready's reason and message say what a job waits for or how it ended (conditions.py sets them so)."""
+
+
 def _column(name: str, path: str, kind: str = "string", priority: int = 0, description: str = "") -> dict[str, Any]:
     column: dict[str, Any] = {"name": name, "type": kind, "jsonPath": path}
     if priority:
@@ -170,9 +174,19 @@ def clonejob_crd() -> dict[str, Any]:
             _column("MigratingVm", ".spec.migratingVm"),
             _column("Age", ".metadata.creationTimestamp", "date"),
             _column("Ended", ".status.endTime", "date"),
+            _column(
+                "Reason",
+                READY_PATH + ".reason",
+                description="Why it is in its state: what it waits for, or how it ended.",
+            ),
             _column("Progress", ".status.progressPercent", "integer", 1, "Whole-job progress, percent."),
-            _column("VM", ".status.kubevirtTargetDetails.vmName", priority=1),
-            _column("Error", ".status.error.message", priority=1),
+            _column(
+                "VM",
+                '.status.createdResources[?(@.kind=="VirtualMachine")].name',
+                priority=1,
+                description="The VirtualMachine the job made; empty until it makes one (a FAILED or CANCELLED job removed it).",
+            ),
+            _column("Message", READY_PATH + ".message", priority=1, description="The Ready condition's message."),
         ],
     )
 

@@ -250,7 +250,8 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
     report = world.step or StepReport()
     error = fault.error if fault is not None and fault.kind.ends_job else report.error
     if error is not None:
-        _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {error.message}"))
+        detail = error.message.removeprefix(f"step {kind.value}: ")  # a fault says where it met the error too
+        _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {detail}"))
         return Activity(Reason.CLEANING_UP, "removing products after a failure")
     if report.done and fault is None:
         step.progress_percent = 100

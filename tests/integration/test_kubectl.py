@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import timedelta
@@ -174,3 +175,56 @@ def test_no_built_in_resource_uses_our_short_names(kubectl: list[str], world: Wo
         [*kubectl, "-n", world.namespace, "get", "cjob", "-o", "name"], capture_output=True, text=True, timeout=30
     )
     assert done.stdout.split() == ["clonejob.vmmigration.dev/mine"] and "could also match" not in done.stderr
+
+
+def get_wide(kubectl: list[str], namespace: str) -> dict[str, dict[str, str]]:
+    """`kubectl get cjob -o wide`, as name -> column -> cell (cells split on the header's columns)."""
+    done = subprocess.run(
+        [*kubectl, "-n", namespace, "get", "cjob", "-o", "wide"], capture_output=True, text=True, check=True
+    )
+    header, *rows = done.stdout.splitlines()
+    titles = [(m.group(), m.start()) for m in re.finditer(r"\S+", header)]
+    ends = [start for _, start in titles[1:]] + [None]
+    return {
+        row.split()[0]: {title: row[start:end].strip() for (title, start), end in zip(titles, ends, strict=True)}
+        for row in rows
+    }
+
+
+def test_kubectl_get_says_why_a_job_waits_and_names_a_vm_only_once_made(
+    kube: Kube, world: World, namespace: str, kubectl: list[str]
+) -> None:
+    world.migrating_vm("web-1")
+    world.migrating_vm("bare", synced=False)
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("waits", migrating_vm="bare")
+        world.clone_job("ghost", migrating_vm="nobody")
+        world.clone_job("cj")
+        world.finish_disks("cj", phase="Failed")
+        world.wait_state("cj", "FAILED")
+        world.wait_reason("waits", "NoSnapshots")
+        world.wait_reason("ghost", "MigratingVmNotFound")
+        table = get_wide(kubectl, namespace)
+    assert table["waits"]["STATE"] == "PENDING" and table["waits"]["REASON"] == "NoSnapshots"
+    assert "snapshot" in table["waits"]["MESSAGE"].lower()
+    assert table["ghost"]["REASON"] == "MigratingVmNotFound"
+    assert table["cj"]["STATE"] == "FAILED" and table["cj"]["REASON"] == "Internal"
+    assert "cj-disk-0" in table["cj"]["MESSAGE"]
+    assert all(row["VM"] == "" for row in table.values()), "no job made a VM"
+    default = subprocess.run([*kubectl, "-n", namespace, "get", "cjob"], capture_output=True, text=True, check=True)
+    assert default.stdout.split()[:7] == ["NAME", "STATE", "STEP", "MIGRATINGVM", "AGE", "ENDED", "REASON"]
+
+
+def test_kubectl_get_names_the_vm_of_a_clone(kube: Kube, world: World, namespace: str, kubectl: list[str]) -> None:
+    world.migrating_vm("web-1")
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_job("cj")
+        world.finish_disks("cj")
+        world.ready_vm("cj")
+        world.wait_state("cj", "SUCCEEDED")
+        table = get_wide(kubectl, namespace)
+    assert (table["cj"]["VM"], table["cj"]["REASON"], table["cj"]["MESSAGE"]) == (
+        "cj",
+        "Succeeded",
+        "the clone is ready",
+    )

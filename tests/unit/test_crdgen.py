@@ -63,7 +63,15 @@ def test_clonejob_crd_names_and_columns() -> None:
     assert crd["spec"]["names"]["shortNames"] == ["cjob"]
     assert crd["spec"]["names"]["categories"] == ["vmmigration"]
     columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
-    assert [c["name"] for c in columns if "priority" not in c] == ["State", "Step", "MigratingVm", "Age", "Ended"]
+    assert [c["name"] for c in columns if "priority" not in c] == [
+        "State",
+        "Step",
+        "MigratingVm",
+        "Age",
+        "Ended",
+        "Reason",
+    ]
+    assert [c["name"] for c in columns if c.get("priority") == 1] == ["Progress", "VM", "Message"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     for seed_field in (

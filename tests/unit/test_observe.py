@@ -70,6 +70,19 @@ def test_a_kind_that_is_not_served_is_a_configuration_fault() -> None:
     assert "volumesnapshots.snapshot.storage.k8s.io/v1" in world.fault.message
 
 
+def test_a_missing_snapshot_and_a_missing_snapshot_crd_say_which_it_is() -> None:
+    kube, reconciler, _ = started()
+    kube.objects.pop(("volumesnapshots", NS, "s0"))
+    missing = look(kube, reconciler).fault
+    assert missing.code is Code.NOT_FOUND
+    assert f"VolumeSnapshot s0 not found in namespace {NS}" in missing.message
+    assert "VolumeSnapshots are served: the snapshot itself is missing" in missing.message
+    kube.fail("get", VOLUME_SNAPSHOT, KindNotServed(VOLUME_SNAPSHOT))
+    unserved = look(kube, reconciler).fault
+    assert unserved.code is Code.FAILED_PRECONDITION and "its CRD is not installed" in unserved.message
+    assert "not found" not in unserved.message
+
+
 def test_a_commits_fault_reaches_exactly_one_next_look() -> None:
     kube, reconciler, _ = started()
     uid = kube.objects[("clonejobs", NS, "cj")]["metadata"]["uid"]

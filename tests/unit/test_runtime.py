@@ -22,3 +22,6 @@ def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest
     assert len(said) == len(WATCHED) - 2
     (datavolumes,) = [m for m in said if m.startswith(f"{DATA_VOLUME.plural}.{DATA_VOLUME.group}")]
     assert "is not served" in datavolumes and "every 5s" in datavolumes and "install the CRD" in datavolumes
+    assert "(its CRD is absent)" in datavolumes
+    (jobs,) = [m for m in said if m.startswith("jobs.batch/v1")]
+    assert "(the API group batch is not enabled)" in jobs and "CRD is absent" not in jobs

@@ -159,7 +159,11 @@ class KubevirtDriver:
             VOLUME_SNAPSHOT, job.namespace, name
         )
         if snapshot is None:
-            raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {name} not found in namespace {job.namespace}")
+            raise JobError(
+                Code.NOT_FOUND,
+                f"VolumeSnapshot {name} not found in namespace {job.namespace} (VolumeSnapshots are served: "
+                "the snapshot itself is missing, though the MigratingVm's status.lastSync names it)",
+            )
         return snapshot
 
     def _product(self, kind: Kind, manifest: Body, job: JobContext) -> tuple[Body | None, tuple[CreateProduct, ...]]:
