@@ -12,13 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import kopf
 import kubernetes
 
-from clonejob_operator import crdgen, demo, retries, standins
+from clonejob_operator import crdgen, demo, standins
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.leadership import Election, own_identity, own_namespace
+from clonejob_operator.logs import configure_logging
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
@@ -266,25 +266,6 @@ def _settings(args: argparse.Namespace, instance: str) -> Settings:
         compute_endpoint=args.compute_endpoint,
         namespaces=tuple(args.namespace),
     )
-
-
-FULL_FORMAT = "[%(asctime)s] %(name)s [%(levelname)s] %(message)s"
-"""kopf's full format, with logger names whole (kopf cuts them at 20 characters)."""
-QUIET = {"kopf.activities": logging.WARNING, "kopf._core.engines.activities": logging.WARNING}
-"""kopf's lines about its own start ("Activity ... succeeded", "Initial authentication ..."): DEBUG's business."""
-
-
-def configure_logging(log_format: str, verbose: bool) -> None:
-    kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
-    if log_format == "full":
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(logging.Formatter(FULL_FORMAT))
-    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
-    logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("leaderelection").setLevel(logging.INFO if verbose else logging.WARNING)  # a line a retry
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)  # its retries: ours say it
-    for name, level in QUIET.items():
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

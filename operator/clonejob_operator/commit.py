@@ -214,6 +214,7 @@ class Committer:
                 self.journal.created(job.uid, driver.create(effect, context))
                 job_log(job, logging.INFO, "created %s %s", kind, name)
             else:
+                job_log(job, logging.INFO, "deleting %s %s", kind, name)
                 driver.delete(effect, context)
         except Exception as error:
             fault = classify(error, f"{verb} {kind} {name}", self.drivers.classifiers())

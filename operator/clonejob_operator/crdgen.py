@@ -184,7 +184,8 @@ def clonejob_crd() -> dict[str, Any]:
                 "VM",
                 '.status.createdResources[?(@.kind=="VirtualMachine")].name',
                 priority=1,
-                description="The VirtualMachine the job made; empty until it makes one (a FAILED or CANCELLED job removed it).",
+                description="The VirtualMachine the job made; empty until it makes one "
+                "(a FAILED or CANCELLED job removed it).",
             ),
             _column("Message", READY_PATH + ".message", priority=1, description="The Ready condition's message."),
         ],

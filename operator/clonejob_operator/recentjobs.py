@@ -62,7 +62,13 @@ def _entries(body: Body) -> list[CloneJobSummary]:
         try:
             out.append(CloneJobSummary.model_validate(item))
         except ValueError:
-            log.warning("ignoring an unreadable recentCloneJobs entry: %r", item)
+            meta = body.get("metadata") or {}
+            log.warning(
+                "MigratingVm %s/%s: ignoring an unreadable status.recentCloneJobs entry: %r",
+                meta.get("namespace", ""),
+                meta.get("name", ""),
+                item,
+            )
     return out
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -55,6 +57,16 @@ def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_mad
         assert left is not None and left.deletion_timestamp is not None, "the demo deletes its namespace"
     except ApiException as error:
         assert error.status == 404
+    (log,) = re.findall(r"its log: (\S+)", out)
+    lines = Path(log).read_text().splitlines()
+    shutil.rmtree(Path(log).parent)
+    about = [line for line in lines if "web-1-test-" in line]
+    assert len(about) >= 15, lines
+    named = re.compile(rf"^CloneJob {namespace}/web-1-test-[123]: ")
+    assert [line for line in about if not named.match(line)] == [], "every line about a job names it first"
+    assert any(
+        re.match(rf"CloneJob {namespace}/web-1-test-2: deleting DataVolume web-1-test-2-disk-0", x) for x in about
+    )
     api = kubernetes.client.ApiextensionsV1Api(kube.api_client)
     crd = api.read_custom_resource_definition("clonejobs.vmmigration.dev").metadata
     assert crd is not None and crd.deletion_timestamp is None

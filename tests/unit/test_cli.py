@@ -93,25 +93,6 @@ def test_leader_election_flags_that_cannot_work_are_refused(
     assert caught.value.code == 2 and complaint in capsys.readouterr().err
 
 
-def test_the_full_log_format_names_loggers_whole_and_kopfs_start_is_quiet() -> None:
-    import logging
-
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in cli.QUIET})
-    try:
-        cli.configure_logging("full", verbose=False)
-        record = logging.LogRecord("clonejob_operator.leadership", logging.INFO, __file__, 1, "hello", None, None)
-        (formatted,) = {handler.format(record) for handler in root.handlers}
-        assert "clonejob_operator.leadership [INFO] hello" in formatted
-        assert not logging.getLogger("kopf.activities.startup").isEnabledFor(logging.INFO)
-        assert not logging.getLogger("kopf._core.engines.activities").isEnabledFor(logging.INFO)
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        for name, level in saved[2].items():
-            logging.getLogger(name).setLevel(level)
-
-
 def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 

@@ -227,7 +227,7 @@ def _keep(found: dict[tuple[str, str], tuple[Kind, Body]], kind: Kind, body: Bod
         found[(kind.kind, meta.get("name", ""))] = (kind, body)
 
 
-def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProduct, uid: str) -> None:
+def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProduct, job: JobContext) -> None:
     """Delete the product ``effect`` names if, read fresh, it carries the job's uid label; the delete is
     guarded by the object's uid, so a namesake made meanwhile is never touched."""
     item = effect.ref
@@ -238,9 +238,14 @@ def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProdu
     if current is None:
         return
     meta = current["metadata"]
-    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) != uid:
+    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) != job.uid:
         log.warning(
-            "not deleting %s %s/%s: it does not carry this job's uid label", kind.kind, item.namespace, item.name
+            "CloneJob %s/%s: not deleting %s %s/%s: it does not carry this job's uid label",
+            job.namespace,
+            job.name,
+            kind.kind,
+            item.namespace,
+            item.name,
         )
         return
     try:
@@ -248,8 +253,6 @@ def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProdu
     except ApiException as error:
         if status_of(error) != 409:  # 409: the uid precondition failed, a namesake replaced it
             raise
-        return
-    log.info("deleting %s %s/%s", kind.kind, item.namespace, item.name)
 
 
 def condition(body: Body, kind: str) -> dict[str, Any] | None:

@@ -85,7 +85,7 @@ class KubevirtDriver:
         return survey_objects(self.kube, self.name, self.product_kinds(job.status), job)
 
     def delete(self, effect: DeleteProduct, job: JobContext) -> None:
-        delete_object(self.kube, PRODUCTS, effect, job.uid)
+        delete_object(self.kube, PRODUCTS, effect, job)
 
     def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
         kind = KINDS[effect.kind]

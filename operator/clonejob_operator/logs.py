@@ -1,0 +1,52 @@
+"""The operator's log: its formats, and the levels of the libraries it runs on.
+
+Every line about an object names it. The operator's own lines say ``CloneJob NS/NAME: ...`` themselves;
+any other line that carries an object (kopf's per-object lines carry ``k8s_ref``) gets the same prefix
+from ``Naming`` in the plain and full formats. The JSON format keeps the object as a field of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from clonejob_operator import retries
+
+FULL_FORMAT = "[%(asctime)s] %(name)s [%(levelname)s] %(message)s"
+"""kopf's full format, with logger names whole (kopf cuts them at 20 characters)."""
+PLAIN_FORMAT = "%(message)s"
+QUIET = {"kopf.activities": logging.WARNING, "kopf._core.engines.activities": logging.WARNING}
+"""kopf's lines about its own start ("Activity ... succeeded", "Initial authentication ..."): DEBUG's business."""
+
+
+def named(record: logging.LogRecord) -> str:
+    """``Kind namespace/name: `` of the object a record is about, or "" for a record about none."""
+    ref = getattr(record, "k8s_ref", None)
+    if not isinstance(ref, dict) or not ref.get("name"):
+        return ""
+    where = f"{ref['namespace']}/{ref['name']}" if ref.get("namespace") else str(ref["name"])
+    return f"{ref.get('kind') or 'object'} {where}: "
+
+
+class Naming(logging.Formatter):
+    """A text format whose lines about an object start by naming it (once: a line that does already is kept)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = named(record)
+        if prefix and not record.getMessage().startswith(prefix):
+            record = logging.makeLogRecord({**record.__dict__, "msg": prefix + record.getMessage(), "args": None})
+        return super().format(record)
+
+
+def configure_logging(log_format: str, verbose: bool) -> None:
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
+    if log_format in ("plain", "full"):
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(Naming(FULL_FORMAT if log_format == "full" else PLAIN_FORMAT))
+    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
+    logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("leaderelection").setLevel(logging.INFO if verbose else logging.WARNING)  # a line a retry
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)  # its retries: ours say it
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)
