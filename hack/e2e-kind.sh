@@ -23,14 +23,14 @@ fi
 helm upgrade --install clonejob-operator charts/clonejob-operator --namespace clonejob-system --create-namespace \
   --set image.pullPolicy=Never --wait --timeout 3m
 
-kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
+kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply --server-side -f -
 if [ -z "${USE_REAL_CONTROLLERS:-}" ]; then
   hack/stand-in-controllers.sh "$ns" & stand_in=$!
 fi
 
 # Play the replication tool: a snapshot of the one disk, named in the MigratingVm's lastSync.
-kubectl apply -f manifests/samples/migratingvm.yaml
-kubectl -n "$ns" apply -f - <<'YAML'
+kubectl apply --server-side -f manifests/samples/migratingvm.yaml
+kubectl -n "$ns" apply --server-side -f - <<'YAML'
 apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshot
 metadata: {name: web-1-c3-d0}
@@ -40,7 +40,7 @@ kubectl -n "$ns" patch mvm web-1 --subresource=status --type merge -p '{"status"
   "lastSync": {"cycleNumber": 3, "lastSyncTime": "2026-11-26T09:00:00Z",
                "snapshots": [{"disk": "disk-0", "volumeSnapshot": "web-1-c3-d0", "sizeBytes": 1073741824}]}}}'
 
-kubectl apply -f manifests/samples/clonejob.yaml
+kubectl apply --server-side -f manifests/samples/clonejob.yaml
 kubectl -n "$ns" wait --for=condition=Ready cjob/web-1-test-3 --timeout=5m
 kubectl -n "$ns" get cjob -o wide
 test "$(kubectl -n "$ns" get cjob web-1-test-3 -o jsonpath='{.status.state}')" = SUCCEEDED

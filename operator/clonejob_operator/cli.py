@@ -213,7 +213,7 @@ def _timing(run: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="write a change of a job's messages alone at most this often (default 10s, at most 30s)",
     )
-    defaults = ", ".join(f"{k.value}={int(v.total_seconds())}s" for k, v in DEFAULT_STEP_TIMEOUTS.items())
+    defaults = ", ".join(f"{k.value}={format_duration(v)}" for k, v in DEFAULT_STEP_TIMEOUTS.items())
     run.add_argument(
         "--step-timeout",
         type=_step_timeout,

@@ -50,12 +50,11 @@ def _resolve(node: Any, defs: dict[str, Schema], model: str | None = None) -> An
         del node["default"]
     if node.get("additionalProperties") is False or node.get("additionalProperties") is True:
         del node["additionalProperties"]
-    bare = "properties" not in node and "additionalProperties" not in node
-    if node.get("type") == "object" and bare and not node.get("x-kubernetes-preserve-unknown-fields"):
-        node["properties"] = {}
+    # An empty message (the seed's step bodies) stays a bare object: the API server drops an empty
+    # ``properties``, and a schema that differs from what it stores conflicts at every server-side apply.
     out: Schema = {}
     for key, value in node.items():
-        if key in _DROP or key == "$defs":
+        if key in _DROP or key == "$defs" or (key == "properties" and not value):
             continue
         if key == "properties":
             out[key] = {name: _described(model, name, _resolve(prop, defs)) for name, prop in value.items()}

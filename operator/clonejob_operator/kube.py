@@ -51,10 +51,15 @@ class KindNotServed(Exception):
     """The API server does not serve a kind at all (its CRD or API group is missing): a 404 with no Status body."""
 
     def __init__(self, kind: Kind) -> None:
-        missing = "its CRD is not installed" if "." in kind.group else f"the API group {kind.group or 'core'} is off"
+        group = kind.group or "core"
+        missing = (
+            "its CRD is not installed; install it"
+            if "." in kind.group
+            else f"the API group {group}/{kind.version} is not enabled; enable it"
+        )
         super().__init__(
-            f"the API server does not serve {kind.plural}.{kind.group or 'core'}/{kind.version} ({kind.kind}): "
-            f"{missing}; install it, then create the CloneJob again"
+            f"the API server does not serve {kind.plural}.{group}/{kind.version} ({kind.kind}): "
+            f"{missing}, then create the CloneJob again"
         )
         self.kind = kind
 

@@ -242,3 +242,13 @@ def test_the_chart_refuses_a_cluster_too_old_for_its_crds(helm: str) -> None:
     old = run_helm(helm, "template", "x", str(CHART), "--kube-version", "1.29.0", check=False)
     assert old.returncode != 0 and "kubeVersion" in old.stderr
     assert run_helm(helm, "template", "x", str(CHART), "--kube-version", "1.30.0", check=False).returncode == 0
+
+
+def test_a_google_key_without_ambient_credentials_is_refused(helm: str) -> None:
+    """The key is the operator's own identity, which it lends only with allowAmbientCredentials."""
+    alone = run_helm(helm, "template", "x", str(CHART), "--set", "googleCredentials.secretName=sa", check=False)
+    assert alone.returncode != 0 and "/operator/allowAmbientCredentials" in alone.stderr
+    both = ("googleCredentials.secretName=sa", "operator.allowAmbientCredentials=true")
+    assert run_helm(helm, "template", "x", str(CHART), *[a for s in both for a in ("--set", s)]).returncode == 0
+    ambient = run_helm(helm, "template", "x", str(CHART), "--set", "operator.allowAmbientCredentials=true")
+    assert ambient.returncode == 0, "Workload Identity needs no key"

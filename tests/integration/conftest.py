@@ -95,13 +95,18 @@ def test_namespace(kube: Kube) -> Iterator[str]:
     try:
         yield name
     finally:
-        for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
-            for item in kube.list(kind, name):
-                if item["metadata"].get("finalizers"):
-                    kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})
-                kube.delete(kind, name, item["metadata"]["name"])
+        clear_namespace(kube, name)
         if made_namespace:
             kube.core.delete_namespace(name)
+
+
+def clear_namespace(kube: Kube, name: str) -> None:
+    """Remove every object of ours and of the stand-ins' kinds from a test's namespace, finalizers and all."""
+    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
+        for item in kube.list(kind, name):
+            if item["metadata"].get("finalizers"):
+                kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})
+            kube.delete(kind, name, item["metadata"]["name"])
 
 
 @pytest.fixture

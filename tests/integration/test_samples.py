@@ -39,3 +39,18 @@ def test_the_cancel_patch_is_kept_apart_and_cancels(kube: Kube, namespace: str) 
     kube.create(CLONE_JOB, namespace, job)
     patched = kube.patch(CLONE_JOB, namespace, "cj", patch)
     assert patched["spec"]["cancel"] is True
+
+
+def test_the_replication_sample_and_the_synced_patch_name_the_same_snapshot(kube: Kube, namespace: str) -> None:
+    from clonejob_operator.kube import VOLUME_SNAPSHOT
+
+    snapshot = yaml.safe_load((SAMPLES / "replication" / "volumesnapshot.yaml").read_text())
+    snapshot["metadata"]["namespace"] = namespace
+    kube.create(VOLUME_SNAPSHOT, namespace, snapshot)
+    sample = yaml.safe_load((SAMPLES / "migratingvm.yaml").read_text())
+    sample["metadata"]["namespace"] = namespace
+    kube.create(MIGRATING_VM, namespace, sample)
+    patch = yaml.safe_load((SAMPLES.parent / "patches" / "migratingvm-synced.yaml").read_text())
+    synced = kube.patch_status(MIGRATING_VM, namespace, sample["metadata"]["name"], patch)
+    (disk,) = synced["status"]["lastSync"]["snapshots"]
+    assert disk["volumeSnapshot"] == snapshot["metadata"]["name"]

@@ -100,3 +100,13 @@ def test_gitops_examples_parse_and_health_check_a_clonejob() -> None:
     assert checks and checks[0]["kind"] == "CloneJob" and checks[0]["apiVersion"] == "vmmigration.dev/v1"
     apps = list(yaml.safe_load_all((MANIFESTS / "gitops" / "argocd" / "application.yaml").read_text()))
     assert apps[0]["spec"]["source"]["path"] == "manifests"
+
+
+def test_every_flux_source_a_kustomization_names_is_defined_beside_it() -> None:
+    docs = list(yaml.safe_load_all((MANIFESTS / "gitops" / "flux" / "clones.yaml").read_text()))
+    defined = {(d["kind"], d["metadata"]["name"], d["metadata"]["namespace"]) for d in docs}
+    for doc in (d for d in docs if d["kind"] == "Kustomization"):
+        source = doc["spec"]["sourceRef"]
+        assert (source["kind"], source["name"], doc["metadata"]["namespace"]) in defined, source
+        for needed in doc["spec"].get("dependsOn", []):
+            assert ("Kustomization", needed["name"], doc["metadata"]["namespace"]) in defined

@@ -61,3 +61,19 @@ def test_a_write_asks_the_fence_before_every_attempt_and_a_read_does_not() -> No
     assert sent == ["write"], "the retry after the 503 was not sent: the Lease was gone by then"
     kube.fence = lambda: False
     assert kube.call(lambda **_: "read") == "read"
+
+
+@pytest.mark.asyncio
+async def test_an_api_group_that_is_off_is_named_in_one_line(kmock: kmock.KubernetesEmulator, mock_kube: Kube) -> None:
+    """adaptingOs where batch/v1 is not enabled: no raw '404 page not found' body, no stray newline."""
+    from clonejob_operator.kube import BATCH_JOB, KindNotServed
+
+    kmock["post /apis/batch/v1/namespaces/ns/jobs"] << 404 << b"404 page not found\n"
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "a", "namespace": "ns"}}
+    with pytest.raises(KindNotServed) as caught:
+        await asyncio.to_thread(mock_kube.create, BATCH_JOB, "ns", job)
+    message = str(caught.value)
+    assert message.startswith(
+        "the API server does not serve jobs.batch/v1 (Job): the API group batch/v1 is not enabled"
+    )
+    assert "\n" not in message and "page not found" not in message

@@ -39,3 +39,18 @@ def test_product_labels() -> None:
 
 def test_resource_name_is_seed_style() -> None:
     assert names.resource_name("ns", "web-1", "cj") == "namespaces/ns/migratingVms/web-1/cloneJobs/cj"
+
+
+def test_the_readmes_rule_for_long_names_holds() -> None:
+    """README: a kept name when it fits; else PREFIX-HASH(8 hex of sha256 of the name)-SUFFIX, 63 at most."""
+    import hashlib
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "the first 8 hex\ndigits of the SHA-256 of the name" in readme
+    job = "a" * 70
+    vm = names.vm_name(job, None)
+    assert vm == "a" * 54 + "-" + hashlib.sha256(job.encode()).hexdigest()[:8] and len(vm) == 63
+    disk = names.disk_name(vm, 0)
+    assert disk == vm[:47] + "-" + hashlib.sha256(vm.encode()).hexdigest()[:8] + "-disk-0" and len(disk) == 63
+    assert names.disk_name("web-1-test-3", 2) == "web-1-test-3-disk-2"

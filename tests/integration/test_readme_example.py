@@ -1,0 +1,61 @@
+"""The README's Example, its shell lines as written, reaches SUCCEEDED (in a namespace of the test's own)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.kube import CLONE_JOB, Kube
+from tests.integration.conftest import clear_namespace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example_lines() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Example\n") : readme.index("\n## ", readme.index("## Example\n") + 5)]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].rstrip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_example_reaches_succeeded_as_written(kube: Kube, cluster_kubeconfig: str, tmp_path: Path) -> None:
+    lines = example_lines()
+    assert lines[-1].startswith("kubectl -n migration wait --for=condition=Ready cjob/web-1-test-3")
+    namespace = f"cjreadme-{uuid.uuid4().hex[:6]}"
+    # The checkout's files, with the samples' namespace replaced by the test's (and nothing else changed).
+    for folder in ("crds", "manifests", "hack"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    for path in (tmp_path / "manifests").rglob("*.yaml"):
+        path.write_text(path.read_text().replace("namespace: migration", f"namespace: {namespace}"))
+    operator = f"{sys.executable} -m clonejob_operator.cli"
+    script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"] + [
+        re.sub(r"\bmigration\b", namespace, line).replace("clonejob-operator ", operator + " ") for line in lines
+    ]
+    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig}  # the cluster named for the tests
+    try:
+        done = subprocess.run(
+            ["bash", "-c", "\n".join(script)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+        assert "clonejob.vmmigration.dev/web-1-test-3 condition met" in done.stdout
+        job = kube.get(CLONE_JOB, namespace, "web-1-test-3")
+        assert job is not None and job["status"]["state"] == "SUCCEEDED"
+    finally:
+        clear_namespace(kube, namespace)
+        try:
+            kube.core.delete_namespace(namespace)
+        except ApiException as error:
+            assert error.status == 404
