@@ -2,6 +2,8 @@
 # Stand-in for the snapshot, CDI and KubeVirt controllers, for clusters that have only their CRDs
 # (clonejob-operator crds --stand-ins): it marks VolumeSnapshots readyToUse, DataVolumes Succeeded and VirtualMachines ready,
 # exactly the status fields clonejob-operator waits for. Never run it where the real controllers run.
+# It creates nothing: a VolumeSnapshot to mark comes from the replication tool, or, to try things out,
+# from manifests/samples/replication/ (the README's example); `clonejob-operator demo` does it all.
 #   hack/stand-in-controllers.sh NAMESPACE        (loops until killed)
 set -euo pipefail
 ns="${1:?namespace}"

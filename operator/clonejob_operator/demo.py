@@ -225,6 +225,17 @@ class Demo:
                         f"namespace {self.namespace} is still being deleted (an earlier demo): "
                         "wait for it, or pick another with --namespace"
                     ) from None
+                left = [
+                    k.kind
+                    for k in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT)
+                    if self.kube.fresh_list(k, self.namespace)
+                ]
+                if not found.metadata.deletion_timestamp and left:
+                    raise DemoError(
+                        f"namespace {self.namespace} still holds an earlier demo's objects ({', '.join(left)}; "
+                        f"kept with --keep?): delete them (kubectl delete namespace {self.namespace}), "
+                        "or pick another namespace with --namespace"
+                    ) from None
                 self._made_namespace = True
                 self.say(f"namespace {self.namespace} (left by an earlier demo) reused")
             elif status_of(error) in (403, 404):

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,8 +15,10 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+from tests.integration.conftest import clear_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO = (sys.executable, "-m", "clonejob_operator.cli", "demo")
 
 
 def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_made(
@@ -70,3 +73,36 @@ def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_mad
     api = kubernetes.client.ApiextensionsV1Api(kube.api_client)
     crd = api.read_custom_resource_definition("clonejobs.vmmigration.dev").metadata
     assert crd is not None and crd.deletion_timestamp is None
+
+
+def test_the_demo_refuses_a_namespace_an_earlier_kept_demo_left_full(kube: Kube, cluster_kubeconfig: str) -> None:
+    namespace = f"cjdemo-{uuid.uuid4().hex[:6]}"
+    labels = {"app.kubernetes.io/managed-by": "clonejob-operator-demo"}
+    kube.core.create_namespace(
+        kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace, labels=labels))
+    )
+    try:
+        kube.create(
+            MIGRATING_VM,
+            namespace,
+            {
+                "apiVersion": MIGRATING_VM.api_version,
+                "kind": MIGRATING_VM.kind,
+                "metadata": {"name": "web-1", "namespace": namespace},
+                "spec": {"sourceVmId": "vm-1", "kubevirtTargetDefaults": {}},
+            },
+        )
+        done = subprocess.run(
+            [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert f"namespace {namespace} still holds an earlier demo's objects (MigratingVm" in done.stderr
+        assert "operator started" not in done.stdout
+        assert kube.fresh_list(CLONE_JOB, namespace) == [] and kube.fresh_list(VOLUME_SNAPSHOT, namespace) == []
+    finally:
+        clear_namespace(kube, namespace)
+        kube.core.delete_namespace(namespace)
