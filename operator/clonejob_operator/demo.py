@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Literal, TextIO
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
@@ -47,7 +47,6 @@ MANAGER = "clonejob-operator-demo"
 MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGER}
 MIGRATING_VM_NAME = "web-1"
 SNAPSHOT = "web-1-c3-d0"
-T = TypeVar("T")
 
 
 class DemoError(Exception):
@@ -68,6 +67,8 @@ class Demo:
     _started: float = field(default_factory=time.monotonic)
     _made_crds: list[str] = field(default_factory=list)
     _made_namespace: bool = False
+    _made: list[tuple[Kind, str]] = field(default_factory=list)
+    """What this run created in the namespace (besides CloneJobs and their products), to remove it."""
     _jobs: list[str] = field(default_factory=list)
     _operator: subprocess.Popen[bytes] | None = None
     _log: Path | None = None
@@ -98,9 +99,8 @@ class Demo:
     def install(self) -> None:
         self.install_crds()
         self.make_namespace()
-        self.kube.create(
+        self._create(
             VOLUME_SNAPSHOT,
-            self.namespace,
             {
                 "apiVersion": VOLUME_SNAPSHOT.api_version,
                 "kind": VOLUME_SNAPSHOT.kind,
@@ -109,9 +109,8 @@ class Demo:
             },
         )
         standins.Stagehand(self.kube, self.namespace).act()  # the snapshot controller: readyToUse
-        self.kube.create(
+        self._create(
             MIGRATING_VM,
-            self.namespace,
             {
                 "apiVersion": MIGRATING_VM.api_version,
                 "kind": MIGRATING_VM.kind,
@@ -137,6 +136,10 @@ class Demo:
             },
         )
         self.say(f"MigratingVm {MIGRATING_VM_NAME}: cycle 3 synced, VolumeSnapshot {SNAPSHOT} readyToUse")
+
+    def _create(self, kind: Kind, body: Body) -> None:
+        self.kube.create(kind, self.namespace, body)
+        self._made.append((kind, body["metadata"]["name"]))
 
     def succeed(self, hand: standins.Stagehand) -> None:
         name = self.heading("1. a clone that succeeds", "web-1-test-1")
@@ -165,7 +168,7 @@ class Demo:
         self.create_job(name)
         body = self.follow(name, hand, lambda job: job.status.current == State.FAILED)
         error = read_job(body).status.error
-        self.say(f"error: {error.message if error else ''} (code {error.code if error else '?'})")
+        self.say(f"its error: {error.message if error else ''} (code {error.code if error else '?'})")
         self.events(name)
         self.left(body)
 
@@ -209,39 +212,46 @@ class Demo:
         )
 
     def make_namespace(self) -> None:
+        """The demo's namespace: made anew, or one an earlier demo left empty; never one with objects in it."""
+        found = self._create_namespace()
+        if found == "made":
+            return
+        left = [k.kind for k in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT) if self.kube.fresh_list(k, self.namespace)]
+        if left:
+            raise DemoError(
+                f"namespace {self.namespace} still holds an earlier demo's objects ({', '.join(left)}; kept with "
+                f"--keep?): delete them (kubectl delete namespace {self.namespace}), or pick another namespace "
+                "with --namespace"
+            )
+        self._made_namespace = found == "ours"  # an earlier demo's, empty: removed at the end like a new one
+
+    def _create_namespace(self) -> Literal["made", "ours", "given"]:
+        """Made now; an earlier demo's, there already; or given (namespaces cannot be made here)."""
         try:
             self.kube.call(self.kube.core.create_namespace, _namespace(self.namespace), write=True)
-            self._made_namespace = True
-            self.say(f"namespace {self.namespace} created")
         except ApiException as error:
-            if status_of(error) == 409:
-                found = self.kube.call(self.kube.core.read_namespace, self.namespace)
-                if (found.metadata.labels or {}).get("app.kubernetes.io/managed-by") != MANAGER:
-                    raise DemoError(
-                        f"namespace {self.namespace} exists and is not the demo's: pick another with --namespace"
-                    ) from None
-                if found.metadata.deletion_timestamp and not self._gone_in_time():
+            if status_of(error) in (403, 404):
+                self.say(f"namespaces cannot be created here (API answered {error.status}): using {self.namespace}")
+                return "given"
+            if status_of(error) != 409:
+                raise
+            found = self.kube.call(self.kube.core.read_namespace, self.namespace)
+            if (found.metadata.labels or {}).get("app.kubernetes.io/managed-by") != MANAGER:
+                raise DemoError(
+                    f"namespace {self.namespace} exists and is not the demo's: pick another with --namespace"
+                ) from None
+            if found.metadata.deletion_timestamp:
+                if not self._gone_in_time():
                     raise DemoError(
                         f"namespace {self.namespace} is still being deleted (an earlier demo): "
                         "wait for it, or pick another with --namespace"
                     ) from None
-                left = [
-                    k.kind
-                    for k in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT)
-                    if self.kube.fresh_list(k, self.namespace)
-                ]
-                if not found.metadata.deletion_timestamp and left:
-                    raise DemoError(
-                        f"namespace {self.namespace} still holds an earlier demo's objects ({', '.join(left)}; "
-                        f"kept with --keep?): delete them (kubectl delete namespace {self.namespace}), "
-                        "or pick another namespace with --namespace"
-                    ) from None
-                self._made_namespace = True
-                self.say(f"namespace {self.namespace} (left by an earlier demo) reused")
-            elif status_of(error) in (403, 404):
-                self.say(f"namespaces cannot be created here (API answered {error.status}): using {self.namespace}")
             else:
-                raise
+                self.say(f"namespace {self.namespace} (left by an earlier demo) reused")
+                return "ours"
+        self._made_namespace = True
+        self.say(f"namespace {self.namespace} created")
+        return "made"
 
     def _gone_in_time(self, seconds: float = 30.0) -> bool:
         """Whether the namespace an earlier demo deleted goes within ``seconds``; then it is made anew."""
@@ -365,7 +375,7 @@ class Demo:
     def remove(self) -> None:
         """Best effort, every part tried: what was made in the namespace, the namespace, then the CRDs."""
         gone: list[str] = []
-        for kind, name in ((MIGRATING_VM, MIGRATING_VM_NAME), (VOLUME_SNAPSHOT, SNAPSHOT)):
+        for kind, name in reversed(self._made):
             if self._attempt(f"delete {kind.kind} {name}", partial(self.kube.delete, kind, self.namespace, name)):
                 gone.append(f"{kind.kind} {name}")
         if self._made_namespace and self._attempt(

@@ -86,10 +86,14 @@ def not_served(error: ApiException) -> bool:
     return not (isinstance(body, dict) and body.get("kind") == "Status")
 
 
+_JITTER = random.Random()
+"""The retries' own generator: the global one is the application's (and property-based tests watch it)."""
+
+
 def _retry_after(error: ApiException, attempt: int) -> float:
     header = (error.headers or {}).get("Retry-After") if error.headers else None
     try:
-        return min(float(header), 30.0) if header else min(0.2 * 2**attempt, 10.0) + random.random() * 0.1
+        return min(float(header), 30.0) if header else min(0.2 * 2**attempt, 10.0) + _JITTER.random() * 0.1
     except ValueError:
         return 1.0
 

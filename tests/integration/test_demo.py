@@ -103,6 +103,7 @@ def test_the_demo_refuses_a_namespace_an_earlier_kept_demo_left_full(kube: Kube,
         assert f"namespace {namespace} still holds an earlier demo's objects (MigratingVm" in done.stderr
         assert "operator started" not in done.stdout
         assert kube.fresh_list(CLONE_JOB, namespace) == [] and kube.fresh_list(VOLUME_SNAPSHOT, namespace) == []
+        assert kube.get(MIGRATING_VM, namespace, "web-1") is not None, "what the earlier demo left is not removed"
     finally:
         clear_namespace(kube, namespace)
         kube.core.delete_namespace(namespace)

@@ -34,6 +34,17 @@ BASES: dict[Kind, Node] = {
 TARGETS = ("kubevirtTargetDefaults", "computeEngineTargetDefaults", "computeEngineDisksTargetDefaults")
 
 
+@pytest.fixture(autouse=True)
+def kopf_picks_credentials_with_its_own_random(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf picks a credential with the global ``random`` on every request, from the operator's thread,
+    which hypothesis takes for a strategy using ``random`` while it draws: give kopf a generator of its own."""
+    import random
+
+    import kopf._cogs.structs.credentials as credentials
+
+    monkeypatch.setattr(credentials, "random", random.Random())
+
+
 @functools.cache
 def spec_schema(kind: Kind) -> Node:
     for crd in crdgen.all_crds().values():
