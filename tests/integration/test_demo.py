@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import kubernetes
@@ -16,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
 from tests.integration.conftest import clear_namespace
+from tests.integration.kit import running_operator, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (sys.executable, "-m", "clonejob_operator.cli", "demo")
@@ -107,3 +109,33 @@ def test_the_demo_refuses_a_namespace_an_earlier_kept_demo_left_full(kube: Kube,
     finally:
         clear_namespace(kube, namespace)
         kube.core.delete_namespace(namespace)
+
+
+def test_the_demo_with_an_operator_that_already_runs(kube: Kube, cluster_kubeconfig: str) -> None:
+    """`--use-running-operator`: the demo starts none, and the one watching the namespace does the work."""
+    namespace = f"cjdemo-{uuid.uuid4().hex[:6]}"
+    labels = {"app.kubernetes.io/managed-by": "clonejob-operator-demo"}  # an earlier demo's, empty: reused
+    kube.core.create_namespace(
+        kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace, labels=labels))
+    )
+    try:
+        with running_operator(kube, settings_for(namespace, message_interval=timedelta(seconds=1))):
+            done = subprocess.run(
+                [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace, "--use-running-operator"],
+                capture_output=True,
+                text=True,
+                timeout=240,
+                check=False,
+            )
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+        assert "using the operator that already runs" in done.stdout and "operator started" not in done.stdout
+        assert f"namespace {namespace} (left by an earlier demo) reused" in done.stdout
+        assert done.stdout.count("nothing left behind") == 2
+        for kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE):
+            assert kube.fresh_list(kind, namespace) == [], f"the demo left a {kind.kind}"
+    finally:
+        clear_namespace(kube, namespace)
+        try:
+            kube.core.delete_namespace(namespace)
+        except ApiException as error:
+            assert error.status in (404, 409), error
