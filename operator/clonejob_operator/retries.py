@@ -42,6 +42,8 @@ class RetryLog(logging.Filter):
         """When the current run of failed attempts began (None: the server answers)."""
         self._failed = 0
         self._warned_at: float | None = None
+        self._told_at: float | None = None
+        """When an outage was last told at WARNING (kept after the server answers again)."""
         self.on_failed_run: Callable[[str], None] | None = None
         """Told, on kopf's own thread and before kopf acts on it, that a watch failed for good: kopf has no
         hook for it but this line. The runtime raises kopf's stop flag then (a run that ends without it
@@ -64,7 +66,7 @@ class RetryLog(logging.Filter):
             lasted = now - self._since
             if lasted < self.grace or (self._warned_at is not None and now - self._warned_at < self.interval):
                 return _quiet(record)
-            self._warned_at = now
+            self._warned_at = self._told_at = now
             failed = self._failed
         detail = message.split("will retry: ", 1)[-1]
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
@@ -72,6 +74,12 @@ class RetryLog(logging.Filter):
         record.args = (lasted, failed, detail[:300], RETRY_EVERY)
         record.exc_info = record.exc_text = None
         return True
+
+    def told_within(self, seconds: float) -> bool:
+        """Whether an outage was told at WARNING in the last ``seconds``: what follows from it (the watches
+        failing while a restarted API server registers its CRDs) is then part of what was told."""
+        with self._lock:
+            return self._told_at is not None and self.clock() - self._told_at < seconds
 
     def answered(self) -> None:
         """Something came back from the API server: an outage that was told of ends with one line."""

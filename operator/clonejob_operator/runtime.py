@@ -135,7 +135,9 @@ class Process:
                 try:
                     controller = await asyncio.to_thread(self._assemble, watched)
                 except Exception as error:  # discovery got no answer: the API server is not back yet
-                    log.warning("cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause)
+                    log.log(
+                        _level(), "cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause
+                    )
                     await _first(asyncio.sleep(pause), *ends())
                     pause = min(pause * 2, 30.0)
                     continue
@@ -146,8 +148,8 @@ class Process:
                 if crash is None or ended():
                     return
                 pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
-                log.warning("the watches failed (%s); starting them again in %.0fs, with fresh caches",
-                            _short(crash), pause)  # fmt: skip
+                log.log(_level(), "the watches failed (%s); starting them again in %.0fs, with fresh caches",
+                        _short(crash), pause)  # fmt: skip
                 log.debug("the watches failed", exc_info=crash)
                 await _first(asyncio.sleep(pause), *ends())
         finally:
@@ -263,6 +265,16 @@ async def _settle(operator: asyncio.Task[None]) -> None:
         await asyncio.wait([operator], timeout=5)
     if not operator.done():
         log.debug("kopf's run did not end within 15s of its stop; left behind")
+
+
+AFTERMATH = 30.0
+"""Seconds after an outage was last told during which its consequences are told at INFO."""
+
+
+def _level() -> int:
+    """WARNING, unless an outage was just told at WARNING: one outage is one warning per 10 s, its
+    aftermath (watches that fail while a restarted API server registers its CRDs) included."""
+    return logging.INFO if RETRIES.told_within(AFTERMATH) else logging.WARNING
 
 
 def _short(error: BaseException) -> str:

@@ -70,3 +70,21 @@ def test_a_failed_run_is_told_to_the_runtime_and_its_traceback_dropped() -> None
     record = logging.LogRecord("kopf", logging.ERROR, __file__, 1, message, None, None)
     assert log.filter(record) is False  # not --verbose: the runtime says it once, without a traceback
     assert told == [message]
+
+
+def test_an_outage_told_is_remembered_for_its_aftermath() -> None:
+    clock = Clock()
+    log = RetryLog(grace=2.0, interval=10.0, clock=clock)
+    assert not log.told_within(30)
+    for n in range(1, 8):  # 3.5 s of outage: told once, at 2 s
+        log.filter(attempt(n))
+        clock.now += 0.5
+    log.answered()
+    clock.now += 20
+    assert log.told_within(30), "the server answers again, and what follows is still part of it"
+    clock.now += 20
+    assert not log.told_within(30)
+    quiet = RetryLog(grace=2.0, interval=10.0, clock=clock)
+    quiet.filter(attempt(1))
+    quiet.answered()
+    assert not quiet.told_within(30), "a retry within the grace was never told"

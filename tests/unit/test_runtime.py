@@ -25,3 +25,13 @@ def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest
     assert "(its CRD is absent)" in datavolumes
     (jobs,) = [m for m in said if m.startswith("jobs.batch/v1")]
     assert "(the API group batch is not enabled)" in jobs and "CRD is absent" not in jobs
+
+
+def test_the_aftermath_of_an_outage_already_told_is_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clonejob_operator import runtime
+    from clonejob_operator.retries import RETRIES
+
+    monkeypatch.setattr(RETRIES, "told_within", lambda seconds: seconds == runtime.AFTERMATH)
+    assert runtime._level() == logging.INFO
+    monkeypatch.setattr(RETRIES, "told_within", lambda seconds: False)
+    assert runtime._level() == logging.WARNING
