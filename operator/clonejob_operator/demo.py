@@ -246,6 +246,7 @@ class Demo:
                         f"namespace {self.namespace} is still being deleted (an earlier demo): "
                         "wait for it, or pick another with --namespace"
                     ) from None
+                self.kube.call(self.kube.core.create_namespace, _namespace(self.namespace), write=True)
             else:
                 self.say(f"namespace {self.namespace} (left by an earlier demo) reused")
                 return "ours"
@@ -254,14 +255,13 @@ class Demo:
         return "made"
 
     def _gone_in_time(self, seconds: float = 30.0) -> bool:
-        """Whether the namespace an earlier demo deleted goes within ``seconds``; then it is made anew."""
+        """Whether the namespace an earlier demo deleted goes within ``seconds``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
                 self.kube.call(self.kube.core.read_namespace, self.namespace)
             except ApiException as error:
                 if status_of(error) == 404:
-                    self.kube.call(self.kube.core.create_namespace, _namespace(self.namespace), write=True)
                     return True
                 raise
             time.sleep(1)

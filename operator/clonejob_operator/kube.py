@@ -31,6 +31,11 @@ class Kind:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def custom(self) -> bool:
+        """Whether a CRD serves it (its group has a dot), rather than an API group built into the server."""
+        return "." in self.group
+
 
 CLONE_JOB = Kind(GROUP, VERSION, "clonejobs", "CloneJob")
 MIGRATING_VM = Kind(GROUP, VERSION, "migratingvms", "MigratingVm")
@@ -54,7 +59,7 @@ class KindNotServed(Exception):
         group = kind.group or "core"
         missing = (
             "its CRD is not installed; install it"
-            if "." in kind.group
+            if kind.custom
             else f"the API group {group}/{kind.version} is not enabled; enable it"
         )
         super().__init__(

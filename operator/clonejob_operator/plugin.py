@@ -95,6 +95,11 @@ def table(items: Sequence[Body], moment: datetime, namespaces: bool = True) -> s
     )
 
 
+def ref(name: str) -> str:
+    """A CloneJob as kubectl names it in its output: ``clonejob.vmmigration.dev/NAME``."""
+    return f"{CLONE_JOB.kind.lower()}.{CLONE_JOB.group}/{name}"
+
+
 def without_managed_fields(body: Body) -> Body:
     """The object as kubectl prints it by default: ``metadata.managedFields`` left out."""
     metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
@@ -154,7 +159,7 @@ class Plugin:
         }
         created = self.kube.create(CLONE_JOB, self.namespace, body)
         print(
-            f"clonejob.vmmigration.dev/{created['metadata']['name']} created in namespace {self.namespace}",
+            f"{ref(created['metadata']['name'])} created in namespace {self.namespace}",
             file=self.out,
         )
         return 0
@@ -166,7 +171,7 @@ class Plugin:
         if output in ("json", "yaml"):
             print(dump(self._shown(body), output), file=self.out)
         elif output == "name":
-            print(f"clonejob.vmmigration.dev/{body['metadata']['name']}", file=self.out)
+            print(ref(body["metadata"]["name"]), file=self.out)
         else:
             print(timeline(body, now()), file=self.out)
         return 0
@@ -218,7 +223,7 @@ class Plugin:
             return
         if output == "name":
             for item in items:
-                print(f"clonejob.vmmigration.dev/{item['metadata']['name']}", file=self.out)
+                print(ref(item["metadata"]["name"]), file=self.out)
             return
         if items:
             print(table(items, now(), namespaces=query.all_namespaces), file=self.out)
@@ -237,14 +242,14 @@ class Plugin:
                 f"CloneJob {name}: FAILED_PRECONDITION: the job has finished ({state}); nothing to cancel"
             )
         self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
-        print(f"clonejob.vmmigration.dev/{name} cancel requested", file=self.out)
+        print(f"{ref(name)} cancel requested", file=self.out)
         if not wait:
             return 0
         deadline, shown = time.monotonic() + timeout, ""
         while time.monotonic() < deadline:
             status = self.kube.get(CLONE_JOB, self.namespace, name)
             if status is None:
-                print(f"clonejob.vmmigration.dev/{name} is gone", file=self.out)
+                print(f"{ref(name)} is gone", file=self.out)
                 return 0
             line = _live(status)
             if line != shown:

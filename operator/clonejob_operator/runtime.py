@@ -160,7 +160,7 @@ class Process:
         """Once per kind and process: a kind the API server does not serve is looked at, not watched."""
         for kind in sorted(set(WATCHED) - watched - self._unwatched, key=lambda k: k.plural):
             self._unwatched.add(kind)
-            missing = "its CRD is absent" if "." in kind.group else f"the API group {kind.group} is not enabled"
+            missing = "its CRD is absent" if kind.custom else f"the API group {kind.group} is not enabled"
             log.warning(
                 "%s.%s/%s is not served (%s), so it is not watched: a job waiting on one is looked at every %gs "
                 "(a request each time) instead of woken by a change; install the CRD (or enable the API) and "

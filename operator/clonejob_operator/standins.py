@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
 
 import yaml
 
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kube
+from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, Kube
 from clonejob_operator.names import LABEL_JOB
 
 LABEL = "vmmigration.dev/stand-in"
@@ -94,7 +93,7 @@ class Stagehand:
         )
         return f"DataVolume {name} {phase} {percent}%"
 
-    def _status(self, kind: Any, body: Body, status: Body) -> None:
+    def _status(self, kind: Kind, body: Body, status: Body) -> None:
         self.kube.patch_status(kind, self.namespace, body["metadata"]["name"], {"status": status})
 
 

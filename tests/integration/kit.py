@@ -287,6 +287,13 @@ class World:
                 },
             )
 
+    def clone_to_success(self, name: str, disks: int = 1) -> dict[str, Any]:
+        """Create CloneJob ``name``, play CDI and KubeVirt until it SUCCEEDED; its status."""
+        self.clone_job(name)
+        self.finish_disks(name, disks)
+        self.ready_vm(name)
+        return self.wait_state(name, "SUCCEEDED")
+
     def ready_vm(self, vm: str) -> None:
         self.wait_object(VIRTUAL_MACHINE, vm)
         self.set_status(VIRTUAL_MACHINE, vm, {"created": True, "ready": True, "printableStatus": "Running"})

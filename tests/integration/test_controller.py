@@ -61,10 +61,7 @@ def test_max_active_is_never_exceeded_even_for_a_moment(kube: Kube, world: World
 def test_kopf_adds_nothing_to_the_objects_it_watches(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1")
     with running_operator(kube, settings_for(namespace)):
-        world.clone_job("cj")
-        world.finish_disks("cj")
-        world.ready_vm("cj")
-        world.wait_state("cj", "SUCCEEDED")
+        world.clone_to_success("cj")
         job = world.job("cj")
         mvm = world.get(MIGRATING_VM, "web-1")
     assert job["metadata"]["finalizers"] == [names.FINALIZER]  # ours, added by the reconciler

@@ -30,10 +30,7 @@ def test_each_transition_is_one_event_about_the_clonejob(
         raise
     world.migrating_vm("web-1")
     with running_operator(operator_kube, settings_for(namespace)):
-        world.clone_job("cj")
-        world.finish_disks("cj")
-        world.ready_vm("cj")
-        world.wait_state("cj", "SUCCEEDED")
+        world.clone_to_success("cj")
         wanted = [
             ("Normal", "Pending", "CloneJob"),
             ("Normal", "Started", "CloneJob"),
@@ -55,10 +52,7 @@ def test_a_role_without_events_costs_one_warning_line_and_nothing_else(
     world.migrating_vm("web-1")
     caplog.set_level(logging.WARNING)
     with running_operator(identity, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
-        world.clone_job("cj")
-        world.finish_disks("cj")
-        world.ready_vm("cj")
-        world.wait_state("cj", "SUCCEEDED")
+        world.clone_to_success("cj")
         assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("clonejob")]
     assert warned == ["cannot post Events (API answered 403); carrying on without them"]

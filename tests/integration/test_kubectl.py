@@ -218,10 +218,7 @@ def test_kubectl_get_says_why_a_job_waits_and_names_a_vm_only_once_made(
 def test_kubectl_get_names_the_vm_of_a_clone(kube: Kube, world: World, namespace: str, kubectl: list[str]) -> None:
     world.migrating_vm("web-1")
     with running_operator(kube, settings_for(namespace)):
-        world.clone_job("cj")
-        world.finish_disks("cj")
-        world.ready_vm("cj")
-        world.wait_state("cj", "SUCCEEDED")
+        world.clone_to_success("cj")
         table = get_wide(kubectl, namespace)
     assert (table["cj"]["VM"], table["cj"]["REASON"], table["cj"]["MESSAGE"]) == (
         "cj",
