@@ -9,12 +9,20 @@ Without it, cluster tests skip and say why. CLONEJOB_TEST_REQUIRE_CLUSTER=1 turn
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 
 # Google's client libraries must never look for a metadata server (an address off this machine) in tests.
 os.environ.setdefault("NO_GCE_CHECK", "true")
+# An operator run outside a pod keeps its sealing key in the user's config folder: the tests' own, removed after.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="clonejob-tests-config-")
 
 import pytest
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator.kube import Body, Kind
+from clonejob_operator.kube import Body, Kind, Secret
+from clonejob_operator.seal import Sealer
 
 Key = tuple[str, str, str]
 """(plural, namespace, name)."""
@@ -43,7 +44,7 @@ def refusal(status: int, message: str = "", reason: str = "") -> ApiException:
 @dataclass
 class FakeKube:
     objects: dict[Key, Body] = field(default_factory=dict)
-    secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], Secret] = field(default_factory=dict)
     events: list[Body] = field(default_factory=list)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
     """(verb, plural, name) of every write that went through, in order."""
@@ -59,10 +60,19 @@ class FakeKube:
         callable decides from the request body (None: let it through, and keep the fault for the next)."""
         self.faults.setdefault((verb, kind.plural), []).append(error)
 
-    def put(self, kind: Kind, namespace: str, name: str, **fields: Any) -> Body:
-        """An object as a user (or another controller) made it."""
-        body = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {"name": name, "namespace": namespace}}
+    def put(self, kind: Kind, namespace: str, name: str, sealer: Sealer | None = None, **fields: Any) -> Body:
+        """An object as a user (or another controller) made it; with ``sealer``, its status as the operator
+        wrote it (sealed)."""
+        body: Body = {
+            "apiVersion": kind.api_version,
+            "kind": kind.kind,
+            "metadata": {"name": name, "namespace": namespace},
+        }
         body.update(copy.deepcopy(fields))
+        if sealer is not None and body.get("status"):
+            meta = body["metadata"]
+            meta.setdefault("uid", str(uuid.uuid4()))
+            body["status"] = sealer.sealed(meta["uid"], body["status"])
         return self._store(kind, body, new=True)
 
     def status_of(self, kind: Kind, namespace: str, name: str) -> Body:
@@ -122,11 +132,11 @@ class FakeKube:
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         return self._patch("patch_status", kind, namespace, name, patch)
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+    def read_secret(self, namespace: str, name: str) -> Secret:
         self._fault("get", Kind("", "v1", "secrets", "Secret"), {})
         if (namespace, name) not in self.secrets:
             raise refusal(404, f'secrets "{name}" not found', "NotFound")
-        return dict(self.secrets[(namespace, name)])
+        return self.secrets[(namespace, name)]
 
     def post_event(self, namespace: str, body: Body) -> None:
         self.events.append(copy.deepcopy(body))

@@ -11,7 +11,7 @@ from clonejob_operator.conditions import Activity
 from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.machine import Admission, Job
 from clonejob_operator.recentjobs import Holds, running_elsewhere, summary
-from clonejob_operator.roster import Entry, Roster
+from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.catalog import Drivers
@@ -72,7 +72,7 @@ class Gate:
             return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:
             return _wait(WaitReason.NO_SNAPSHOTS, f"MigratingVm {mvm} has no status.lastSync.snapshots yet")
-        mine = Entry.of(body)
+        mine = self.roster.entry(body)
         if self.roster.ahead(mine) is not None:  # stable while it waits: no rewrite each time the queue moves
             return _wait(
                 WaitReason.QUEUED, f"queued behind older CloneJobs of MigratingVm {mvm}; they run first, one at a time"

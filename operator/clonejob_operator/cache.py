@@ -14,8 +14,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from clonejob_operator.kube import CLONE_JOB, Body, Kind, KubeClient
-from clonejob_operator.roster import Key, Roster
+from clonejob_operator.kube import CLONE_JOB, Body, Kind, KubeClient, Secret
+from clonejob_operator.roster import Doubt, Key, Roster
 
 _TOMBSTONES = 4096
 
@@ -45,10 +45,10 @@ def _selector(text: str | None) -> dict[str, str]:
 
 
 class Cache:
-    def __init__(self, watched: Iterable[Kind] = (), max_active: int = 0) -> None:
+    def __init__(self, watched: Iterable[Kind] = (), max_active: int = 0, doubt: Doubt = lambda body: None) -> None:
         self.watched = frozenset(watched)
         """Kinds kept by watches: reads of these never go to the API."""
-        self.roster = Roster(max_active)
+        self.roster = Roster(max_active, doubt)
         self.wake: Callable[[set[Key]], None] = lambda keys: None
         """Set by the controller: queues the jobs that a change moves."""
         self._objects: dict[Kind, dict[tuple[str, str], Body]] = defaultdict(dict)
@@ -168,7 +168,7 @@ class CachedKube:
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         return self._stored(kind, self.api.patch_status(kind, namespace, name, patch))
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+    def read_secret(self, namespace: str, name: str) -> Secret:
         return self.api.read_secret(namespace, name)  # never cached: a key is read only when a client is made
 
     def post_event(self, namespace: str, body: Body) -> None:

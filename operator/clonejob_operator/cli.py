@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
+from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator import crdgen, demo, standins
+from clonejob_operator import crdgen, demo, seal, standins
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.leadership import Election, own_identity, own_namespace
 from clonejob_operator.logs import configure_logging
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.runtime import Launch, Process
+from clonejob_operator.seal import KeySource, Sealer
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
 from clonejob_operator.timestamps import format_duration, parse_duration
 
@@ -70,17 +72,7 @@ def parser() -> argparse.ArgumentParser:
         "--max-active", type=int, default=0, metavar="N", help="at most N CloneJobs hold products at once (0: no limit)"
     )
     _election(run)
-    run.add_argument(
-        "--compute-endpoint",
-        metavar="URL",
-        help="send every Compute Engine call to URL with anonymous credentials (tests, emulators, proxies)",
-    )
-    run.add_argument(
-        "--allow-ambient-credentials",
-        action="store_true",
-        help="let TargetProjects without a credentials Secret use the operator's own Google identity "
-        "(Application Default Credentials); without it such jobs fail with PERMISSION_DENIED",
-    )
+    _trust_flags(run)
     _timing(run)
     run.add_argument("--workers", type=int, default=8, metavar="N", help="CloneJobs reconciled at once (default 8)")
     run.add_argument("--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics (0: off)")
@@ -105,7 +97,50 @@ def parser() -> argparse.ArgumentParser:
         "for clusters without CDI, KubeVirt or a snapshot controller",
     )
     _demo(commands)
+    _trust(commands)
     return top
+
+
+def _trust_flags(run: argparse.ArgumentParser) -> None:
+    """Whom the operator trusts: its own sealed statuses, and Google identities only as told."""
+    run.add_argument(
+        "--compute-endpoint",
+        metavar="URL",
+        help="send every Compute Engine call to URL with anonymous credentials (tests, emulators, proxies)",
+    )
+    run.add_argument(
+        "--allow-ambient-credentials",
+        action="store_true",
+        help="let TargetProjects without a credentials Secret use the operator's own Google identity "
+        "(Application Default Credentials); without it such jobs fail with PERMISSION_DENIED",
+    )
+    run.add_argument(
+        "--seal-key",
+        metavar="SOURCE",
+        help="the key that seals the CloneJob statuses the operator writes: secret:[NAMESPACE/]NAME (made when "
+        "missing) or file:PATH (default: in a pod, secret:<its namespace>/clonejob-operator-seal; elsewhere, "
+        "file:$XDG_CONFIG_HOME/clonejob-operator/seal-key)",
+    )
+
+
+def _trust(commands: Any) -> None:
+    trust = commands.add_parser(
+        "trust",
+        help="vouch for a held CloneJob's status, as a cluster admin (its status was not the operator's writing)",
+        description="Seal the current status of a CloneJob that the operator holds (reason UntrustedStatus), so "
+        "that the operator acts on it again. Read the status first: whatever it says, the operator will do. "
+        "Needs read access to the sealing key and, where the chart's status policy is bound, an exempt identity.",
+    )
+    trust.add_argument("job", metavar="NAMESPACE/NAME", help="the held CloneJob")
+    trust.add_argument(
+        "--seal-key",
+        metavar="SOURCE",
+        required=True,
+        help="the operator's key: secret:NAMESPACE/NAME (the chart's: secret:RELEASE-NAMESPACE/RELEASE-seal) or "
+        "file:PATH",
+    )
+    trust.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    trust.add_argument("--context", help="the kubeconfig context to use")
 
 
 def _demo(commands: Any) -> None:
@@ -252,8 +287,55 @@ def _crds(output_dir: str | None, stand_ins: bool) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace, instance: str) -> Settings:
+def _key_source(text: str | None) -> KeySource:
+    namespace = own_namespace()
+    try:
+        return KeySource.parse(text, namespace) if text else KeySource.default(namespace)
+    except ValueError as error:
+        parser().error(f"--seal-key {error}")
+
+
+def _sealer(source: KeySource, kube: Kube) -> Sealer | None:
+    log = logging.getLogger("clonejob_operator")
+    try:
+        sealer = source.load(kube)
+    except (ApiException, OSError, ValueError, RuntimeError) as error:
+        why = f"the API answered {error.status} {error.reason}" if isinstance(error, ApiException) else str(error)
+        log.error("cannot read or make the sealing key (%s): %s", source, why)
+        return None
+    log.info("statuses are sealed with the key in %s", source)
+    return sealer
+
+
+def _vouch(args: argparse.Namespace) -> int:
+    namespace, _, name = args.job.partition("/")
+    if not namespace or not name:
+        parser().error(f"{args.job}: name the CloneJob as NAMESPACE/NAME")
+    try:
+        source = KeySource.parse(args.seal_key, None)
+    except ValueError as error:
+        parser().error(str(error))
+    kube = connect(args.kubeconfig, args.context)
+    body = kube.get(CLONE_JOB, namespace, name)
+    if body is None:
+        sys.stderr.write(f"CloneJob {namespace}/{name} not found\n")
+        return 1
+    sealer = source.load(kube)
+    status = body.get("status") or {}
+    if sealer.doubt(body) is None:
+        sys.stdout.write(f"CloneJob {namespace}/{name}: its status is already the operator's; nothing to do\n")
+        return 0
+    patch = {"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]}}
+    patch["status"] = {seal.FIELD: sealer.seal(body["metadata"]["uid"], status)}
+    kube.patch_status(CLONE_JOB, namespace, name, patch)
+    shown = {k: status.get(k) for k in ("state", "currentStep") if status.get(k)}
+    sys.stdout.write(f"CloneJob {namespace}/{name}: sealed its status as it is {shown}; the operator acts on it now\n")
+    return 0
+
+
+def _settings(args: argparse.Namespace, instance: str, sealer: Sealer) -> Settings:
     return Settings(
+        sealer=sealer,
         instance=instance,
         pending_deadline=args.pending_deadline,
         stall_after=args.stall_after,
@@ -274,24 +356,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crds(args.output_dir, args.stand_ins)
     if args.command == "demo":
         return demo.run(args.kubeconfig, args.context, args.namespace, not args.use_running_operator, args.keep)
+    if args.command == "trust":
+        return _vouch(args)
     if args.max_active < 0:
         parser().error("--max-active must be 0 or more")
     if args.workers < 1:
         parser().error("--workers must be 1 or more")
     election = _leader_election(args)
-    settings = _settings(args, election.identity if election else own_identity())
+    source = _key_source(args.seal_key)
     configure_logging(args.log_format, args.verbose)
+    log = logging.getLogger("clonejob_operator")
     try:
         kube = connect(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:
         where = args.kubeconfig or os.environ.get("KUBECONFIG") or "in-cluster configuration"
-        logging.getLogger("clonejob_operator").error("cannot reach a cluster (kubeconfig: %s): %s", where, error)
+        log.error("cannot reach a cluster (kubeconfig: %s): %s", where, error)
         return 1
     try:  # kopf discovers resources once when watching named namespaces: the CRDs must be there first
         kube.await_served([CLONE_JOB, MIGRATING_VM], timeout=args.crd_timeout)
     except TimeoutError as error:
-        logging.getLogger("clonejob_operator").error("%s", error)
+        log.error("%s", error)
         return 1
+    sealer = _sealer(source, kube)
+    if sealer is None:
+        return 1
+    settings = _settings(args, election.identity if election else own_identity(), sealer)
     metrics = Metrics()
     if args.metrics_port:
         metrics.serve(args.metrics_port, args.metrics_address)

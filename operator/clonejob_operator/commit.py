@@ -37,7 +37,8 @@ from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeadi
 from clonejob_operator.machine import Decision, Job
 from clonejob_operator.observe import Observer
 from clonejob_operator.reasons import Reason
-from clonejob_operator.roster import Entry, Roster
+from clonejob_operator.roster import Roster
+from clonejob_operator.seal import Sealer
 from clonejob_operator.targets.catalog import Drivers
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class Committer:
         events: EventPoster,
         clock: Callable[[], datetime],
         fence: Callable[[], bool] = lambda: True,
+        sealer: Sealer | None = None,
     ) -> None:
         self.kube = kube
+        self.sealer = sealer or Sealer.random()
         self.fence = fence
         """Whether this process may write now (it holds the leader Lease, or runs standalone)."""
         self.drivers = drivers
@@ -141,7 +144,7 @@ class Committer:
             job_log(job, logging.INFO, "finished; letting the CloneJob go")
 
     def _claim(self, job: Job, done: Committed, effect: Claim, reservation: ExitStack) -> None:
-        refused = reservation.enter_context(self.roster.reservation(Entry.of(done.body)))
+        refused = reservation.enter_context(self.roster.reservation(self.roster.entry(done.body)))
         if refused is not None:
             raise Stop(refused[1])  # another job took the slot first: the next look says so
         mvm = job.spec.migrating_vm if job.spec else ""
@@ -160,9 +163,12 @@ class Committer:
 
     def _status(self, job: Job, done: Committed, effect: PatchStatus) -> None:
         old = done.body.get("status") or {}
+        new = effect.status.wire()
+        if effect.sealed:
+            new = self.sealer.sealed(job.uid, new)
         patch = {
             "metadata": {"resourceVersion": done.body["metadata"]["resourceVersion"]},
-            "status": merge_patch(old, effect.status.wire()),
+            "status": merge_patch(old, new),
         }
         try:
             done.body = self._write(

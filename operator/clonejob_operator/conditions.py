@@ -23,6 +23,8 @@ class Activity:
     stalled: bool = False
     wait: WaitReason | None = None
     """Set for a PENDING job's wait: what wakes it."""
+    held: bool = False
+    """The status itself is not to be believed (see ``seal.py``): the conditions say so, whatever its state."""
 
     @classmethod
     def waiting(cls, wait: WaitReason, message: str, stalled: bool = False) -> Activity:
@@ -61,6 +63,12 @@ Wanted = list[tuple[str, Literal["True", "False", "Unknown"], str, str]]
 
 def _wanted(status: CloneJobStatus, activity: Activity | None) -> Wanted:
     state = status.current
+    if activity is not None and activity.held:
+        return [
+            (READY, "False", activity.reason, activity.message),
+            (RECONCILING, "False", activity.reason, ""),
+            (STALLED, "True", activity.reason, activity.message),
+        ]
     if state is State.SUCCEEDED:
         done = Reason.SUCCEEDED
         return [

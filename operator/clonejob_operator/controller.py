@@ -27,7 +27,7 @@ from clonejob_operator.kube import (
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.retries import RETRIES
-from clonejob_operator.roster import Entry, Key
+from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
 from clonejob_operator.waits import Trigger
 from clonejob_operator.workqueue import WorkQueue
@@ -46,7 +46,7 @@ class Controller:
             MIGRATING_VM,
             *kube.servable(tuple(k for k in WATCHED if k not in (CLONE_JOB, MIGRATING_VM))),
         )
-        cache = Cache(kinds, settings.max_active)
+        cache = Cache(kinds, settings.max_active, settings.sealer.doubt)
         return cls(Reconciler(kube, settings, metrics=metrics, cache=cache, fence=fence))
 
     def __init__(self, reconciler: Reconciler) -> None:
@@ -88,7 +88,7 @@ class Controller:
         if kind is CLONE_JOB:
             state = None if deleted else (body.get("status") or {}).get("state") or "STATE_UNSPECIFIED"
             self.reconciler.metrics.seen(namespace, name, state)
-            entry = None if deleted else Entry.of(body)
+            entry = None if deleted else self.cache.roster.entry(body)
             if entry is not None and entry.attention:  # under way, or cancelled: ahead of jobs yet to start
                 self.queue.add((namespace, name), urgent=entry.started or entry.leaving)
         elif kind is MIGRATING_VM:

@@ -56,6 +56,8 @@ class World:
     """The API server refused the last status write (422, say): why."""
     last_write: datetime | None = None
     """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
+    untrusted: str | None = None
+    """Why the stored status is not the operator's own writing (see ``seal.py``): the job is held."""
 
 
 @dataclass

@@ -275,7 +275,8 @@ class Demo:
             return
         self._log = Path(tempfile.mkdtemp(prefix="clonejob-demo-")) / "operator.log"
         command = [sys.executable, "-m", "clonejob_operator.cli", "run", "-n", self.namespace, "--standalone"]
-        command += ["--message-interval", "1s", "--log-format", "plain", *self.operator_args]
+        key = f"file:{self._log.parent / 'seal-key'}"  # the demo's own sealing key: it leaves with the demo's jobs
+        command += ["--message-interval", "1s", "--log-format", "plain", "--seal-key", key, *self.operator_args]
         with self._log.open("wb") as log:
             self._operator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self.say(f"operator started (pid {self._operator.pid}), its log: {self._log}")

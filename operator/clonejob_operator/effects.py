@@ -30,6 +30,9 @@ class Claim:
 @dataclass(frozen=True)
 class PatchStatus:
     status: CloneJobStatus
+    sealed: bool = True
+    """Written with the operator's seal. Only the conditions of a held job are written without one: its
+    status stays as untrusted as it was found."""
 
 
 @dataclass(frozen=True)

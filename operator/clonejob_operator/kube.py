@@ -48,6 +48,14 @@ WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, DATA_VOLUME
 """What the operator watches: its own kinds, the snapshots it reads, and the products it creates."""
 
 
+@dataclass(frozen=True)
+class Secret:
+    """What the operator reads of a core/v1 Secret: its labels (an opt-in, say) and its data (base64 values)."""
+
+    labels: dict[str, str]
+    data: dict[str, str]
+
+
 def status_of(error: ApiException) -> int:
     return int(error.status or 0)
 
@@ -125,8 +133,8 @@ class KubeClient(Protocol):
 
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body: ...
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
-        """A Secret's ``data`` (base64 values)."""
+    def read_secret(self, namespace: str, name: str) -> Secret:
+        """A Secret's labels and ``data`` (base64 values)."""
 
     def post_event(self, namespace: str, body: Body) -> None:
         """Create one core/v1 Event, once (no retry)."""
@@ -318,9 +326,12 @@ class Kube:
         """A write of a custom object (or a batch Job): fenced, retried like every call."""
         return self.call(fn, kind.group, kind.version, namespace, kind.plural, *args, write=True, **kwargs)
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+    def read_secret(self, namespace: str, name: str) -> Secret:
         secret = self.call(self.core.read_namespaced_secret, name, namespace)
-        return dict(secret.data or {})
+        return Secret(labels=dict(secret.metadata.labels or {}), data=dict(secret.data or {}))
+
+    def create_secret(self, namespace: str, body: Body) -> None:
+        self.call(self.core.create_namespaced_secret, namespace, body, write=True)
 
     def post_event(self, namespace: str, body: Body) -> None:
         self.call(self.core.create_namespaced_event, namespace, body, attempts=1, write=True)

@@ -24,7 +24,7 @@ from clonejob_operator.decision import (
     cleanup_started,
     merge,
 )
-from clonejob_operator.effects import PostEvent
+from clonejob_operator.effects import PatchStatus, PostEvent
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import Job
 from clonejob_operator.reasons import Reason
@@ -54,6 +54,8 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     now = format_time(world.now)
     status = job.status.model_copy(deep=True)
     decision = Decision(status=status)
+    if world.untrusted is not None:
+        return _hold(job, world.untrusted, decision, now)
     if not status.current.terminal and not world.refused_write:
         _learn(status, world)
     activity = _transition(job, world, settings, decision, now)
@@ -65,6 +67,25 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     decision.wait = activity.wait if activity is not None else None
     decision.effects = writes.effects(job, world, settings, decision)
+    return decision
+
+
+def _hold(job: Job, why: str, decision: Decision, now: str) -> Decision:
+    """A status the operator did not write: nothing is created, deleted, claimed or released for it, and
+    the finalizer stays as it is. Only the conditions say so (without a seal: the status stays untrusted)."""
+    status = decision.status
+    message = (
+        f"held: {why}, so it may have been written by someone other than the operator; nothing is created or "
+        "deleted for this CloneJob until a cluster admin vouches for its status (clonejob-operator trust) or "
+        "deletes it"
+    )
+    activity = Activity(Reason.UNTRUSTED_STATUS, message, stalled=True, held=True)
+    status.observed_generation = job.generation
+    status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
+    if status.wire() != job.status.wire():
+        decision.effects = [PatchStatus(status, sealed=False)]
+        if Reason.UNTRUSTED_STATUS not in {c.reason for c in job.status.conditions or []}:
+            decision.effects.append(PostEvent("Warning", Reason.UNTRUSTED_STATUS, message))
     return decision
 
 

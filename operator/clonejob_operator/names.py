@@ -10,6 +10,13 @@ from clonejob_operator import GROUP
 LABEL_JOB = f"{GROUP}/clone-job"
 LABEL_JOB_UID = f"{GROUP}/clone-job-uid"
 LABEL_MIGRATING_VM = f"{GROUP}/migrating-vm"
+LABEL_JOB_RUN = f"{GROUP}/clone-job-run"
+SECRET_OPT_IN = (f"{GROUP}/credentials", "true")
+"""The label a Secret must carry before the operator reads it for a namespace's clones (a TargetProject's key,
+a VM's metadata): whoever may label Secrets there says which ones the operator may use."""
+"""Which admission of the job made a product: its ``status.createdRevision``, which the seal covers. A job
+whose status was emptied and that was admitted again is another run, and never adopts or deletes the
+products of the first (a finished clone among them)."""
 MANAGED_BY = ("app.kubernetes.io/managed-by", "clonejob-operator")
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -51,13 +58,27 @@ def adaptation_job_name(vm: str) -> str:
     return dns_label(vm, "-adapt-os")
 
 
-def product_labels(clone_job: str, clone_job_uid: str, migrating_vm: str) -> dict[str, str]:
-    return {
+def product_labels(clone_job: str, clone_job_uid: str, migrating_vm: str, run: str | None = None) -> dict[str, str]:
+    labels = {
         LABEL_JOB: label_value(clone_job),
         LABEL_JOB_UID: clone_job_uid,
         LABEL_MIGRATING_VM: label_value(migrating_vm),
         MANAGED_BY[0]: MANAGED_BY[1],
     }
+    if run is not None:
+        labels[LABEL_JOB_RUN] = run
+    return labels
+
+
+def run_of(created_revision: int | None) -> str | None:
+    """The run label of a job's products (see ``LABEL_JOB_RUN``); None for a job recorded without one."""
+    return None if created_revision is None else str(created_revision)
+
+
+def made_by(labels: dict[str, str] | None, uid: str, run: str | None) -> bool:
+    """Whether an object's labels say that this run of this job made it."""
+    found = labels or {}
+    return found.get(LABEL_JOB_UID) == uid and (run is None or found.get(LABEL_JOB_RUN) == run)
 
 
 def resource_name(namespace: str, migrating_vm: str, clone_job: str) -> str:

@@ -50,6 +50,9 @@ class Observer:
 
     def observe(self, job: Job, body: Body) -> World:
         now = self.clock()
+        doubt = self.settings.sealer.doubt(body)
+        if doubt is not None:  # not the operator's writing: nothing more is looked at, nothing will be done
+            return World(now=now, untrusted=doubt)
         memory = self.journal.read(job.uid)
         base = World(now=now, created=memory.created, refused_write=memory.refused_write, last_write=memory.last_write)
         need = machine.need(job)

@@ -14,6 +14,8 @@ class Rule:
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
     why: str
+    names: tuple[str, ...] = ()
+    """resourceNames: the rule allows these objects only (none: all of the kind)."""
 
 
 # Namespaced: granted per watched namespace (Role) or everywhere (ClusterRole).
@@ -84,4 +86,16 @@ LEADER_ELECTION = (
         ("get", "create", "update"),
         "leader election: read, take and renew the Lease (the client's LeaseLock reads, creates and replaces it)",
     ),
+)
+
+# In the operator's own namespace only: the key that seals the CloneJob statuses it writes (seal.py).
+SEAL_KEY = (
+    Rule(
+        "",
+        ("secrets",),
+        ("get",),
+        "read the sealing key, and no other Secret of the operator's namespace",
+        names=("clonejob-operator-seal",),
+    ),
+    Rule("", ("secrets",), ("create",), "make the sealing key at the first start (create cannot name an object)"),
 )

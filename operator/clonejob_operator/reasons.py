@@ -21,3 +21,5 @@ class Reason(StrEnum):
     DONE = "Done"
     UNWRITABLE = "Unwritable"
     """The API server refuses every status write (an object stored under a looser schema, say)."""
+    UNTRUSTED_STATUS = "UntrustedStatus"
+    """The stored status carries no valid seal of the operator: the job is held, and nothing is done for it."""

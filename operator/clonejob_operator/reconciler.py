@@ -62,7 +62,7 @@ class Reconciler:
         self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock
-        self.cache = cache or Cache(max_active=settings.max_active)
+        self.cache = cache or Cache(max_active=settings.max_active, doubt=settings.sealer.doubt)
         self.kube = CachedKube(kube, self.cache)
         self.drivers = Drivers(self.kube, settings)
         self.journal = Journal()
@@ -70,7 +70,15 @@ class Reconciler:
         self.observer = Observer(self.kube, self.drivers, gate, self.journal, settings, clock)
         events = EventPoster(kube, instance=settings.instance)
         self.committer = Committer(
-            self.kube, self.drivers, self.observer, self.cache.roster, self.journal, events, clock, fence
+            self.kube,
+            self.drivers,
+            self.observer,
+            self.cache.roster,
+            self.journal,
+            events,
+            clock,
+            fence,
+            settings.sealer,
         )
 
     def reconcile(self, namespace: str, name: str) -> Outcome:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -45,10 +45,15 @@ class Entry:
     """VolumeSnapshots a job preparing its disks reads."""
     attention: bool
     """The operator has something to do with it: unfinished, a spec change to observe, or a deletion."""
+    held: bool = False
+    """Its status is not the operator's writing (see ``seal.py``): whatever it says, the job holds no slot,
+    is in no queue and reads no snapshot; it is looked at only to say that it is held."""
 
     @classmethod
-    def of(cls, body: Body) -> Entry:
+    def of(cls, body: Body, held: bool = False) -> Entry:
         meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
+        if held:
+            status = {}
         state = State.of(status.get("state"))
         deleting = bool(meta.get("deletionTimestamp"))
         finalizer = names.FINALIZER in (meta.get("finalizers") or [])
@@ -64,7 +69,8 @@ class Entry:
             order=(meta.get("creationTimestamp", ""), creation_revision(body), meta.get("name", "")),
             leaving=bool(spec.get("cancel")) or deleting,
             snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
-            attention=not state.terminal or stale or (deleting and finalizer),
+            attention=held or not state.terminal or stale or (deleting and finalizer),
+            held=held,
         )
 
     @property
@@ -73,11 +79,11 @@ class Entry:
 
     @property
     def started(self) -> bool:
-        return self.state in STARTED
+        return self.state in STARTED and not self.held
 
     @property
     def queued(self) -> bool:
-        return self.state in WAITING and not self.leaving
+        return self.state in WAITING and not self.leaving and not self.held
 
 
 def creation_revision(body: Body) -> int:
@@ -90,9 +96,14 @@ def creation_revision(body: Body) -> int:
     return int(text) if text.isdigit() else 2**63
 
 
+Doubt = Callable[[Body], str | None]
+"""Why a CloneJob's status is not the operator's own writing (``Sealer.doubt``), or None."""
+
+
 class Roster:
-    def __init__(self, max_active: int = 0) -> None:
+    def __init__(self, max_active: int = 0, doubt: Doubt = lambda body: None) -> None:
         self.max_active = max_active
+        self.doubt = doubt
         self._entries: dict[str, Entry] = {}
         self._by_name: dict[Key, str] = {}
         self._by_mvm: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -110,6 +121,10 @@ class Roster:
             else:
                 self._waits[uid] = reason
 
+    def entry(self, body: Body) -> Entry:
+        """The CloneJob as queueing sees it: a status the operator did not write counts for nothing."""
+        return Entry.of(body, held=self.doubt(body) is not None)
+
     def _trigger(self, entry: Entry) -> Trigger | None:
         wait = self._waits.get(entry.uid)
         return wait.trigger if wait is not None else None
@@ -117,7 +132,7 @@ class Roster:
     # --- kept by watch events (and by the operator's own writes) ---------------------------------------
     def observe(self, body: Body) -> set[Key]:
         """Record ``body``; the other jobs to wake because of the change."""
-        after = Entry.of(body)
+        after = self.entry(body)
         with self._lock:
             before = self._entries.get(after.uid)
             self._unlink(before)

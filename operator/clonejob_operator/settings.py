@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.seal import Sealer
 
 DEFAULT_STEP_TIMEOUTS = {
     StepKind.PREPARING_VM_DISKS: timedelta(hours=6),
@@ -42,6 +43,8 @@ class Settings:
     """Whether a TargetProject without credentials may use the operator's own identity (ADC)."""
     namespaces: tuple[str, ...] = ()
     """Watched namespaces; empty means all."""
+    sealer: Sealer = field(default_factory=Sealer.random)
+    """Seals the statuses the operator writes and checks those it reads (a key of this process unless given)."""
     instance: str = field(default_factory=socket.gethostname)
     """This replica's name: its Events' reportingInstance, and with leader election its identity in the Lease."""
 

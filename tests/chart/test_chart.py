@@ -20,8 +20,20 @@ def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
-def rules_of(rules: tuple[permissions.Rule, ...]) -> list[dict[str, Any]]:
-    return [{"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)} for r in rules]
+def rules_of(rules: tuple[permissions.Rule, ...], release: str = "cj-clonejob-operator") -> list[dict[str, Any]]:
+    """The rules as RBAC has them; the sealing key's name is the release's (``RELEASE-seal``)."""
+    out: list[dict[str, Any]] = []
+    for r in rules:
+        rule: dict[str, Any] = {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
+        if r.names:
+            rule["resourceNames"] = [name.replace("clonejob-operator", release) for name in r.names]
+        out.append(rule)
+    return out
+
+
+def operator_role(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [doc for doc in kinds(docs, "ClusterRole") if doc["metadata"]["name"] == "cj-clonejob-operator"]
+    return role
 
 
 def test_lint_strict(helm: str) -> None:
@@ -119,8 +131,11 @@ def test_the_lease_role_is_in_the_release_namespace_only(render: Render) -> None
 
 def test_all_namespaces_uses_one_cluster_role_with_exactly_the_needed_rules(render: Render) -> None:
     docs = render()
-    assert [r["rules"] for r in kinds(docs, "Role")] == [rules_of(permissions.LEADER_ELECTION)]
-    (role,) = kinds(docs, "ClusterRole")
+    assert [r["rules"] for r in kinds(docs, "Role")] == [
+        rules_of(permissions.LEADER_ELECTION),
+        rules_of(permissions.SEAL_KEY),
+    ]
+    role = operator_role(docs)
     assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
     (binding,) = kinds(docs, "ClusterRoleBinding")
     assert binding["subjects"][0]["name"] == kinds(docs, "ServiceAccount")[0]["metadata"]["name"]
@@ -128,11 +143,15 @@ def test_all_namespaces_uses_one_cluster_role_with_exactly_the_needed_rules(rend
 
 def test_namespace_list_uses_a_role_per_namespace(render: Render) -> None:
     docs = render("watch.namespaces={team-a,team-b}")
-    assert not kinds(docs, "ClusterRole") and not kinds(docs, "ClusterRoleBinding")
-    roles = [r for r in kinds(docs, "Role") if r["rules"] != rules_of(permissions.LEADER_ELECTION)]
+    assert not [r for r in kinds(docs, "ClusterRole") if r["metadata"]["name"] == "cj-clonejob-operator"]
+    assert not kinds(docs, "ClusterRoleBinding")
+    own = (rules_of(permissions.LEADER_ELECTION), rules_of(permissions.SEAL_KEY))
+    roles = [r for r in kinds(docs, "Role") if r["rules"] not in own]
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]
     assert all(role["rules"] == rules_of(permissions.NAMESPACED) for role in roles)
-    bindings = [b for b in kinds(docs, "RoleBinding") if not b["metadata"]["name"].endswith("-leader-election")]
+    bindings = [
+        b for b in kinds(docs, "RoleBinding") if not b["metadata"]["name"].endswith(("-leader-election", "-seal-key"))
+    ]
     assert [b["metadata"]["namespace"] for b in bindings] == ["team-a", "team-b"]
     args = kinds(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args and "--all-namespaces" not in args
@@ -252,3 +271,47 @@ def test_a_google_key_without_ambient_credentials_is_refused(helm: str) -> None:
     assert run_helm(helm, "template", "x", str(CHART), *[a for s in both for a in ("--set", s)]).returncode == 0
     ambient = run_helm(helm, "template", "x", str(CHART), "--set", "operator.allowAmbientCredentials=true")
     assert ambient.returncode == 0, "Workload Identity needs no key"
+
+
+def test_the_sealing_key_is_read_by_name_in_the_release_namespace_only(render: Render) -> None:
+    for sets in ((), ("watch.namespaces={team-a}",)):
+        docs = render(*sets)
+        (role,) = [d for d in kinds(docs, "Role") if d["metadata"]["name"] == "cj-clonejob-operator-seal-key"]
+        assert role["metadata"]["namespace"] == "clonejob-system"
+        assert role["rules"] == rules_of(permissions.SEAL_KEY)
+        args = kinds(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "--seal-key=secret:clonejob-system/cj-clonejob-operator-seal" in args
+
+
+def test_tenant_roles_aggregate_into_view_edit_and_admin_without_any_status(render: Render) -> None:
+    roles = {d["metadata"]["name"]: d for d in kinds(render(), "ClusterRole")}
+    view, edit = roles["cj-clonejob-operator-view"], roles["cj-clonejob-operator-edit"]
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    for role in (view, edit):
+        resources = {resource for rule in role["rules"] for resource in rule["resources"]}
+        assert resources == {"clonejobs", "migratingvms", "targetprojects"}, "no /status, no AdaptationProfiles"
+    replication = roles["cj-clonejob-operator-replication"]
+    assert not [k for k in replication["metadata"]["labels"] if k.startswith("rbac.authorization.k8s.io/aggregate")]
+    assert {r for rule in replication["rules"] for r in rule["resources"]} == {"migratingvms", "migratingvms/status"}
+    assert not [d for d in kinds(render("rbac.tenantRoles=false"), "ClusterRole") if "-view" in d["metadata"]["name"]]
+
+
+def test_the_status_policy_names_the_operators_account_and_the_watched_namespaces(render: Render) -> None:
+    docs = render("watch.namespaces={team-a,team-b}")
+    (policy,) = kinds(docs, "ValidatingAdmissionPolicy")
+    (binding,) = kinds(docs, "ValidatingAdmissionPolicyBinding")
+    (account,) = kinds(docs, "ServiceAccount")
+    operator = f"system:serviceaccount:clonejob-system:{account['metadata']['name']}"
+    assert f"'{operator}'" in policy["spec"]["variables"][0]["expression"]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == [
+        "clonejobs/status",
+        "migratingvms/status",
+    ]
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert selector["values"] == ["team-a", "team-b"]
+    assert "matchResources" not in kinds(render(), "ValidatingAdmissionPolicyBinding")[0]["spec"]  # every namespace
+    assert not kinds(render("statusPolicy.enabled=false"), "ValidatingAdmissionPolicy")

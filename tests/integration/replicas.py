@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tests.integration.kit import wait_for
+from tests.integration.kit import seal_key_flag, wait_for
 
 LEASE_DURATION = 4
 """Short timings, so that a takeover takes seconds (the defaults are controller-runtime's 15/10/2)."""
@@ -32,7 +32,7 @@ LOST = "lost the Lease"
 def run_command(kubeconfig: str, namespace: str, *flags: str) -> list[str]:
     """``clonejob-operator run`` on the test's cluster and namespace, as users run it (the resync far away)."""
     cli = [sys.executable, "-m", "clonejob_operator.cli", "run", "--kubeconfig", kubeconfig, "-n", namespace]
-    return [*cli, "--resync-interval", "60", *flags]
+    return [*cli, "--resync-interval", "60", *seal_key_flag(), *flags]
 
 
 def terminate(process: subprocess.Popen[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
-from clonejob_operator.targets.computeengine.requests import LABEL_JOB_UID, label_value
+from clonejob_operator.targets.computeengine.requests import LABEL_JOB_RUN, LABEL_JOB_UID, label_value
 from tests.computeengine.fake import FakeCompute
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
@@ -181,12 +181,13 @@ def test_cleanup_finds_an_orphan_by_its_label(
         # The job has announced its inserts (they are recorded before they are sent): something of it
         # may exist in Compute Engine, and cleanup looks there by label as well as by the records.
         wait_for(lambda: world.status("cj").get("createdResources"), 15, "the inserts to be recorded")
-        mine = {LABEL_JOB_UID: label_value(job["metadata"]["uid"])}
-        fake.add_disk(PROJECT, ZONE, "orphan", mine)  # made by the job, never recorded
+        uid, run = label_value(job["metadata"]["uid"]), str(world.status("cj")["createdRevision"])
+        fake.add_disk(PROJECT, ZONE, "orphan", {LABEL_JOB_UID: uid, LABEL_JOB_RUN: run})  # made, never recorded
         fake.add_disk(PROJECT, ZONE, "someone-elses", {LABEL_JOB_UID: "another-uid"})
+        fake.add_disk(PROJECT, ZONE, "an-earlier-run", {LABEL_JOB_UID: uid, LABEL_JOB_RUN: "1"})
         world.cancel("cj")
         world.wait_state("cj", "CANCELLED", timeout=30)
-    assert [name for (_, _, name) in fake.disks] == ["someone-elses"]
+    assert sorted(name for (_, _, name) in fake.disks) == ["an-earlier-run", "someone-elses"]
 
 
 def test_a_name_taken_by_someone_else_fails_already_exists_and_is_left_alone(

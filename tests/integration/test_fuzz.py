@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kind, Kube
-from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
+from tests.integration.kit import SEALER, World, manifest, running_operator, settings_for, wait_for
 
 Node = dict[str, Any]
 BASES: dict[Kind, Node] = {
@@ -280,7 +280,7 @@ GARBAGE: list[tuple[str, Node, Node | None, str]] = [
     ("no MigratingVm at all", {"cancel": True}, None, "FAILED"),
     ("a state nobody knows", {"migratingVm": "web-1"}, {"state": "BOGUS"}, "FAILED"),
     ("steps that are not a list", {"migratingVm": "web-1"}, {"state": "ACTIVE", "steps": "x"}, "FAILED"),
-    ("a time that is no time", {"migratingVm": "web-1"}, {"state": "ACTIVE", "startTime": "yesterday"}, "FAILED"),
+    ("a time that is no time", {"migratingVm": "web-1"}, {"state": "ACTIVE", "stateTime": "yesterday"}, "FAILED"),
 ]
 
 
@@ -313,9 +313,10 @@ def _warning(kube: Kube, namespace: str, name: str) -> Any:
 
 def _create_loose(kube: Kube, namespace: str, name: str, spec: Node, status: Node | None) -> bool:
     try:
-        kube.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, name, spec))
-        if status is not None:
-            kube.patch_status(CLONE_JOB, namespace, name, {"status": status})
+        created = kube.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, name, spec))
+        if status is not None:  # stored by an operator of the time, with its seal
+            sealed = SEALER.sealed(created["metadata"]["uid"], status) if isinstance(status, dict) else status
+            kube.patch_status(CLONE_JOB, namespace, name, {"status": sealed})
     except ApiException as error:
         if error.status in (404, 409, 422):  # the looser schema is not served yet
             kube.delete(CLONE_JOB, namespace, name)

@@ -95,7 +95,7 @@ def test_isolation_no_secret_value_in_logs_events_or_status(
     key_id = f"kid-{uuid.uuid4().hex}"
     document, pem = service_account_key(key_id)
     data = {"key.json": base64.b64encode(document).decode()}
-    meta = kubernetes.client.V1ObjectMeta(name="sa")
+    meta = kubernetes.client.V1ObjectMeta(name="sa", labels=dict([names.SECRET_OPT_IN]))
     kube.core.create_namespaced_secret(namespace, kubernetes.client.V1Secret(metadata=meta, data=data))
     keyed = {"project": PROJECT, "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
     world.create(TARGET_PROJECT, "tp", keyed)

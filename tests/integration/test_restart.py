@@ -73,7 +73,8 @@ def test_cleanup_finds_products_by_label_even_when_unrecorded(kube: Kube, world:
     with running_operator(kube, settings_for(namespace)):
         job = world.clone_job("cj")
         world.wait_step("cj", "preparingVmDisks")
-        stray = world.create(DATA_VOLUME, "stray", {}, names.product_labels("cj", job["metadata"]["uid"], "web-1"))
+        run = names.run_of(world.status("cj")["createdRevision"])
+        stray = world.create(DATA_VOLUME, "stray", {}, names.product_labels("cj", job["metadata"]["uid"], "web-1", run))
         unrelated = world.create(
             DATA_VOLUME, "unrelated", {}, {names.LABEL_JOB: "cj", names.LABEL_JOB_UID: "someone-else"}
         )

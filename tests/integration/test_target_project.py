@@ -9,7 +9,7 @@ from typing import Any, cast
 import kubernetes
 import pytest
 
-from clonejob_operator import permissions
+from clonejob_operator import names, permissions
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kube
 from clonejob_operator.settings import Settings
@@ -94,7 +94,7 @@ def test_a_target_projects_key_is_read_from_its_secret_as_the_charts_identity(
     client's credentials (no call is made to Google); without the Secret rule it is PERMISSION_DENIED."""
     if not _serves_core(kube, namespace):
         pytest.skip("this API server serves no Secrets (a CRD-only server)")
-    meta = kubernetes.client.V1ObjectMeta(name="sa")
+    meta = kubernetes.client.V1ObjectMeta(name="sa", labels=dict([names.SECRET_OPT_IN]))
     secret = kubernetes.client.V1Secret(metadata=meta, data={"key.json": _service_account_key()})
     kube.core.create_namespaced_secret(namespace, secret)
     world.create(TARGET_PROJECT, "tp", KEYED)
@@ -107,12 +107,14 @@ def test_a_target_projects_key_is_read_from_its_secret_as_the_charts_identity(
         return cast(Compute, object())
 
     projects = TargetProjects(identity, Settings(), connect)
+    pin = projects.resolve(namespace, "tp", "spec.computeEngineTargetDefaults")
+    assert pin is not None
     if granted == "without it":
         with pytest.raises(JobError) as refused:
-            projects.compute(namespace, "tp")
+            projects.compute(namespace, pin)
         assert refused.value.code is Code.PERMISSION_DENIED
-        assert "Secret sa of TargetProject tp" in refused.value.message
+        assert f"may not read Secrets in namespace {namespace}" in refused.value.message
         assert made == []
         return
-    projects.compute(namespace, "tp")
+    projects.compute(namespace, pin)
     assert [c.service_account_email for c in made] == ["cloner@my-proj-123.iam.gserviceaccount.com"]

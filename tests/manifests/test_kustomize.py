@@ -36,9 +36,16 @@ def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
             "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
             "ClusterRoleBinding",
             "Role",
+            "Role",
             "RoleBinding",
+            "RoleBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
             "PodDisruptionBudget",
             "Deployment",
             "Service",
@@ -57,19 +64,40 @@ def test_valid_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) ->
 
 
 def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]]) -> None:
-    (role,) = [doc for doc in rendered if doc["kind"] == "ClusterRole"]
-    expected = [
-        {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
-        for r in permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY
+    (role,) = [
+        doc for doc in rendered if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "clonejob-operator"
     ]
-    assert role["rules"] == expected
+    assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
     assert "*" not in str(role["rules"])
-    (lease,) = [doc for doc in rendered if doc["kind"] == "Role"]
-    assert lease["metadata"]["namespace"] == "clonejob-system"
-    assert lease["rules"] == [
-        {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
-        for r in permissions.LEADER_ELECTION
-    ]
+    roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
+    assert {role["metadata"]["namespace"] for role in roles.values()} == {"clonejob-system"}
+    assert roles["clonejob-operator-leader-election"]["rules"] == rules_of(permissions.LEADER_ELECTION)
+    assert roles["clonejob-operator-seal-key"]["rules"] == rules_of(permissions.SEAL_KEY)
+
+
+def rules_of(rules: tuple[permissions.Rule, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in rules:
+        rule: dict[str, Any] = {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
+        out.extend([{**rule, "resourceNames": list(r.names)}] if r.names else [rule])
+    return out
+
+
+@pytest.mark.parametrize("name", ["status-policy.yaml", "tenant-roles.yaml"])
+def test_the_policy_and_tenant_roles_are_the_charts(name: str) -> None:
+    """What kustomize applies is what the chart renders for a release named clonejob-operator in clonejob-system."""
+    from tests.chart.conftest import CHART, find_helm, run_helm
+
+    helm = find_helm()
+    rendered = run_helm(helm, "template", "clonejob-operator", str(CHART), "-n", "clonejob-system", "--show-only",
+                        f"templates/{name}").stdout  # fmt: skip
+    charts = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    ours = [doc for doc in yaml.safe_load_all((MANIFESTS / name).read_text()) if doc]
+    for doc in charts:
+        labels = {k: v for k, v in doc["metadata"].pop("labels", {}).items() if k.startswith("rbac.authorization")}
+        if labels:
+            doc["metadata"]["labels"] = labels
+    assert ours == charts
 
 
 def test_pod_meets_the_restricted_standard(rendered: list[dict[str, Any]]) -> None:

@@ -532,3 +532,30 @@ def test_a_message_only_change_is_written_at_most_once_per_interval() -> None:
     assert any("is not readyToUse" in (c.message or "") for c in written.status.conditions or [])
     progress = decide(settled, World(NOW, steps=TWO, step=StepReport(progress=40), last_write=NOW), settings)
     assert any(isinstance(e, PatchStatus) for e in progress.effects), "progress is written at once"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [status("SUCCEEDED"), status("CANCELLING", [step(DISKS, 1, 2)]), status("ACTIVE", [step(DISKS, 1)])],
+    ids=["finished", "cancelling", "running"],
+)
+def test_a_status_the_operator_did_not_write_is_held_whatever_it_says(raw: dict[str, Any]) -> None:
+    """Nothing is created, deleted, claimed, recorded or released: only the conditions say why, unsealed."""
+    for deleting in (False, True):
+        held = job(raw, deleting=deleting)
+        decision = decide(held, World(NOW, untrusted="its status carries no seal of this operator"), SETTINGS)
+        patches = [e for e in decision.effects if isinstance(e, PatchStatus)]
+        events = [e for e in decision.effects if isinstance(e, PostEvent)]
+        assert len(patches) == 1 and not patches[0].sealed
+        assert len(patches) + len(events) == len(decision.effects), decision.effects
+        assert [(e.type, e.reason) for e in events] == [("Warning", "UntrustedStatus")]
+        assert "no seal of this operator" in events[0].message
+        assert decision.status.state == raw["state"] and not decision.claim and not decision.record
+        by_type = {c.type: c for c in decision.status.conditions or []}
+        assert (by_type["Ready"].status, by_type["Stalled"].status) == ("False", "True")
+        assert by_type["Ready"].reason == "UntrustedStatus" and decision.requeue_after is None
+        # Looked at again as it is: nothing more to write, and the Event is not repeated.
+        seen = replace(held, status=decision.status)
+        assert decide(seen, World(NOW, untrusted="its status carries no seal of this operator"), SETTINGS).effects == []
+        other = decide(seen, World(NOW, untrusted="its status does not match"), SETTINGS).effects
+        assert [type(e) for e in other] == [PatchStatus], "another reason is written, without another Event"

@@ -106,3 +106,26 @@ def test_snapshot_readers_are_only_jobs_preparing_disks() -> None:
     assert roster.reading("ns", "s0") == {("ns", "a")}
     roster.observe(job("a", "ACTIVE", status={"currentStep": "instantiatingMigratedVm", **sync}))
     assert roster.reading("ns", "s0") == set()
+
+
+def test_a_job_whose_status_the_operator_did_not_write_holds_no_slot_and_no_queue() -> None:
+    from clonejob_operator.seal import Sealer
+
+    sealer = Sealer.random()
+    roster = Roster(max_active=1, doubt=sealer.doubt)
+    forged = job(
+        "forged",
+        "ACTIVE",
+        status={"currentStep": "preparingVmDisks", "sourceSync": {"snapshots": [{"volumeSnapshot": "s"}]}},
+    )
+    roster.observe(forged)  # a tenant's ACTIVE, never admitted
+    queued = job("queued", "PENDING", created="2026-11-26T09:00:00Z")
+    queued["status"] = sealer.sealed("uid-queued", queued["status"])
+    roster.observe(queued)
+    held = roster.entry(forged)
+    assert held.held and not held.started and not held.queued and held.attention
+    assert roster.active() == 0 and roster.reading("ns", "s") == set()
+    newer = roster.entry(job("newer", "PENDING", created="2026-11-26T11:00:00Z"))
+    assert roster.refusal(newer) is None, "the forged job holds neither the MigratingVm nor an active slot"
+    assert roster.ahead(newer) is not None and roster.ahead(newer).name == "queued"  # type: ignore[union-attr]
+    assert roster.key_of("uid-forged") == ("ns", "forged")

@@ -29,6 +29,7 @@ from clonejob_operator.api.migratingvm import DiskSnapshot
 from clonejob_operator.api.states import FINISHED as FINISHED  # re-exported: the CloneJob's own states
 from clonejob_operator.api.states import STARTED as STARTED
 from clonejob_operator.api.states import State as State
+from clonejob_operator.api.targetproject import SecretKeyRef
 
 
 class StepKind(StrEnum):
@@ -102,6 +103,23 @@ class SourceSync(ApiModel):
     target_project: str | None = Field(
         default=None, max_length=253, description="The TargetProject a Compute Engine clone was resolved to."
     )
+    target_project_uid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="That TargetProject's metadata.uid: a TargetProject deleted and made again under the same "
+        "name is another one, and the job fails rather than use it.",
+    )
+    project: str | None = Field(
+        default=None,
+        max_length=30,
+        description="The Google Cloud project ID the TargetProject named when the job started: the job works in "
+        "this project only, whatever the TargetProject says later.",
+    )
+    credentials_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="The TargetProject's credentials Secret when the job started; unset: the operator's own "
+        "identity (only with --allow-ambient-credentials). A job never switches to other credentials.",
+    )
     disks_target_defaults: ComputeEngineDisksTargetDefaults | None = Field(
         default=None,
         description="computeEngineDisksTargetDefaults as they were when the clone started (the seed records no copy).",
@@ -166,6 +184,13 @@ class CloneJobStatus(ApiModel):
         description="The resourceVersion the CloneJob had when the operator first recorded it (its creation's, "
         "unless it was changed before): the order in which the API server stored it, which breaks ties of "
         "creationTimestamp (one-second resolution) in its MigratingVm's queue.",
+    )
+    seal: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The operator's HMAC of this status and the CloneJob's uid, under a key only the operator "
+        "and cluster admins can read: a status without a matching seal was not written by the operator, and the "
+        "operator neither creates nor deletes anything because of it.",
     )
 
     @property

@@ -113,8 +113,16 @@ class JobContext:
     step_timeout: timedelta = field(default=timedelta(hours=1))
 
     @property
+    def run(self) -> str | None:
+        return names.run_of(self.status.created_revision)
+
+    @property
     def labels(self) -> dict[str, str]:
-        return names.product_labels(self.name, self.uid, self.migrating_vm)
+        return names.product_labels(self.name, self.uid, self.migrating_vm, self.run)
+
+    def made(self, labels: dict[str, str] | None) -> bool:
+        """Whether an object with these labels was made by this run of this job."""
+        return names.made_by(labels, self.uid, self.run)
 
 
 class Driver(Protocol):
@@ -162,7 +170,7 @@ def ref(kind: Kind, body: Body) -> ResourceRef:
     )
 
 
-def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job_uid: str) -> Body:
+def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job: JobContext) -> Body:
     """Create ``manifest``; when it exists already (a crash, a race), adopt it only if it is this job's."""
     meta = manifest["metadata"]
     try:
@@ -173,13 +181,13 @@ def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job_uid: str) -> 
     existing = kube.refresh(kind, meta["namespace"], meta["name"])  # the cache may not have seen it yet
     if existing is None:
         raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created")
-    return owned(kind, existing, job_uid)
+    return owned(kind, existing, job)
 
 
-def owned(kind: Kind, body: Body, job_uid: str) -> Body:
-    """``body`` itself when it carries this job's uid label; a JobError when somebody else made it."""
+def owned(kind: Kind, body: Body, job: JobContext) -> Body:
+    """``body`` itself when this run of the job made it (its labels say so); a JobError otherwise."""
     meta = body.get("metadata", {})
-    if meta.get("labels", {}).get(names.LABEL_JOB_UID) != job_uid:
+    if not job.made(meta.get("labels")):
         raise JobError(
             Code.ALREADY_EXISTS,
             f"{kind.kind} {meta.get('name')} already exists and was not created by this CloneJob; "
@@ -198,7 +206,7 @@ def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: 
     found: dict[tuple[str, str], tuple[Kind, Body]] = {}
     for kind in kinds:
         for body in kube.fresh_list(kind, job.namespace, selector):
-            _keep(found, kind, body, job.uid)
+            _keep(found, kind, body, job)
     for item in job.status.created_resources or []:
         known = by_ref.get((item.api_version, item.kind))
         if known is None or (known.kind, item.name) in found:
@@ -208,7 +216,7 @@ def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: 
         except KindNotServed:
             continue  # nothing of a kind that is not served can exist
         if current is not None:
-            _keep(found, known, current, job.uid)
+            _keep(found, known, current, job)
     order = {kind: index for index, kind in enumerate(kinds)}  # the VM before the disks it uses
     remaining: list[str] = []
     deletable: list[DeleteProduct] = []
@@ -220,10 +228,10 @@ def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: 
     return CleanupReport(remaining=tuple(remaining), deletable=tuple(deletable))
 
 
-def _keep(found: dict[tuple[str, str], tuple[Kind, Body]], kind: Kind, body: Body, uid: str) -> None:
-    """Only what carries the job's uid label is the job's, whatever a selector or a status says."""
+def _keep(found: dict[tuple[str, str], tuple[Kind, Body]], kind: Kind, body: Body, job: JobContext) -> None:
+    """Only what carries the labels of this run of the job is the job's, whatever a selector or a status says."""
     meta = body.get("metadata") or {}
-    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) == uid:
+    if job.made(meta.get("labels")):
         found[(kind.kind, meta.get("name", ""))] = (kind, body)
 
 
@@ -238,9 +246,9 @@ def delete_object(kube: KubeClient, kinds: tuple[Kind, ...], effect: DeleteProdu
     if current is None:
         return
     meta = current["metadata"]
-    if (meta.get("labels") or {}).get(names.LABEL_JOB_UID) != job.uid:
+    if not job.made(meta.get("labels")):
         log.warning(
-            "CloneJob %s/%s: not deleting %s %s/%s: it does not carry this job's uid label",
+            "CloneJob %s/%s: not deleting %s %s/%s: it does not carry the labels of this job's run",
             job.namespace,
             job.name,
             kind.kind,

@@ -47,8 +47,9 @@ class Compute:
         )
 
 
-def credentials_for(endpoint: str | None, key: bytes | None) -> Credentials:
-    """Anonymous for an endpoint override; the service-account key when given; else the ambient identity."""
+def credentials_for(endpoint: str | None, key: bytes | None, allow_ambient: bool, target_project: str) -> Credentials:
+    """Anonymous for an endpoint override; the service-account key when given; else the ambient identity, which
+    is refused unless the operator runs with ``--allow-ambient-credentials`` (checked at every construction)."""
     if endpoint:
         return AnonymousCredentials()  # type: ignore[no-untyped-call]
     if key is not None:
@@ -61,8 +62,18 @@ def credentials_for(endpoint: str | None, key: bytes | None) -> Credentials:
             raise JobError(
                 Code.INVALID_ARGUMENT, "the TargetProject's credentials Secret does not hold a service-account key"
             ) from None
+    if not allow_ambient:
+        raise JobError(Code.PERMISSION_DENIED, ambient_refusal(target_project))
     found, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     return found
+
+
+def ambient_refusal(target_project: str) -> str:
+    return (
+        f"TargetProject {target_project} names no spec.credentialsSecretRef, and this operator does not lend its "
+        "own Google identity to namespaces (it runs without --allow-ambient-credentials): give the TargetProject "
+        "a service-account key Secret"
+    )
 
 
 def call(what: str, fn: Callable[..., T], *args: Any, missing: str | None = None, **kwargs: Any) -> T | None:

@@ -44,7 +44,7 @@ from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, Transient, call
 from clonejob_operator.targets.computeengine.plan import Clone
 from clonejob_operator.targets.computeengine.requests import operation_error
-from clonejob_operator.targets.computeengine.targetproject import TargetProjects
+from clonejob_operator.targets.computeengine.targetproject import Pin, TargetProjects
 
 DONE = compute_v1.Operation.Status.DONE
 
@@ -207,7 +207,7 @@ class ComputeEngineDriver:
         )
         if body is None:
             return None, None
-        if (body.labels or {}).get(requests.LABEL_JOB_UID) != requests.label_value(job.uid):
+        if not requests.made_by(body.labels, job.uid, clone.run):
             raise JobError(
                 Code.ALREADY_EXISTS,
                 f"{kind.lower()} {name} already exists in project {clone.project} zone {clone.zone} and was not "
@@ -233,7 +233,7 @@ class ComputeEngineDriver:
             project=clone.project,
             zone=clone.zone,
             disk_resource=body,
-            request_id=requests.request_id(clone.uid, "disk", plan.name),
+            request_id=requests.request_id(clone.uid, "disk", plan.name, clone.run),
         )
         missing = f"the snapshot {plan.snapshot} or the project's zone {clone.zone} does not exist"
         return _inserted(f"inserting disk {plan.name}", clone.compute.disks.insert_unary, request, missing)
@@ -248,7 +248,7 @@ class ComputeEngineDriver:
             project=clone.project,
             zone=clone.zone,
             instance_resource=body,
-            request_id=requests.request_id(clone.uid, "instance", clone.vm_name),
+            request_id=requests.request_id(clone.uid, "instance", clone.vm_name, clone.run),
         )
         missing = f"a disk, network or the zone {clone.zone} does not exist"
         return _inserted(f"inserting instance {clone.vm_name}", clone.compute.instances.insert_unary, request, missing)
@@ -320,9 +320,8 @@ class ComputeEngineDriver:
             lister,
             request=request_type(project=clone.project, zone=clone.zone, filter=requests.uid_filter(uid)),
         )
-        mine = requests.label_value(uid)
         items: Any = listed or []
-        names = {item.name for item in items if (item.labels or {}).get(requests.LABEL_JOB_UID) == mine}
+        names = {item.name for item in items if requests.made_by(item.labels, uid, clone.run)}
         for ref in recorded:
             if ref.kind == kind and ref.name not in names:
                 body = call(
@@ -332,7 +331,7 @@ class ComputeEngineDriver:
                     zone=clone.zone,
                     **{"disk" if kind == "Disk" else "instance": ref.name},
                 )
-                if body is not None and (body.labels or {}).get(requests.LABEL_JOB_UID) == mine:
+                if body is not None and requests.made_by(body.labels, uid, clone.run):
                     names.add(ref.name)
         return sorted(names)
 
@@ -343,21 +342,30 @@ class ComputeEngineDriver:
 
     # --- what a started job works with -----------------------------------------------------------------
     def _clone(self, job: JobContext) -> Clone:
-        clone = self._clone_for(job.namespace, job.status, job.uid, job)
+        """What a step works with; the TargetProject must still say what it said when the job started."""
+        clone = self._clone_for(job.namespace, job.status, job.uid, job, live=True)
         if clone is None:
             raise JobError(Code.INVALID_ARGUMENT, "the Compute Engine target details are missing from a started job")
         return clone
 
     def _clone_for(
-        self, namespace: str, status: CloneJobStatus, uid: str, job: JobContext | None = None
+        self, namespace: str, status: CloneJobStatus, uid: str, job: JobContext | None = None, live: bool = False
     ) -> Clone | None:
+        """What the job recorded when it started; ``live``: also check that its TargetProject has not changed
+        (cleanup does not: it removes what was made, in the pinned project, with the pinned credentials)."""
         sync = status.source_sync
         if sync is None or (status.compute_engine_target_details is None and sync.disks_target_defaults is None):
             return None
         vm = status.compute_engine_target_details
-        project = vm.project if vm is not None else self.projects.project_id(namespace, sync.target_project or "")
-        compute = self.projects.compute(namespace, sync.target_project or "")
-        return planning.clone(status, uid, job.name if job else "", job.migrating_vm if job else "", compute, project)
+        pin = Pin.recorded(sync, vm.project if vm is not None else None)
+        if pin is None or not pin.project:
+            raise JobError(Code.FAILED_PRECONDITION, "the job's TargetProject and project are missing from its status")
+        if live:
+            self.projects.check(namespace, pin)
+        compute = self.projects.compute(namespace, pin)
+        return planning.clone(
+            status, uid, job.name if job else "", job.migrating_vm if job else "", compute, pin.project
+        )
 
     def _with_metadata(
         self, job: JobContext, vm: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
 from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
@@ -20,7 +21,7 @@ from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.targets.base import Plan, Source
 from clonejob_operator.targets.computeengine import requests
-from clonejob_operator.targets.computeengine.client import Compute
+from clonejob_operator.targets.computeengine.client import Compute, ambient_refusal
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects, target_project_name
 from clonejob_operator.waits import WaitReason
 
@@ -59,8 +60,8 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
             else (f"{reference!r} is neither projects/*/locations/*/targetProjects/NAME nor a TargetProject name")
         )
         raise JobError(Code.INVALID_ARGUMENT, f"MigratingVm {source.name}: {field}.targetProject {problem}")
-    project = projects.spec(source.namespace, name, field)
-    if project is None:
+    pin = projects.resolve(source.namespace, name, field)
+    if pin is None:
         where = f"TargetProject {name} not found in namespace {source.namespace} ({field}.targetProject)"
         return Plan(
             steps=(),
@@ -68,22 +69,13 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
             source_sync=sync,
             waiting=Activity.waiting(WaitReason.TARGET_PROJECT_NOT_FOUND, where),
         )
-    target, steps = _target(vm, disks, project.project, reference)
+    target, steps = _target(vm, disks, pin.project, reference)
     kept = disks.model_copy(deep=True) if disks is not None else None
     if kept is not None and kept.vm_target_defaults is not None:
         kept.vm_target_defaults = redacted(kept.vm_target_defaults)
-    sync = sync.model_copy(update={"target_project": name, "disks_target_defaults": kept})
-    ambient = project.credentials_secret_ref is None and not allow_ambient
-    refusal = (
-        JobError(
-            Code.PERMISSION_DENIED,
-            f"TargetProject {name} names no spec.credentialsSecretRef, and this operator does not lend its own "
-            "Google identity to namespaces (it runs without --allow-ambient-credentials): give the TargetProject "
-            "a service-account key Secret",
-        )
-        if ambient
-        else _refusal(source, vm, disks, field)
-    )
+    sync = pin.record(sync.model_copy(update={"disks_target_defaults": kept}))
+    ambient = pin.secret is None and not allow_ambient
+    refusal = JobError(Code.PERMISSION_DENIED, ambient_refusal(name)) if ambient else _refusal(source, vm, disks, field)
     return Plan(steps=steps, target=target, source_sync=sync, refusal=refusal)
 
 
@@ -213,6 +205,7 @@ class Clone:
     project: str
     zone: str
     uid: str
+    run: str | None
     vm: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults | None
     vm_name: str
     disks: list[requests.DiskPlan]
@@ -235,10 +228,11 @@ def clone(
         project=project or "",
         zone=zone,
         uid=uid,
+        run=names.run_of(status.created_revision),
         vm=vm if vm is not None else (disks.vm_target_defaults if disks is not None else None),
         vm_name=requests.gce_name(vm_name(vm, disks) or job_name or "vm"),
         disks=disk_plans(status, vm, disks, job_name),
-        labels=requests.product_labels(job_name, uid, migrating_vm),
+        labels=requests.product_labels(job_name, uid, migrating_vm, names.run_of(status.created_revision)),
         replica_zones=vm.disk_replica_zones if vm is not None else None,
         storage_pool=vm.storage_pool if vm is not None else None,
         licenses=vm.additional_licenses

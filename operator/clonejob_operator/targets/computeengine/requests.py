@@ -35,11 +35,12 @@ DISK_TYPES = {
     "COMPUTE_ENGINE_DISK_TYPE_HYPERDISK_BALANCED": "hyperdisk-balanced",
 }
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
-LABEL_JOB, LABEL_JOB_UID, LABEL_MIGRATING_VM, LABEL_MANAGED_BY = (
+LABEL_JOB, LABEL_JOB_UID, LABEL_MIGRATING_VM, LABEL_MANAGED_BY, LABEL_JOB_RUN = (
     "clone-job",
     "clone-job-uid",
     "migrating-vm",
     "managed-by",
+    "clone-job-run",
 )
 
 
@@ -66,13 +67,23 @@ def label_value(text: str) -> str:
     return f"{cleaned[:54]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
-def product_labels(clone_job: str, uid: str, migrating_vm: str) -> dict[str, str]:
-    return {
+def product_labels(clone_job: str, uid: str, migrating_vm: str, run: str | None = None) -> dict[str, str]:
+    labels = {
         LABEL_JOB: label_value(clone_job),
         LABEL_JOB_UID: label_value(uid),
         LABEL_MIGRATING_VM: label_value(migrating_vm),
         LABEL_MANAGED_BY: label_value(names.MANAGED_BY[1]),
     }
+    if run is not None:
+        labels[LABEL_JOB_RUN] = label_value(run)
+    return labels
+
+
+def made_by(labels: dict[str, str] | None, uid: str, run: str | None) -> bool:
+    """Whether a Compute Engine resource with these labels was made by this run of this job (names.LABEL_JOB_RUN)."""
+    found = labels or {}
+    mine = found.get(LABEL_JOB_UID) == label_value(uid)
+    return mine and (run is None or found.get(LABEL_JOB_RUN) == label_value(run))
 
 
 def uid_filter(uid: str) -> str:
@@ -80,9 +91,9 @@ def uid_filter(uid: str) -> str:
     return f'labels.{LABEL_JOB_UID} = "{label_value(uid)}"'
 
 
-def request_id(uid: str, kind: str, name: str) -> str:
-    """The insert's request ID: the same for the same job and product, so a repeat is deduplicated."""
-    return str(uuid.uuid5(_REQUEST_IDS, f"{uid}/{kind}/{name}"))
+def request_id(uid: str, kind: str, name: str, run: str | None = None) -> str:
+    """The insert's request ID: the same for the same run of a job and product, so a repeat is deduplicated."""
+    return str(uuid.uuid5(_REQUEST_IDS, f"{uid}/{kind}/{name}" + (f"/{run}" if run is not None else "")))
 
 
 @dataclass(frozen=True)

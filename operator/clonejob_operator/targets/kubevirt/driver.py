@@ -89,7 +89,7 @@ class KubevirtDriver:
 
     def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
         kind = KINDS[effect.kind]
-        return ref(kind, create_owned(self.kube, kind, effect.body, job.uid))
+        return ref(kind, create_owned(self.kube, kind, effect.body, job))
 
     def owns(self, ref: ResourceRef) -> bool:
         return (ref.api_version, ref.kind) in {(k.api_version, k.kind) for k in PRODUCTS}
@@ -120,7 +120,7 @@ class KubevirtDriver:
                     creates.append(CreateProduct(self.name, DATA_VOLUME.kind, disk.name, manifest))
                 progress.append(0.0)
                 continue
-            body = owned(DATA_VOLUME, body, job.uid)
+            body = owned(DATA_VOLUME, body, job)
             products.append(ref(DATA_VOLUME, body))
             status = body.get("status", {})
             phase = status.get("phase", "")
@@ -151,7 +151,7 @@ class KubevirtDriver:
                     Code.FAILED_PRECONDITION,
                     f"DataVolume {disk.name}, made by this CloneJob, was deleted during {step.value}",
                 )
-            owned(DATA_VOLUME, body, job.uid)
+            owned(DATA_VOLUME, body, job)
 
     def _snapshot(self, job: JobContext, name: str) -> Body:
         # A cache may not have seen a snapshot made a moment ago: ask the API server before saying it is missing.
@@ -172,7 +172,7 @@ class KubevirtDriver:
         body = self.kube.get(kind, job.namespace, name)
         if body is None:
             return None, (CreateProduct(self.name, kind.kind, name, manifest),)
-        return owned(kind, body, job.uid), ()
+        return owned(kind, body, job), ()
 
     def _adaptation(self, job: JobContext) -> StepReport:
         details = _details(job.status)

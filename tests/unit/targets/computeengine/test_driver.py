@@ -5,6 +5,7 @@ from typing import Any, cast
 import pytest
 from pydantic import ValidationError
 
+from clonejob_operator import names
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
@@ -13,15 +14,17 @@ from clonejob_operator.api.computeengine import (
     legacy_details,
 )
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
+from clonejob_operator.api.targetproject import SecretKeyRef
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient
+from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient, Secret
 from clonejob_operator.machine import Plan
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
-from clonejob_operator.targets.computeengine.targetproject import target_project_name
+from clonejob_operator.targets.computeengine.targetproject import Pin, target_project_name
+from clonejob_operator.targets.computeengine.targetproject import TargetProjects as TargetProjects_
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:
@@ -215,38 +218,111 @@ def test_legacy_details_rename_enums_and_lift_the_first_nic() -> None:
 class Secrets(TargetProjects):
     """TargetProjects plus one Secret (or a refusal to read it)."""
 
-    def __init__(self, data: dict[str, str] | None, refuse: int = 0) -> None:
+    def __init__(self, data: dict[str, str] | None, refuse: int = 0, labels: dict[str, str] | None = None) -> None:
         super().__init__(**{"team-a": {"tp": KEYED}})
         self.data, self.refuse = data, refuse
+        self.labels = dict([names.SECRET_OPT_IN]) if labels is None else labels
         self.read: list[tuple[str, str]] = []
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
+    def read_secret(self, namespace: str, name: str) -> Secret:
         self.read.append((namespace, name))
-        if self.refuse:
+        if self.refuse or self.data is None:
             from kubernetes.client.exceptions import ApiException
 
-            raise ApiException(status=self.refuse, reason="Forbidden")
-        return dict(self.data or {})
+            raise ApiException(status=self.refuse or 404, reason="Forbidden" if self.refuse else "NotFound")
+        return Secret(labels=self.labels, data=dict(self.data))
+
+
+PIN = Pin("tp", "uid-tp", "my-proj-123", SecretKeyRef(name="sa", key="key.json"))
+UNUSABLE = "names Secret sa, which this operator may not use: it uses only a Secret of namespace team-a labelled"
 
 
 @pytest.mark.parametrize(
-    ("data", "refuse", "code", "words"),
+    ("data", "refuse", "labels", "code", "words"),
     [
-        ({"other": "e30="}, 0, Code.INVALID_ARGUMENT, "has no key 'key.json'"),
-        ({"key.json": "bm90IGpzb24="}, 0, Code.INVALID_ARGUMENT, "does not hold a service-account key"),
-        (None, 403, Code.PERMISSION_DENIED, "cannot read Secret sa"),
+        ({"other": "e30="}, 0, None, Code.INVALID_ARGUMENT, "has no key 'key.json'"),
+        ({"key.json": "bm90IGpzb24="}, 0, None, Code.INVALID_ARGUMENT, "does not hold a service-account key"),
+        (None, 403, None, Code.PERMISSION_DENIED, "may not read Secrets in namespace team-a"),
+        (None, 0, None, Code.PERMISSION_DENIED, UNUSABLE),
+        ({"key.json": "bm90IGpzb24="}, 0, {}, Code.PERMISSION_DENIED, UNUSABLE),
+        ({"key.json": "bm90IGpzb24="}, 0, {names.SECRET_OPT_IN[0]: "yes"}, Code.PERMISSION_DENIED, UNUSABLE),
     ],
+    ids=["no such key", "not a key", "forbidden", "missing", "not labelled", "labelled otherwise"],
 )
 def test_the_target_projects_key_is_read_from_its_secret_and_never_shown(
-    data: dict[str, str] | None, refuse: int, code: Code, words: str
+    data: dict[str, str] | None, refuse: int, labels: dict[str, str] | None, code: Code, words: str
 ) -> None:
-    kube = Secrets(data, refuse)
+    kube = Secrets(data, refuse, labels)
     driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(), connect=lambda credentials, endpoint: CLIENTS)
     with pytest.raises(JobError) as raised:
-        driver.projects.compute("team-a", "tp")
+        driver.projects.compute("team-a", PIN)
     assert raised.value.code is code and words in raised.value.message
     assert kube.read == [("team-a", "sa")]  # the TargetProject's own namespace
     assert "bm90IGpzb24" not in raised.value.message and "not json" not in raised.value.message
+
+
+def test_a_secret_that_did_not_opt_in_is_told_apart_from_a_missing_one_by_nothing() -> None:
+    """Whether a Secret exists, and what its keys are called, is not said to whoever wrote the TargetProject."""
+    missing, unlabelled = Secrets(None), Secrets({"key.json": "e30=", "other": "e30="}, labels={})
+    said = []
+    for kube in (missing, unlabelled):
+        driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(), connect=lambda credentials, endpoint: CLIENTS)
+        with pytest.raises(JobError) as raised:
+            driver.projects.compute("team-a", PIN)
+        said.append((raised.value.code, raised.value.message))
+    assert said[0] == said[1] and "other" not in said[1][1]
+
+
+def test_no_client_is_ever_made_with_the_operators_own_identity_without_the_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every construction checks the flag: a pin without a Secret (a TargetProject changed mid-job, a forged
+    status) never reaches Application Default Credentials."""
+    import google.auth
+
+    asked: list[object] = []
+
+    def default(**kwargs: Any) -> tuple[object, str]:
+        asked.append(kwargs)
+        return object(), "p"
+
+    monkeypatch.setattr(google.auth, "default", default)
+    ambient = Pin("tp", "uid-tp", "my-proj-123", None)
+    driver = ComputeEngineDriver(cast(KubeClient, Secrets(None)), Settings(), connect=lambda c, e: CLIENTS)
+    with pytest.raises(JobError) as raised:
+        driver.projects.compute("team-a", ambient)
+    assert raised.value.code is Code.PERMISSION_DENIED and "--allow-ambient-credentials" in raised.value.message
+    assert asked == []
+    allowed = ComputeEngineDriver(
+        cast(KubeClient, Secrets(None)), Settings(allow_ambient_credentials=True), connect=lambda c, e: CLIENTS
+    )
+    assert allowed.projects.compute("team-a", ambient) is CLIENTS and len(asked) == 1
+
+
+@pytest.mark.parametrize(
+    ("now", "words"),
+    [
+        (None, "was deleted"),
+        ({"uid": "other", **KEYED}, "was deleted and made again"),
+        ({"uid": "uid-tp", **KEYED, "project": "other-proj-1"}, "now names project other-proj-1"),
+        ({"uid": "uid-tp", "project": "my-proj-123"}, "now names other credentials"),
+    ],
+    ids=["deleted", "remade", "project", "credentials"],
+)
+def test_a_target_project_changed_under_a_running_job_fails_it(now: dict[str, Any] | None, words: str) -> None:
+    class Live(TargetProjects):
+        def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+            if now is None:
+                return None
+            spec = {k: v for k, v in now.items() if k != "uid"}
+            return {"metadata": {"name": name, "namespace": namespace, "uid": now["uid"]}, "spec": spec}
+
+        refresh = get
+
+    projects = TargetProjects_(cast(KubeClient, Live()), Settings())
+    with pytest.raises(JobError) as raised:
+        projects.check("team-a", PIN)
+    assert raised.value.code is Code.FAILED_PRECONDITION and words in raised.value.message
 
 
 def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
@@ -258,5 +334,5 @@ def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
         return CLIENTS
 
     driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(compute_endpoint="http://127.0.0.1:9"), connect)
-    assert driver.projects.compute("team-a", "tp") is CLIENTS and kube.read == []
+    assert driver.projects.compute("team-a", PIN) is CLIENTS and kube.read == []
     assert type(made[0][0]).__name__ == "AnonymousCredentials" and made[0][1] == "http://127.0.0.1:9"

@@ -1,0 +1,187 @@
+"""Tenants through real RBAC: what they write never makes the operator act beyond their own rights.
+
+Tenants are people bound in the test's namespace to the built-in ``edit`` and ``view`` (with the chart's
+aggregated roles in the cluster) or to a careless admin's ``vmmigration.dev */*``; the operator runs as the
+chart's ServiceAccount. The operator's own defence (the seal) is tested without the chart's admission policy:
+a cluster admin may bind it late, or exempt an identity a tenant holds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from clonejob_operator.kube import BATCH_JOB, CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
+from tests.integration.tenants import CARELESS, chart_objects, full_server, refused, tenant
+
+
+def versions(world: World) -> dict[str, str]:
+    """Every product in the namespace and its resourceVersion: what "untouched" is measured by."""
+    return {
+        f"{kind.kind}/{p['metadata']['name']}": p["metadata"]["resourceVersion"]
+        for kind in (DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
+        for p in world.products(kind)
+    }
+
+
+def reason(world: World, name: str) -> str | None:
+    ready = [c for c in world.status(name).get("conditions") or [] if c["type"] == "Ready"]
+    return ready[0]["reason"] if ready else None
+
+
+def events(kube: Kube, namespace: str, name: str, why: str) -> list[Any]:
+    found = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+    return [e for e in found if e.reason == why]
+
+
+def test_a_finished_job_rewritten_by_a_tenant_to_cancelling_deletes_nothing_before_or_after_a_restart(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    full_server(kube, namespace)
+    careless = tenant(kube, namespace, rules=CARELESS)  # clonejobs/status, and no right on any product
+    assert refused(lambda: careless.delete(VIRTUAL_MACHINE, namespace, "cj")).status == 403
+    world.migrating_vm("web-1")
+    settings = settings_for(namespace)
+    with running_operator(operator_kube, settings):
+        world.clone_to_success("cj")
+        clone = versions(world)
+        assert sorted(clone) == ["DataVolume/cj-disk-0", "VirtualMachine/cj"]
+        careless.patch_status(CLONE_JOB, namespace, "cj", {"status": {"state": "CANCELLING"}})
+        status = world.wait_reason("cj", "UntrustedStatus", timeout=15)
+        assert wait_for(lambda: events(kube, namespace, "cj", "UntrustedStatus"), 10, "a Warning Event")
+        assert status["state"] == "CANCELLING" and versions(world) == clone
+        careless.patch_status(CLONE_JOB, namespace, "cj", {"status": {"state": "ACTIVE", "error": {"code": 2}}})
+    assert versions(world) == clone, "nothing was deleted while it ran"
+    with running_operator(operator_kube, settings):  # a restart trusts nothing it did not seal either
+        careless.patch_status(CLONE_JOB, namespace, "cj", {"status": {"conditions": None}})
+        message = world.wait_reason("cj", "UntrustedStatus", timeout=15)["conditions"][0]["message"]
+        assert "does not match the seal" in message and "clonejob-operator trust" in message
+    assert versions(world) == clone, "nothing was deleted after the restart"
+    assert world.job("cj")["metadata"]["finalizers"], "held as it was: an admin decides"
+
+
+def test_a_forged_started_status_on_a_job_never_admitted_creates_nothing_and_holds_no_slot(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    full_server(kube, namespace)
+    careless = tenant(kube, namespace, rules=CARELESS)
+    world.migrating_vm("web-1")
+    forged = careless.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, "forged", {"migratingVm": "nope"}))
+    steps = [{"preparingVmDisks": {}, "startTime": "2099-01-01T00:00:00Z"}]
+    details = {"vmName": "forged", "osAdaptation": {"image": "evil:1", "serviceAccountName": "ci-deployer"}}
+    careless.patch_status(
+        CLONE_JOB,
+        namespace,
+        "forged",
+        {
+            "status": {
+                "state": "ACTIVE",
+                "currentStep": "preparingVmDisks",
+                "steps": steps,
+                "kubevirtTargetDetails": details,
+                "sourceSync": {"snapshots": [{"disk": "d", "volumeSnapshot": "web-1-c3-d0"}]},
+            }
+        },
+    )
+    with running_operator(operator_kube, settings_for(namespace, max_active=1)):
+        world.wait_reason("forged", "UntrustedStatus", timeout=15)
+        world.clone_job("real")  # the one active slot is free: the forged job holds nothing
+        world.wait_object(DATA_VOLUME, "real-disk-0", timeout=15)
+        world.wait_state("real", "ACTIVE")
+    uid = forged["metadata"]["uid"]
+    made = [p for kind in (DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB) for p in world.products(kind)]
+    assert [p["metadata"]["name"] for p in made] == ["real-disk-0"]
+    assert all(p["metadata"]["labels"]["vmmigration.dev/clone-job-uid"] != uid for p in made)
+    assert not world.job("forged")["metadata"].get("finalizers"), "never held: it was never admitted"
+    assert world.get(MIGRATING_VM, "web-1")["status"]["recentCloneJobs"][0]["uid"] != uid  # type: ignore[index]
+
+
+def test_a_finished_job_whose_status_was_emptied_is_another_run_and_never_touches_the_clone(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    """An empty status looks like a new job, so it is admitted again: as another run, whose products carry
+    another run label. The first run's clone is neither adopted nor deleted, even when the new run fails."""
+    full_server(kube, namespace)
+    careless = tenant(kube, namespace, rules=CARELESS)
+    world.migrating_vm("web-1")
+    with running_operator(operator_kube, settings_for(namespace)):
+        world.clone_to_success("cj")
+        clone = versions(world)
+        careless.patch(CLONE_JOB, namespace, "cj", {"metadata": {"finalizers": None}})
+        careless.patch_status(CLONE_JOB, namespace, "cj", {"status": None})
+        status = world.wait_state("cj", "FAILED", timeout=20)
+        assert status["error"]["code"] == 6 and "was not created by this CloneJob" in status["error"]["message"]
+    assert versions(world) == clone
+
+
+def test_the_built_in_roles_let_tenants_use_clonejobs_but_not_write_any_status(
+    kube: Kube, world: World, namespace: str
+) -> None:
+    full_server(kube, namespace)
+    with chart_objects(kube, "tenant-roles.yaml", namespace):
+        editor, viewer = tenant(kube, namespace, role="edit"), tenant(kube, namespace, role="view")
+        world.migrating_vm("web-1")
+        editor.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, "cj", {"migratingVm": "web-1"}))
+        editor.patch(CLONE_JOB, namespace, "cj", {"spec": {"cancel": True}})
+        assert viewer.get(CLONE_JOB, namespace, "cj") is not None
+        assert (
+            refused(lambda: viewer.patch(CLONE_JOB, namespace, "cj", {"metadata": {"labels": {"a": "b"}}})).status
+            == 403
+        )
+        forged: dict[str, Any] = {"status": {"state": "SUCCEEDED"}}
+        for who in (editor, viewer):
+            for kind, name in ((CLONE_JOB, "cj"), (MIGRATING_VM, "web-1")):
+                error = refused(lambda w=who, k=kind, n=name: w.patch_status(k, namespace, n, forged))
+                assert error.status == 403, (kind.kind, error.body)
+
+
+def test_the_status_policy_refuses_every_writer_but_the_operator(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    full_server(kube, namespace)
+    careless = tenant(kube, namespace, rules=CARELESS)
+    sets = ("serviceAccount.create=false", "serviceAccount.name=clonejob-operator", f"watch.namespaces={{{namespace}}}")
+    with (
+        chart_objects(kube, "status-policy.yaml", namespace, *sets),
+        chart_objects(kube, "tenant-roles.yaml", namespace),
+    ):
+        replication = tenant(kube, namespace, role=_replication_role(kube))
+        world.migrating_vm("web-1", synced=False)
+
+        def policy_in_force() -> bool:  # a new entry each time: an unchanged list is no write to refuse
+            entry: dict[str, Any] = {"status": {"recentCloneJobs": [{"name": f"forged-{time.monotonic()}"}]}}
+            error = refused(lambda: careless.patch_status(MIGRATING_VM, namespace, "web-1", entry))
+            return int(error.status or 0) == 403
+
+        # A policy is enforced once the API server has loaded it (a moment after its creation).
+        wait_for(lambda: _quietly(policy_in_force), 15, "the policy to be enforced")
+        world.sync("web-1")  # the tool that replicates (the test's own identity here) writes status as before
+        replication.patch_status(MIGRATING_VM, namespace, "web-1", {"status": {"state": "PAUSED"}})
+        with running_operator(operator_kube, settings_for(namespace)):  # every write of the operator's passes
+            world.clone_to_success("cj")
+        cancelling: dict[str, Any] = {"status": {"state": "CANCELLING"}}
+        emptied: dict[str, Any] = {"status": {"recentCloneJobs": []}}
+        for writer, kind, name, forged in (
+            (careless, CLONE_JOB, "cj", cancelling),
+            (replication, MIGRATING_VM, "web-1", emptied),
+        ):
+            error = refused(lambda w=writer, k=kind, n=name, f=forged: w.patch_status(k, namespace, n, f))
+            assert error.status == 403 and "the operator's record" in str(error.body), error.body
+        assert world.state("cj") == "SUCCEEDED"
+
+
+def _replication_role(kube: Kube) -> str:
+    import kubernetes
+
+    rbac: Any = kubernetes.client.RbacAuthorizationV1Api(kube.api_client)
+    names = [r.metadata.name for r in rbac.list_cluster_role().items if r.metadata.name.endswith("-replication")]
+    (name,) = [n for n in names if n.startswith("cjt-")]
+    return str(name)
+
+
+def _quietly(probe: Any) -> bool:
+    try:
+        return bool(probe())
+    except AssertionError:
+        return False
