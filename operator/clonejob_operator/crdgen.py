@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from clonejob_operator import GROUP, VERSION
 from clonejob_operator.api import docs
+from clonejob_operator.api.adaptation import AdaptationProfileSpec, AdaptationProfileStatus
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
@@ -111,6 +112,7 @@ def _crd(
     schema: Schema,
     columns: list[dict[str, Any]],
     selectable: tuple[str, ...] = (),
+    scope: str = "Namespaced",
 ) -> dict[str, Any]:
     version: dict[str, Any] = {
         "name": VERSION,
@@ -131,7 +133,7 @@ def _crd(
         },
         "spec": {
             "group": GROUP,
-            "scope": "Namespaced",
+            "scope": scope,
             "names": {
                 "kind": kind,
                 "listKind": f"{kind}List",
@@ -226,9 +228,29 @@ def targetproject_crd() -> dict[str, Any]:
     )
 
 
+def adaptationprofile_crd() -> dict[str, Any]:
+    return _crd(
+        kind="AdaptationProfile",
+        plural="adaptationprofiles",
+        short="adprofile",
+        scope="Cluster",
+        schema=_root(
+            AdaptationProfileSpec,
+            AdaptationProfileStatus,
+            "What an adaptingOs step runs, and as whom: chosen by a cluster admin, named by MigratingVms.",
+        ),
+        columns=[
+            _column("Image", ".spec.image"),
+            _column("ServiceAccount", ".spec.serviceAccountName"),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+    )
+
+
 def all_crds() -> dict[str, dict[str, Any]]:
     """File name -> CRD, in the order they are applied."""
     return {
+        f"{GROUP}_adaptationprofiles.yaml": adaptationprofile_crd(),
         f"{GROUP}_targetprojects.yaml": targetproject_crd(),
         f"{GROUP}_migratingvms.yaml": migratingvm_crd(),
         f"{GROUP}_clonejobs.yaml": clonejob_crd(),

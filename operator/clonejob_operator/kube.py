@@ -26,6 +26,7 @@ class Kind:
     version: str
     plural: str
     kind: str
+    namespaced: bool = True
 
     @property
     def api_version(self) -> str:
@@ -44,6 +45,7 @@ VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
 VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
 BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
 TARGET_PROJECT = Kind(GROUP, VERSION, "targetprojects", "TargetProject")
+ADAPTATION_PROFILE = Kind(GROUP, VERSION, "adaptationprofiles", "AdaptationProfile", namespaced=False)
 WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
 """What the operator watches: its own kinds, the snapshots it reads, and the products it creates."""
 
@@ -240,7 +242,13 @@ class Kube:
 
     # Namespaced objects of any group (batch/v1 Jobs included: the custom-objects paths fit every group).
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """The object (a cluster-scoped kind ignores ``namespace``), or None when it does not exist."""
         try:
+            if not kind.namespaced:
+                cluster: Body = self.call(
+                    self.custom.get_cluster_custom_object, kind.group, kind.version, kind.plural, name
+                )
+                return cluster
             found: Body = self.call(
                 self.custom.get_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, name
             )

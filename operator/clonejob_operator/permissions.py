@@ -73,6 +73,16 @@ NAMESPACED = (
     ),
 )
 
+# Cluster-scoped objects the operator reads, whatever it watches (a ClusterRole of their own).
+CLUSTER_SCOPED = (
+    Rule(
+        "vmmigration.dev",
+        ("adaptationprofiles",),
+        ("get",),
+        "an adaptingOs step runs what the AdaptationProfile its MigratingVm names says (read when needed, not watched)",
+    ),
+)
+
 # Cluster-scoped, and only when watching all namespaces: kopf scans for CRDs coming and going.
 CLUSTER_WIDE_ONLY = (
     Rule("apiextensions.k8s.io", ("customresourcedefinitions",), ("list", "watch"), "kopf's resource scanning"),

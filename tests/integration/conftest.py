@@ -22,7 +22,7 @@ from clonejob_operator.kube import (
     VOLUME_SNAPSHOT,
     Kube,
 )
-from tests.integration.kit import CHART_IDENTITIES, World, wait_for
+from tests.integration.kit import CHART_IDENTITIES, World, after, clean_up, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -95,6 +95,7 @@ def test_namespace(kube: Kube) -> Iterator[str]:
     try:
         yield name
     finally:
+        clean_up(name)
         clear_namespace(kube, name)
         if made_namespace:
             kube.core.delete_namespace(name)
@@ -163,10 +164,26 @@ def token_kube(kube: Kube, namespace: str, account: str) -> Kube:
     return Kube(configuration)
 
 
-def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any]) -> Kube:
-    """A client speaking as a new ServiceAccount of ``namespace`` whose Role there holds ``granted``."""
+def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any], cluster: Sequence[Any] | None = None) -> Kube:
+    """A client speaking as a new ServiceAccount of ``namespace`` whose Role there holds ``granted``, and whose
+    ClusterRole holds ``cluster`` (default: the operator's cluster-scoped reads), removed with the namespace."""
+    from clonejob_operator import permissions
+
     k = kubernetes.client
     rbac = k.RbacAuthorizationV1Api(kube.api_client)
+    cluster_rules = [
+        k.V1PolicyRule(api_groups=[rule.group], resources=list(rule.resources), verbs=list(rule.verbs))
+        for rule in (permissions.CLUSTER_SCOPED if cluster is None else cluster)
+    ]
+    if cluster_rules:
+        role = f"{namespace}-clonejob-operator"
+        rbac.create_cluster_role(k.V1ClusterRole(metadata=k.V1ObjectMeta(name=role), rules=cluster_rules))
+        after(namespace, lambda: rbac.delete_cluster_role(role))
+        subject = k.RbacV1Subject(kind="ServiceAccount", name="clonejob-operator", namespace=namespace)
+        ref = k.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role)
+        binding = k.V1ClusterRoleBinding(metadata=k.V1ObjectMeta(name=role), role_ref=ref, subjects=[subject])
+        rbac.create_cluster_role_binding(binding)
+        after(namespace, lambda: rbac.delete_cluster_role_binding(role))
     account = "clonejob-operator"
     kube.core.create_namespaced_service_account(namespace, k.V1ServiceAccount(metadata=k.V1ObjectMeta(name=account)))
     rules = [

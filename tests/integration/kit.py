@@ -26,6 +26,7 @@ from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import (
+    ADAPTATION_PROFILE,
     CLONE_JOB,
     DATA_VOLUME,
     MIGRATING_VM,
@@ -58,6 +59,19 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
             return last
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+CLEANUPS: dict[str, list[Callable[[], object]]] = {}
+"""What a test made outside its namespace (cluster-scoped objects), removed with its namespace."""
+
+
+def after(namespace: str, cleanup: Callable[[], object]) -> None:
+    CLEANUPS.setdefault(namespace, []).append(cleanup)
+
+
+def clean_up(namespace: str) -> None:
+    for cleanup in reversed(CLEANUPS.pop(namespace, [])):
+        cleanup()
 
 
 SEALER = Sealer.random()
@@ -289,6 +303,17 @@ class World:
         return wait_for(lambda: self.get(kind, name), timeout, f"{kind.kind} {name} to exist")
 
     # --- playing CDI and KubeVirt --------------------------------------------------------------------
+    def profile(self, name: str, spec: dict[str, Any]) -> str:
+        """A cluster-scoped AdaptationProfile named for this test (removed with its namespace); its name."""
+        kind, full = ADAPTATION_PROFILE, f"{self.namespace}-{name}"
+        body = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {"name": full}, "spec": spec}
+        self.kube.custom.create_cluster_custom_object(kind.group, kind.version, kind.plural, body)
+        after(
+            self.namespace,
+            lambda: self.kube.custom.delete_cluster_custom_object(kind.group, kind.version, kind.plural, full),
+        )
+        return full
+
     def set_status(self, kind: Kind, name: str, status: dict[str, Any]) -> None:
         self.kube.patch_status(kind, self.namespace, name, {"status": status})
 

@@ -10,11 +10,10 @@ from clonejob_operator.codes import Code
 from clonejob_operator.kube import BATCH_JOB, CLONE_JOB, DATA_VOLUME, Kube
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
-ADAPTATION = {"osAdaptation": {"image": "adapt:1", "args": ["--virtio"]}}
-
 
 def _to_adaptation(world: World) -> dict[str, Any]:
-    world.migrating_vm("web-1", defaults=ADAPTATION)
+    profile = world.profile("virt-v2v", {"image": "adapt:1", "args": ["--virtio"], "serviceAccountName": "adapter"})
+    world.migrating_vm("web-1", defaults={"osAdaptation": {"profile": profile}})
     world.clone_job("cj")
     world.finish_disks("cj")
     job = world.wait_object(BATCH_JOB, "cj-adapt-os")
@@ -33,7 +32,9 @@ def test_adaptation_runs_between_disks_and_vm(kube: Kube, operator_kube: Kube, w
         pod = job["spec"]["template"]["spec"]
         assert job["metadata"]["labels"][names.LABEL_JOB_UID] == world.job("cj")["metadata"]["uid"]
         assert pod["volumes"] == [{"name": "disk-0", "persistentVolumeClaim": {"claimName": "cj-disk-0"}}]
-        assert pod["containers"][0]["args"] == ["--virtio"]
+        assert pod["containers"][0]["args"] == ["--virtio"] and pod["containers"][0]["image"] == "adapt:1"
+        assert pod["serviceAccountName"] == "adapter" and pod["automountServiceAccountToken"] is False
+        assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
         world.set_status(BATCH_JOB, "cj-adapt-os", {"active": 1})
         wait_for(lambda: world.status("cj")["steps"][1].get("progressPercent") == 50, 15, "adaptingOs at 50 %")
         world.set_status(BATCH_JOB, "cj-adapt-os", {"conditions": [{"type": "Complete", "status": "True"}]})
@@ -47,7 +48,7 @@ def test_adaptation_runs_between_disks_and_vm(kube: Kube, operator_kube: Kube, w
         "adaptingOs",
         "instantiatingMigratedVm",
     ]
-    assert status["kubevirtTargetDetails"]["osAdaptation"]["image"] == "adapt:1"
+    assert status["kubevirtTargetDetails"]["osAdaptation"] == {"profile": f"{namespace}-virt-v2v"}
     # One Event per transition: a step's end and the next one's start are one Event.
     assert _reasons(kube, namespace) == ["Pending", "Started", "AdaptingOs", "InstantiatingMigratedVm", "Succeeded"]
 

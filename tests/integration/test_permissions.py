@@ -17,7 +17,8 @@ in test_target_project.py (the key read as this identity, and PERMISSION_DENIED 
 
 def _clone_with_adaptation(world: World, timeout: float) -> None:
     """A clone with every kind of product, played through as CDI, batch and KubeVirt would."""
-    world.migrating_vm("web-1", defaults={"osAdaptation": {"image": "adapt:1"}})
+    profile = world.profile("virt-v2v", {"image": "adapt:1"})
+    world.migrating_vm("web-1", defaults={"osAdaptation": {"profile": profile}})
     world.clone_job("cj")
     world.wait_object(DATA_VOLUME, "cj-disk-0", timeout)
     world.set_status(DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded", "progress": "100.0%"})

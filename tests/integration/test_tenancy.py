@@ -69,7 +69,7 @@ def test_a_forged_started_status_on_a_job_never_admitted_creates_nothing_and_hol
     world.migrating_vm("web-1")
     forged = careless.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, "forged", {"migratingVm": "nope"}))
     steps = [{"preparingVmDisks": {}, "startTime": "2099-01-01T00:00:00Z"}]
-    details = {"vmName": "forged", "osAdaptation": {"image": "evil:1", "serviceAccountName": "ci-deployer"}}
+    details = {"vmName": "forged", "osAdaptation": {"profile": "anything"}}
     careless.patch_status(
         CLONE_JOB,
         namespace,
@@ -185,3 +185,76 @@ def _quietly(probe: Any) -> bool:
         return bool(probe())
     except AssertionError:
         return False
+
+
+def test_a_migratingvm_writer_cannot_choose_what_the_adaptation_runs_or_as_whom(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    full_server(kube, namespace)
+    with chart_objects(kube, "tenant-roles.yaml", namespace):
+        editor = tenant(kube, namespace, role="edit")
+        chosen = {"image": "evil:1", "serviceAccountName": "ci-deployer", "command": ["sh"]}
+        spec = {"sourceVmId": "v", "kubevirtTargetDefaults": {"osAdaptation": chosen}}
+        error = refused(lambda: editor.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, "evil", spec)))
+        assert error.status == 422 and "osAdaptation.profile" in str(error.body)
+        profile = {"apiVersion": "vmmigration.dev/v1", "kind": "AdaptationProfile", "metadata": {"name": "mine"}}
+        profile["spec"] = {"image": "evil:1", "serviceAccountName": "ci-deployer", "automountServiceAccountToken": True}
+        custom: Any = editor.custom
+        error = refused(
+            lambda: custom.create_cluster_custom_object("vmmigration.dev", "v1", "adaptationprofiles", profile)
+        )
+        assert error.status == 403, "only cluster admins write profiles"
+        admins = world.profile("virt-v2v", {"image": "adapt:1", "serviceAccountName": "adapter"})
+        defaults = {"osAdaptation": {"profile": admins}}
+        editor.create(
+            MIGRATING_VM,
+            namespace,
+            manifest(MIGRATING_VM, namespace, "web-1", {"sourceVmId": "v", "kubevirtTargetDefaults": defaults}),
+        )
+        world.sync("web-1")
+        with running_operator(operator_kube, settings_for(namespace)):
+            editor.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, "cj", {"migratingVm": "web-1"}))
+            world.finish_disks("cj")
+            job = world.wait_object(BATCH_JOB, "cj-adapt-os")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "adapter" and pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["image"] == "adapt:1" and "command" not in container
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_labels_stay_off_the_clones_pods_and_another_namespaces_network_is_refused(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, other_namespace: str
+) -> None:
+    full_server(kube, namespace)
+    with chart_objects(kube, "tenant-roles.yaml", namespace):
+        editor = tenant(kube, namespace, role="edit")
+
+        def migrating_vm(name: str, defaults: dict[str, Any]) -> Any:
+            spec = {"sourceVmId": name, "kubevirtTargetDefaults": defaults}
+            return editor.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, name, spec))
+
+        error = refused(lambda: migrating_vm("x", {"podLabels": {"kubevirt.io/domain": "prod-web"}}))
+        assert error.status == 422 and "kubevirt.io/ or vmmigration.dev/ prefixes" in str(error.body)
+        multus = [{"name": "n", "multus": {"networkName": f"{other_namespace}/secure-net"}}]
+        migrating_vm("crossing", {"networks": multus})
+        migrating_vm("web-1", {"labels": {"app": "web"}, "podLabels": {"role": "test-clone"}})
+        for name in ("crossing", "web-1"):
+            world.sync(name)
+        with running_operator(operator_kube, settings_for(namespace)):
+            editor.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, "x", {"migratingVm": "crossing"}))
+            failed = world.wait_state("x", "FAILED")
+            world.clone_to_success("cj")
+    assert (
+        failed["error"]["code"] == 3
+        and f"networks[0].multus.networkName '{other_namespace}/secure-net'" in (failed["error"]["message"])
+    )
+    (vm,) = world.products(VIRTUAL_MACHINE)
+    assert vm["metadata"]["labels"]["app"] == "web"
+    pod_labels = vm["spec"]["template"]["metadata"]["labels"]
+    assert "app" not in pod_labels and pod_labels["role"] == "test-clone"

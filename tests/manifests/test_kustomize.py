@@ -34,11 +34,14 @@ def test_renders_every_piece(rendered: list[dict[str, Any]]) -> None:
             "CustomResourceDefinition",
             "CustomResourceDefinition",
             "CustomResourceDefinition",
+            "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
             "ClusterRole",
             "ClusterRole",
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "ClusterRoleBinding",
             "Role",
             "Role",
@@ -69,6 +72,10 @@ def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]])
     ]
     assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
     assert "*" not in str(role["rules"])
+    (reads,) = [
+        d for d in rendered if d["metadata"]["name"] == "clonejob-operator-cluster-reads" and d["kind"] == "ClusterRole"
+    ]
+    assert reads["rules"] == rules_of(permissions.CLUSTER_SCOPED)
     roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
     assert {role["metadata"]["namespace"] for role in roles.values()} == {"clonejob-system"}
     assert roles["clonejob-operator-leader-election"]["rules"] == rules_of(permissions.LEADER_ELECTION)

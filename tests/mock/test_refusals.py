@@ -14,6 +14,7 @@ from clonejob_operator import names
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
 from clonejob_operator.kube import (
+    ADAPTATION_PROFILE,
     CLONE_JOB,
     MIGRATING_VM,
     VOLUME_SNAPSHOT,
@@ -47,10 +48,14 @@ def _setup(kube: Kube) -> None:
         metadata={"uid": "mvm-uid", "resourceVersion": "1"},
         spec={
             "sourceVmId": "vm-1",
-            "kubevirtTargetDefaults": {"osAdaptation": {"image": "adapt:1", "args": ["--virtio"]}},
+            "kubevirtTargetDefaults": {"osAdaptation": {"profile": "virt-v2v"}},
         },
         status={"lastSync": {"cycleNumber": 7, "snapshots": [{"disk": "d0", "volumeSnapshot": "s0"}]}},
     )
+    profile: dict[str, Any] = {"apiVersion": ADAPTATION_PROFILE.api_version, "kind": ADAPTATION_PROFILE.kind}
+    profile |= {"metadata": {"name": "virt-v2v"}, "spec": {"image": "adapt:1", "args": ["--virtio"]}}
+    k = ADAPTATION_PROFILE
+    kube.custom.create_cluster_custom_object(k.group, k.version, k.plural, profile)
     _create(kube, VOLUME_SNAPSHOT, "s0", spec={}, status={"readyToUse": True, "restoreSize": "10Gi"})
     _create(
         kube,

@@ -8,7 +8,7 @@ but finite where they do not.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from pydantic.config import JsonDict
@@ -59,3 +59,22 @@ ATOMIC: JsonDict = {"x-kubernetes-list-type": "atomic"}
 replaced whole by any apply."""
 SET: JsonDict = {"x-kubernetes-list-type": "set"}
 """A list of unique scalars whose order does not matter (network tags, licenses): appliers merge it."""
+
+
+def keys_at_most(limit: int, what: str = "a key") -> JsonDict:
+    """A map whose keys are at most ``limit`` characters: a structural schema cannot bound map keys itself."""
+    return {
+        "x-kubernetes-validations": [
+            {"rule": f"self.all(k, size(k) <= {limit})", "message": f"{what} is at most {limit} characters"}
+        ]
+    }
+
+
+def with_rules(base: JsonDict, *more: dict[str, Any]) -> JsonDict:
+    """``base`` with more x-kubernetes-validations rules."""
+    rules: list[Any] = [*base.get("x-kubernetes-validations", []), *more]  # type: ignore[misc]
+    return {**base, "x-kubernetes-validations": rules}
+
+
+LABEL_KEY = 317
+"""A Kubernetes label key: a DNS subdomain prefix (253), a slash and a name (63)."""

@@ -6,9 +6,9 @@ named after the CloneJob, with disks on the default storage class.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from clonejob_operator.api.base import (
     DNS_LABEL,
@@ -21,7 +21,7 @@ from clonejob_operator.api.base import (
     exactly_one,
     validations,
 )
-from clonejob_operator.api.bounds import ATOMIC, MAX_LABELS, Argument, LabelValue
+from clonejob_operator.api.bounds import LABEL_KEY, MAX_LABELS, LabelValue, keys_at_most, with_rules
 
 RunStrategy = Literal["Always", "Halted", "Manual", "RerunOnFailure", "Once"]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
@@ -49,8 +49,38 @@ class Cpu(ApiModel):
     threads: int | None = Field(default=None, ge=1, le=8)
 
 
+RESERVED_PREFIXES = ("kubevirt.io/", "vmmigration.dev/")
+"""Label prefixes that KubeVirt and this operator own: a user's label never sets them."""
+_RESERVED_RULE = cel(
+    "self.all(k, !k.startsWith('kubevirt.io/') && !k.contains('.kubevirt.io/') && !k.startsWith('vmmigration.dev/'))",
+    "no label may use the kubevirt.io/ or vmmigration.dev/ prefixes: KubeVirt and this operator own them",
+)
+
+
+def _own_keys(labels: dict[str, str]) -> dict[str, str]:
+    """The CRD refuses these; a label stored under an older CRD is refused here, naming it."""
+    for key in labels:
+        if len(key) > LABEL_KEY:
+            raise ValueError(f"the label key {key[:40]!r}... is longer than {LABEL_KEY} characters")
+        if key.startswith(RESERVED_PREFIXES) or ".kubevirt.io/" in key:
+            raise ValueError(f"the label {key!r} uses a prefix that KubeVirt or this operator owns")
+    return labels
+
+
+KubeLabels = Annotated[
+    dict[str, LabelValue],
+    Field(max_length=MAX_LABELS, json_schema_extra=with_rules(keys_at_most(LABEL_KEY, "a label key"), _RESERVED_RULE)),
+    AfterValidator(_own_keys),
+]
+
+
 class MultusNetwork(ApiModel):
-    network_name: str = Field(min_length=1, max_length=253, description="A NetworkAttachmentDefinition, [ns/]name.")
+    network_name: str = Field(
+        min_length=1,
+        max_length=253,
+        description="A NetworkAttachmentDefinition of the MigratingVm's own namespace: NAME, or NAMESPACE/NAME with "
+        "that namespace. Another namespace's network is refused.",
+    )
 
 
 class Network(ApiModel):
@@ -81,14 +111,29 @@ class Firmware(ApiModel):
     secure_boot: bool | None = Field(default=None, description="EFI only. Default false.")
 
 
-class OsAdaptation(ApiModel):
-    """A batch/v1 Job that mounts the prepared disks and adapts the guest OS before the VM starts."""
+MOVED_TO_PROFILE = ("image", "command", "args", "serviceAccountName", "backoffLimit")
+"""osAdaptation's fields before AdaptationProfiles: a MigratingVm may no longer name them."""
 
-    image: str = Field(min_length=1, max_length=1024)
-    command: list[Argument] | None = Field(default=None, max_length=64, json_schema_extra=ATOMIC)
-    args: list[Argument] | None = Field(default=None, max_length=256, json_schema_extra=ATOMIC)
-    service_account_name: Name | None = None
-    backoff_limit: int | None = Field(default=None, ge=0, le=20, description="Default 0: a failed run fails the job.")
+
+class OsAdaptation(ApiModel):
+    """A batch/v1 Job that mounts the prepared disks and adapts the guest OS before the VM starts: what it runs
+    is the named AdaptationProfile's, which only a cluster admin writes."""
+
+    profile: Name = Field(description="The cluster-scoped AdaptationProfile that says what the Job runs, and as whom.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: Any) -> Any:
+        """A MigratingVm stored before profiles existed reads as ``osAdaptation: {}`` (the API server prunes the
+        old fields): say where they went instead of "Field required"."""
+        if isinstance(value, dict) and "profile" not in value:
+            old = ", ".join(MOVED_TO_PROFILE)
+            raise ValueError(
+                f"names no profile: {old} are no longer read from a MigratingVm (whoever writes one could run any "
+                "container as any ServiceAccount of the namespace); a cluster admin writes them in an "
+                "AdaptationProfile, and osAdaptation.profile names it"
+            )
+        return value
 
 
 class KubevirtTargetDefaults(ApiModel):
@@ -117,8 +162,15 @@ class KubevirtTargetDefaults(ApiModel):
     memory: str | None = Field(
         default=None, pattern=QUANTITY, max_length=64, description="Guest memory. Default 2Gi, unless instancetype."
     )
-    labels: dict[str, LabelValue] | None = Field(
-        default=None, max_length=MAX_LABELS, description="Labels for the VM and its instances."
+    labels: KubeLabels | None = Field(
+        default=None,
+        description="Labels for the VirtualMachine object only (not its pods: a Service that selects them would "
+        "send traffic to the clone). No kubevirt.io/ or vmmigration.dev/ keys.",
+    )
+    pod_labels: KubeLabels | None = Field(
+        default=None,
+        description="Labels for the clone's pods (the VM's template), asked for explicitly. No kubevirt.io/ or "
+        "vmmigration.dev/ keys.",
     )
     networks: list[Network] | None = Field(
         default=None,
@@ -158,6 +210,4 @@ def with_defaults(details: KubevirtTargetDetails) -> KubevirtTargetDetails:
     if out.instancetype is None:
         out.memory = out.memory or DEFAULT_MEMORY
         out.cpu = out.cpu if out.cpu and out.cpu.model_dump(exclude_none=True) else Cpu(cores=1)
-    if out.os_adaptation is not None and out.os_adaptation.backoff_limit is None:
-        out.os_adaptation.backoff_limit = 0
     return out

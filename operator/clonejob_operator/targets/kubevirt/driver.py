@@ -5,12 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import ValidationError
+
 from clonejob_operator import names
+from clonejob_operator.api.adaptation import AdaptationProfileSpec
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
-from clonejob_operator.api.kubevirt import KubevirtTargetDetails, with_defaults
+from clonejob_operator.api.kubevirt import KubevirtTargetDefaults, KubevirtTargetDetails, with_defaults
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, KubeClient
+from clonejob_operator.kube import (
+    ADAPTATION_PROFILE,
+    BATCH_JOB,
+    DATA_VOLUME,
+    VIRTUAL_MACHINE,
+    VOLUME_SNAPSHOT,
+    Body,
+    Kind,
+    KubeClient,
+)
 from clonejob_operator.targets.base import (
     CleanupReport,
     CreateProduct,
@@ -27,6 +39,7 @@ from clonejob_operator.targets.base import (
     survey_objects,
 )
 from clonejob_operator.targets.kubevirt import manifests as build
+from clonejob_operator.validation import describe
 
 PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
@@ -58,8 +71,11 @@ class KubevirtDriver:
                     f"MigratingVm {source.name}: status.lastSync.snapshots[{index}].volumeSnapshot is required "
                     f"by the KubeVirt target (disk {snapshot.disk!r} has none)",
                 )
+        _own_networks(defaults, source)
         details = with_defaults(KubevirtTargetDetails.model_validate(defaults.model_dump()))
         details.vm_name = names.vm_name(clone_job, defaults.vm_name)
+        if details.os_adaptation is not None:  # it must exist when the job starts; it is read again when used
+            self._profile(details, f"MigratingVm {source.name}: spec.kubevirtTargetDefaults")
         sync = SourceSync(
             migrating_vm_uid=source.uid,
             cycle_number=source.last_sync.cycle_number,
@@ -171,18 +187,40 @@ class KubevirtDriver:
         name = manifest["metadata"]["name"]
         body = self.kube.get(kind, job.namespace, name)
         if body is None:
-            return None, (CreateProduct(self.name, kind.kind, name, manifest),)
+            return None, (self._create(kind, manifest),)
         return owned(kind, body, job), ()
+
+    def _create(self, kind: Kind, manifest: Body) -> CreateProduct:
+        return CreateProduct(self.name, kind.kind, manifest["metadata"]["name"], manifest)
+
+    def _profile(self, details: KubevirtTargetDetails, field: str) -> AdaptationProfileSpec:
+        """The AdaptationProfile that osAdaptation names, read from the API server (profiles are not watched)."""
+        if details.os_adaptation is None:
+            raise JobError(Code.INVALID_ARGUMENT, f"{field}.osAdaptation is unset: there is nothing to adapt with")
+        name = details.os_adaptation.profile
+        body = self.kube.refresh(ADAPTATION_PROFILE, "", name)
+        where = f"AdaptationProfile {name} ({field}.osAdaptation.profile)"
+        if body is None:
+            raise JobError(
+                Code.FAILED_PRECONDITION, f"{where} does not exist; a cluster admin makes AdaptationProfiles"
+            )
+        try:
+            return AdaptationProfileSpec.model_validate(body.get("spec") or {})
+        except ValidationError as error:
+            raise JobError(Code.INVALID_ARGUMENT, f"{where}: {describe(error, 'spec')}") from None
 
     def _adaptation(self, job: JobContext) -> StepReport:
         details = _details(job.status)
         name = names.adaptation_job_name(details.vm_name or job.name)
-        manifest = build.adaptation_job(
-            details, job.namespace, name, _disks(job.status), job.labels, int(job.step_timeout.total_seconds())
-        )
-        body, creates = self._product(BATCH_JOB, manifest, job)
+        body = self.kube.get(BATCH_JOB, job.namespace, name)
         if body is None:
-            return StepReport(progress=0, detail=f"Job {name} starting", creates=creates)
+            profile = self._profile(details, "status.kubevirtTargetDetails")
+            where, timeout = (job.namespace, name), int(job.step_timeout.total_seconds())
+            manifest = build.adaptation_job(
+                profile, details.volume_mode, where, _disks(job.status), job.labels, timeout
+            )
+            return StepReport(progress=0, detail=f"Job {name} starting", creates=(self._create(BATCH_JOB, manifest),))
+        body = owned(BATCH_JOB, body, job)
         failed, complete = condition(body, "Failed"), condition(body, "Complete")
         if failed and failed.get("status") == "True":
             raise JobError(Code.INTERNAL, f"Job {name} failed: {failed.get('reason', '')} {failed.get('message', '')}")
@@ -211,6 +249,20 @@ class KubevirtDriver:
         detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
         progress = 100 if done else 50 if status.get("created") else 0
         return StepReport(progress=progress, done=done, detail=detail, products=(ref(VIRTUAL_MACHINE, body),))
+
+
+def _own_networks(defaults: KubevirtTargetDefaults, source: Source) -> None:
+    """A multus network of the MigratingVm's own namespace only: the operator attaches clones to no other."""
+    for index, network in enumerate(defaults.networks or []):
+        named = network.multus.network_name if network.multus is not None else ""
+        namespace, _, _ = named.rpartition("/")
+        if namespace and namespace != source.namespace:
+            raise JobError(
+                Code.INVALID_ARGUMENT,
+                f"MigratingVm {source.name}: spec.kubevirtTargetDefaults.networks[{index}].multus.networkName "
+                f"{named!r} is a network of namespace {namespace}; a clone joins only networks of its own namespace "
+                f"({source.namespace}): give the name alone",
+            )
 
 
 def _steps(details: KubevirtTargetDetails) -> tuple[StepKind, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clonejob_operator.api.adaptation import RESTRICTED, AdaptationProfileSpec
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails, Network, with_defaults
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
 
@@ -55,47 +56,54 @@ def data_volume(details: KubevirtTargetDetails, namespace: str, disk: Disk, labe
 
 
 def adaptation_job(
-    details: KubevirtTargetDetails,
-    namespace: str,
-    name: str,
+    profile: AdaptationProfileSpec,
+    volume_mode: str | None,
+    where: tuple[str, str],
     disks: list[Disk],
     labels: dict[str, str],
     deadline_seconds: int,
 ) -> Manifest:
-    """A Job that runs the adaptation image with every disk attached, then exits."""
-    adaptation = with_defaults(details).os_adaptation
-    if adaptation is None:
-        raise ValueError("no osAdaptation in the target details")
-    block = details.volume_mode == "Block"
-    container: Manifest = {
-        "name": "adapt-os",
-        "image": adaptation.image,
-        "env": [
-            {"name": "CLONEJOB_DISKS", "value": ",".join(_disk_path(disk, block) for disk in disks)},
-            {"name": "CLONEJOB_VOLUME_MODE", "value": "Block" if block else "Filesystem"},
-        ],
-    }
-    if adaptation.command:
-        container["command"] = list(adaptation.command)
-    if adaptation.args:
-        container["args"] = list(adaptation.args)
+    """A Job in ``where`` (namespace, name) that runs the profile's image with every disk attached, then exits.
+
+    What runs, and as whom, is the profile's (a cluster admin's); the pod gets no ServiceAccount token unless
+    the profile asks for one, and the restricted securityContext unless it gives another.
+    """
+    namespace, name = where
+    block = volume_mode == "Block"
+    env = [
+        {"name": "CLONEJOB_DISKS", "value": ",".join(_disk_path(disk, block) for disk in disks)},
+        {"name": "CLONEJOB_VOLUME_MODE", "value": "Block" if block else "Filesystem"},
+    ]
+    reserved = {variable["name"] for variable in env}
+    env += [variable.wire() for variable in profile.env or [] if variable.name not in reserved]
+    container: Manifest = {"name": "adapt-os", "image": profile.image, "env": env}
+    if profile.image_pull_policy:
+        container["imagePullPolicy"] = profile.image_pull_policy
+    if profile.command:
+        container["command"] = list(profile.command)
+    if profile.args:
+        container["args"] = list(profile.args)
+    if profile.resources is not None:
+        container["resources"] = profile.resources.wire()
+    container["securityContext"] = (profile.security_context or RESTRICTED).wire()
     attach = [
         {"name": f"disk-{d.index}", ("devicePath" if block else "mountPath"): _disk_path(d, block)} for d in disks
     ]
     container["volumeDevices" if block else "volumeMounts"] = attach
     pod: Manifest = {
         "restartPolicy": "Never",
+        "automountServiceAccountToken": profile.automount_service_account_token,
         "containers": [container],
         "volumes": [{"name": f"disk-{d.index}", "persistentVolumeClaim": {"claimName": d.name}} for d in disks],
     }
-    if adaptation.service_account_name:
-        pod["serviceAccountName"] = adaptation.service_account_name
+    if profile.service_account_name:
+        pod["serviceAccountName"] = profile.service_account_name
     return {
         "apiVersion": BATCH_JOB.api_version,
         "kind": BATCH_JOB.kind,
         "metadata": _meta(name, namespace, labels),
         "spec": {
-            "backoffLimit": adaptation.backoff_limit,
+            "backoffLimit": profile.backoff_limit,
             "activeDeadlineSeconds": max(1, deadline_seconds),
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
         },
@@ -134,7 +142,7 @@ def virtual_machine(
         domain["memory"] = {"guest": details.memory}
     if details.preference:
         spec["preference"] = details.preference.wire()
-    template_labels = {**(details.labels or {}), **labels}
+    template_labels = {**(details.pod_labels or {}), **labels}
     vmi: Manifest = {
         "domain": domain,
         "networks": [_network(network) for network in networks],
@@ -163,6 +171,6 @@ def _interface(network: Network) -> Manifest:
 
 
 def _network(network: Network) -> Manifest:
-    if network.multus is not None:
+    if network.multus is not None:  # NAME or OWN-NAMESPACE/NAME: the driver refused any other namespace
         return {"name": network.name, "multus": {"networkName": network.multus.network_name}}
     return {"name": network.name, "pod": {}}

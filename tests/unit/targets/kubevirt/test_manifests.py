@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from clonejob_operator.api.adaptation import AdaptationProfileSpec
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.targets.kubevirt import manifests as build
 
@@ -103,25 +107,71 @@ def test_vm_efi_without_secure_boot_says_so() -> None:
     assert domain["cpu"] == {"cores": 4, "sockets": 2} and domain["memory"] == {"guest": "8Gi"}
 
 
-def test_adaptation_job_mounts_every_disk() -> None:
-    d = details(osAdaptation={"image": "adapt:1", "args": ["--virtio"], "serviceAccountName": "adapter"})
-    job = build.adaptation_job(d, "ns", "cj-adapt-os", DISKS, LABELS, 3600)
+def test_adaptation_job_runs_the_profile_and_mounts_every_disk() -> None:
+    profile = AdaptationProfileSpec.model_validate(
+        {
+            "image": "adapt:1",
+            "args": ["--virtio"],
+            "serviceAccountName": "adapter",
+            "env": [{"name": "X", "value": "1"}],
+        }
+    )
+    job = build.adaptation_job(profile, None, ("ns", "cj-adapt-os"), DISKS, LABELS, 3600)
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] == 3600
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "adapter"
+    assert pod["automountServiceAccountToken"] is False, "no token unless the profile asks for one"
     container = pod["containers"][0]
     assert container["image"] == "adapt:1" and container["args"] == ["--virtio"]
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert container["volumeMounts"] == [
         {"name": "disk-0", "mountPath": "/disks/disk-0"},
         {"name": "disk-1", "mountPath": "/disks/disk-1"},
     ]
-    assert {"name": "CLONEJOB_DISKS", "value": "/disks/disk-0,/disks/disk-1"} in container["env"]
+    assert container["env"][0] == {"name": "CLONEJOB_DISKS", "value": "/disks/disk-0,/disks/disk-1"}
+    assert container["env"][-1] == {"name": "X", "value": "1"}
     assert pod["volumes"][1] == {"name": "disk-1", "persistentVolumeClaim": {"claimName": "cj-disk-1"}}
 
 
-def test_adaptation_job_block_devices() -> None:
-    d = details(volumeMode="Block", osAdaptation={"image": "adapt:1"})
-    container = build.adaptation_job(d, "ns", "j", DISKS[:1], LABELS, 60)["spec"]["template"]["spec"]["containers"][0]
+def test_the_profile_decides_the_token_the_security_context_and_the_resources() -> None:
+    profile = AdaptationProfileSpec.model_validate(
+        {
+            "image": "adapt:1",
+            "automountServiceAccountToken": True,
+            "backoffLimit": 2,
+            "securityContext": {"runAsUser": 0, "privileged": True},
+            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+            "env": [{"name": "CLONEJOB_DISKS", "value": "/etc"}],
+        }
+    )
+    job = build.adaptation_job(profile, "Block", ("ns", "j"), DISKS[:1], LABELS, 60)
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["automountServiceAccountToken"] is True and job["spec"]["backoffLimit"] == 2
+    assert container["securityContext"] == {"runAsUser": 0, "privileged": True}
+    assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+    assert [e["value"] for e in container["env"] if e["name"] == "CLONEJOB_DISKS"] == ["/dev/disk-0"]
     assert container["volumeDevices"] == [{"name": "disk-0", "devicePath": "/dev/disk-0"}]
-    assert "volumeMounts" not in container
+    assert "volumeMounts" not in container and "serviceAccountName" not in pod
+
+
+def test_user_labels_go_on_the_vm_and_only_pod_labels_on_its_pods() -> None:
+    """A Service that selects app=web must not send production traffic to a test clone."""
+    vm = build.virtual_machine(details(labels={"app": "web"}, podLabels={"clone": "yes"}), "ns", DISKS, LABELS)
+    assert vm["metadata"]["labels"] == {"app": "web", **LABELS}
+    assert vm["spec"]["template"]["metadata"]["labels"] == {"clone": "yes", **LABELS}
+
+
+@pytest.mark.parametrize(
+    "key", ["kubevirt.io/domain", "vm.kubevirt.io/name", "vmmigration.dev/clone-job-uid", "a" * 318]
+)
+def test_a_label_key_that_kubevirt_or_the_operator_owns_is_refused(key: str) -> None:
+    for field in ("labels", "podLabels"):
+        with pytest.raises(ValidationError):
+            details(**{field: {key: "x"}})
