@@ -45,10 +45,16 @@ def _selector(text: str | None) -> dict[str, str]:
 
 
 class Cache:
-    def __init__(self, watched: Iterable[Kind] = (), max_active: int = 0, doubt: Doubt = lambda body: None) -> None:
+    def __init__(
+        self,
+        watched: Iterable[Kind] = (),
+        max_active: int = 0,
+        doubt: Doubt = lambda body: None,
+        per_namespace: int = 0,
+    ) -> None:
         self.watched = frozenset(watched)
         """Kinds kept by watches: reads of these never go to the API."""
-        self.roster = Roster(max_active, doubt)
+        self.roster = Roster(max_active, doubt, per_namespace)
         self.wake: Callable[[set[Key]], None] = lambda keys: None
         """Set by the controller: queues the jobs that a change moves."""
         self._objects: dict[Kind, dict[tuple[str, str], Body]] = defaultdict(dict)

@@ -71,6 +71,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-active", type=int, default=0, metavar="N", help="at most N CloneJobs hold products at once (0: no limit)"
     )
+    run.add_argument(
+        "--max-active-per-namespace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N of them in one namespace (0: no limit); a freed slot goes to the namespace that waited longest",
+    )
     _election(run)
     _trust_flags(run)
     _timing(run)
@@ -342,6 +349,7 @@ def _settings(args: argparse.Namespace, instance: str, sealer: Sealer) -> Settin
         message_interval=args.message_interval,
         step_timeouts={**DEFAULT_STEP_TIMEOUTS, **dict(args.step_timeout)},
         max_active=args.max_active,
+        max_active_per_namespace=args.max_active_per_namespace,
         resync_interval=args.resync_interval,
         workers=args.workers,
         allow_ambient_credentials=args.allow_ambient_credentials,
@@ -358,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo.run(args.kubeconfig, args.context, args.namespace, not args.use_running_operator, args.keep)
     if args.command == "trust":
         return _vouch(args)
-    if args.max_active < 0:
-        parser().error("--max-active must be 0 or more")
+    if args.max_active < 0 or args.max_active_per_namespace < 0:
+        parser().error("--max-active and --max-active-per-namespace must be 0 or more")
     if args.workers < 1:
         parser().error("--workers must be 1 or more")
     election = _leader_election(args)

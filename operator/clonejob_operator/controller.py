@@ -46,7 +46,7 @@ class Controller:
             MIGRATING_VM,
             *kube.servable(tuple(k for k in WATCHED if k not in (CLONE_JOB, MIGRATING_VM))),
         )
-        cache = Cache(kinds, settings.max_active, settings.sealer.doubt)
+        cache = Cache(kinds, settings.max_active, settings.sealer.doubt, settings.max_active_per_namespace)
         return cls(Reconciler(kube, settings, metrics=metrics, cache=cache, fence=fence))
 
     def __init__(self, reconciler: Reconciler) -> None:

@@ -232,12 +232,17 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
         return None
     if admission.plan is None:
         waiting = admission.waiting or Activity.waiting(WaitReason.PENDING, "waiting to start")
-        if world.now - job.created > settings.pending_deadline:
+        if waiting.wait is None or not waiting.wait.blocked:
+            status.blocked_since = None  # waiting its turn, or a transient error: the deadline does not run
+            return waiting
+        status.blocked_since = status.blocked_since or now
+        if world.now - parse_time(status.blocked_since) > settings.pending_deadline:
             limit = format_duration(settings.pending_deadline)
-            _fail(decision, now, JobError(admission.code, f"still PENDING after {limit}: {waiting.message}"))
+            _fail(decision, now, JobError(admission.code, f"blocked for {limit}: {waiting.message}"))
             return None
         return waiting
     plan = admission.plan
+    status.blocked_since = None
     for attribute, value in plan.target.items():
         setattr(status, attribute, value)
     status.source_sync = plan.source_sync

@@ -62,7 +62,11 @@ class Reconciler:
         self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock
-        self.cache = cache or Cache(max_active=settings.max_active, doubt=settings.sealer.doubt)
+        self.cache = cache or Cache(
+            max_active=settings.max_active,
+            doubt=settings.sealer.doubt,
+            per_namespace=settings.max_active_per_namespace,
+        )
         self.kube = CachedKube(kube, self.cache)
         self.drivers = Drivers(self.kube, settings)
         self.journal = Journal()
@@ -90,7 +94,7 @@ class Reconciler:
             return Outcome(finished=True)  # nothing can be written to it as it is; its next change wakes it
         world = self.observer.observe(job, body)
         decision = machine.decide(job, world, self.settings)
-        self.cache.roster.waiting(job.uid, decision.wait)
+        self.cache.wake(self.cache.roster.waiting(job.uid, decision.wait))
         committed = self.committer.commit(job, body, decision)
         status = decision.status
         finished = status.current.terminal and not committed.again

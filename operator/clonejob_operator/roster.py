@@ -9,9 +9,10 @@ and one-job-per-MigratingVm hold at every moment without a lock across any API c
 
 from __future__ import annotations
 
+import functools
 import heapq
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,9 +102,16 @@ Doubt = Callable[[Body], str | None]
 
 
 class Roster:
-    def __init__(self, max_active: int = 0, doubt: Doubt = lambda body: None) -> None:
+    def __init__(self, max_active: int = 0, doubt: Doubt = lambda body: None, per_namespace: int = 0) -> None:
         self.max_active = max_active
+        """At most this many jobs hold products at once (0: no limit)."""
+        self.per_namespace = per_namespace
+        """At most this many of them in one namespace (0: no limit)."""
         self.doubt = doubt
+        self._starts = 0
+        self._last_start: dict[str, int] = {}
+        """namespace -> the count of starts when one of its jobs last started: a freed slot goes to the namespace
+        that has waited longest (round-robin across namespaces, FIFO within one)."""
         self._entries: dict[str, Entry] = {}
         self._by_name: dict[Key, str] = {}
         self._by_mvm: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -113,13 +121,20 @@ class Roster:
         """Why each PENDING job waits, as its last decision said (never read back from a status)."""
         self._lock = threading.Lock()
 
-    def waiting(self, uid: str, reason: WaitReason | None) -> None:
-        """Record why a job waits (None: it does not), from the decision just taken."""
+    def waiting(self, uid: str, reason: WaitReason | None) -> set[Key]:
+        """Record why a job waits (None: it does not), from the decision just taken; the jobs to wake because of
+        it: a job that no longer waits for a slot may have been ahead of others while a slot is free."""
         with self._lock:
-            if reason is None:
-                self._waits.pop(uid, None)
-            else:
+            before = self._waits.pop(uid, None)
+            if reason is not None:
                 self._waits[uid] = reason
+            left = before is not None and before.trigger is Trigger.ACTIVE_SLOT
+            if not left or (reason is not None and reason.trigger is Trigger.ACTIVE_SLOT):
+                return set()
+            counts = Counter(e.namespace for e in self._holders())
+            if self.max_active and sum(counts.values()) >= self.max_active:
+                return set()
+            return {e.key for e in self._candidates(counts) if e.uid != uid}
 
     def entry(self, body: Body) -> Entry:
         """The CloneJob as queueing sees it: a status the operator did not write counts for nothing."""
@@ -135,6 +150,9 @@ class Roster:
         after = self.entry(body)
         with self._lock:
             before = self._entries.get(after.uid)
+            if after.started and not (before is not None and before.started):
+                self._starts += 1
+                self._last_start[after.namespace] = self._starts
             self._unlink(before)
             self._entries[after.uid] = after
             self._by_name[after.key] = after.uid
@@ -177,11 +195,27 @@ class Roster:
         if not (freed or left):
             return set()
         out = set(self._heads(before.namespace, before.migrating_vm))
-        if freed and self.max_active:
-            free = max(1, self.max_active - self._active(None))
-            waiting = (e for e in self._entries.values() if e.queued and self._trigger(e) is Trigger.ACTIVE_SLOT)
-            out.update(e.key for e in heapq.nsmallest(free, waiting, key=lambda e: e.order))
+        if freed and (self.max_active or self.per_namespace):
+            counts = Counter(e.namespace for e in self._holders())
+            free = max(1, self.max_active - sum(counts.values())) if self.max_active else len(self._entries)
+            fair = functools.partial(self._fair, counts=counts)
+            out.update(e.key for e in heapq.nsmallest(free, self._candidates(counts), key=fair))
         return out
+
+    def _candidates(self, counts: Counter[str]) -> list[Entry]:
+        """Jobs that wait for an active slot alone, in namespaces below their own limit."""
+        return [
+            e
+            for e in self._entries.values()
+            if e.queued
+            and self._trigger(e) is Trigger.ACTIVE_SLOT
+            and not (self.per_namespace and counts[e.namespace] >= self.per_namespace)
+        ]
+
+    def _fair(self, entry: Entry, counts: Counter[str]) -> tuple[int, int, tuple[str, int, str]]:
+        """Who gets a freed slot first: the namespace with the fewest running jobs, then the one that has waited
+        longest since it last got a slot, then the oldest job of it."""
+        return (counts[entry.namespace], self._last_start.get(entry.namespace, 0), entry.order)
 
     # --- questions admission asks -------------------------------------------------------------------------
     def _peers(self, namespace: str, migrating_vm: str) -> Iterable[Entry]:
@@ -220,9 +254,31 @@ class Roster:
                     f"CloneJob {peer.name} of MigratingVm {entry.migrating_vm} is "
                     f"{'starting' if peer.uid in self._reserved else peer.state.value}; one runs at a time"
                 )
-        if self.max_active and self._active(entry.uid) >= self.max_active:
-            return WaitReason.MAX_ACTIVE_REACHED, f"{self.max_active} CloneJobs are active (--max-active)"
+        holders = [e for e in self._holders() if e.uid != entry.uid]
+        counts = Counter(e.namespace for e in holders)
+        if self.per_namespace and counts[entry.namespace] >= self.per_namespace:
+            held = [e for e in holders if e.namespace == entry.namespace]
+            return WaitReason.MAX_ACTIVE_PER_NAMESPACE_REACHED, (
+                f"namespace {entry.namespace} holds its {_slots(self.per_namespace)} (--max-active-per-namespace): "
+                f"{_names(held)}; it starts when one of them ends"
+            )
+        if not self.max_active:
+            return None
+        if len(holders) >= self.max_active:
+            return WaitReason.MAX_ACTIVE_REACHED, (
+                f"all {_slots(self.max_active)} are held (--max-active): {_names(holders)}; it starts when one ends"
+            )
+        mine = self._fair(entry, counts)
+        first = [e for e in self._candidates(counts) if e.uid != entry.uid and self._fair(e, counts) < mine]
+        if len(first) >= self.max_active - len(holders):
+            return WaitReason.MAX_ACTIVE_REACHED, (
+                f"{_slots(self.max_active - len(holders), 'free')} go first to CloneJobs that waited longer "
+                f"({_names(first)}), one namespace at a time; it starts after them"
+            )
         return None
+
+    def _holders(self) -> list[Entry]:
+        return [e for uid, e in self._entries.items() if e.started or uid in self._reserved]
 
     @contextmanager
     def reservation(self, entry: Entry) -> Iterator[tuple[WaitReason, str] | None]:
@@ -285,3 +341,14 @@ class Roster:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+def _slots(count: int, kind: str = "active") -> str:
+    return f"{count} {kind} slot" + ("" if count == 1 else "s")
+
+
+def _names(entries: list[Entry], shown: int = 3) -> str:
+    """Up to ``shown`` jobs as NAMESPACE/NAME, oldest first, and how many more."""
+    ordered = sorted(entries, key=lambda e: e.order)
+    text = ", ".join(f"{e.namespace}/{e.name}" for e in ordered[:shown])
+    return text + (f" and {len(ordered) - shown} more" if len(ordered) > shown else "")

@@ -22,6 +22,8 @@ class Settings:
     step_timeouts: dict[StepKind, timedelta] = field(default_factory=lambda: dict(DEFAULT_STEP_TIMEOUTS))
     max_active: int = 0
     """At most this many CloneJobs hold products at once; 0 means no limit."""
+    max_active_per_namespace: int = 0
+    """At most this many of them in one namespace; 0 means no limit."""
     resync_interval: float = 300.0
     """Seconds between safety resyncs: every unfinished job is looked at again, whether or not anything changed.
     Watch events and deadlines drive everything else."""

@@ -33,6 +33,7 @@ class WaitReason(enum.Enum):
     QUEUED = ("Queued", Trigger.QUEUE)
     WAITING_FOR_CLONE_JOB = ("WaitingForCloneJob", Trigger.QUEUE)
     MAX_ACTIVE_REACHED = ("MaxActiveReached", Trigger.ACTIVE_SLOT)
+    MAX_ACTIVE_PER_NAMESPACE_REACHED = ("MaxActivePerNamespaceReached", Trigger.ACTIVE_SLOT)
     TARGET_PROJECT_NOT_FOUND = ("TargetProjectNotFound", Trigger.TARGET_PROJECT)
     UNAVAILABLE = ("Unavailable", Trigger.TIME)
     """Admission met a transient error: looked at again after a backoff."""
@@ -40,3 +41,12 @@ class WaitReason(enum.Enum):
     def __init__(self, reason: str, trigger: Trigger) -> None:
         self.reason = reason
         self.trigger = trigger
+
+    @property
+    def blocked(self) -> bool:
+        """Something the job needs is missing: only such a wait counts towards the pending deadline. A job that
+        waits its turn (its MigratingVm's queue, an active slot) or a transient error never fails for it."""
+        return self in BLOCKED
+
+
+BLOCKED = frozenset({WaitReason.MIGRATING_VM_NOT_FOUND, WaitReason.NO_SNAPSHOTS, WaitReason.TARGET_PROJECT_NOT_FOUND})

@@ -110,8 +110,8 @@ def next_look(job: Job, settings: Settings) -> datetime | None:
     if state is State.CANCELLING or status.error is not None:
         started = cleanup_started(status)
         return parse_time(started) + settings.cleanup_stall_after if started else None
-    if state in (State.PENDING, State.STATE_UNSPECIFIED):
-        return job.created + settings.pending_deadline
+    if state in (State.PENDING, State.STATE_UNSPECIFIED):  # only a job blocked on something missing has one
+        return parse_time(status.blocked_since) + settings.pending_deadline if status.blocked_since else None
     step = status.running_step
     if step is not None and step.start_time:
         return parse_time(step.start_time) + settings.step_timeout(step.kind)

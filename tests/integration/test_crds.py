@@ -19,7 +19,7 @@ def test_crd_is_established_and_structural(kube: Kube, name: str) -> None:
     assert conditions.get("Established") == "True"
     assert conditions.get("NamesAccepted") == "True"
     assert "NonStructuralSchema" not in conditions
-    assert list(crd.status.accepted_names.short_names or []) in (["cjob"], ["mvm"], ["tp"])
+    assert list(crd.status.accepted_names.short_names or []) in (["cjob"], ["mvm"], ["tp"], ["adprofile"])
 
 
 def test_served_kinds_are_detected(kube: Kube) -> None:

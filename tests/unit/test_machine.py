@@ -28,6 +28,7 @@ from clonejob_operator.machine import (
 )
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CreateProduct, DeleteProduct
+from clonejob_operator.waits import WaitReason
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -147,17 +148,18 @@ ROWS = [
         {"claim": True, "current": "preparingVmDisks", "steps": 1, "details": "cj"},
     ),
     Row(
-        "pending past the deadline fails with the wait's code",
-        job(status("PENDING")),
+        "blocked past the deadline fails with the wait's code",
+        job(status("PENDING", blockedSince=ts(30))),
         World(
             T0 + timedelta(hours=2),
             admission=Admission(
-                waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
+                waiting=Activity.waiting(WaitReason.MIGRATING_VM_NOT_FOUND, "MigratingVm web-1 not found"),
+                code=Code.NOT_FOUND,
             ),
         ),
         "FAILED",
         Need.ADMISSION,
-        {"code": Code.NOT_FOUND, "message": "still PENDING after 1h"},
+        {"code": Code.NOT_FOUND, "message": "blocked for 1h: MigratingVm web-1 not found"},
     ),
     Row(
         "admission error fails at once without steps",
@@ -416,7 +418,8 @@ def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
     def look(status: dict[str, Any]) -> datetime | None:
         return next_look(Job("ns", "cj", "u", 1, created, None, CloneJobStatus.model_validate(status)), settings)
 
-    assert look({"state": "PENDING"}) == created + timedelta(minutes=5)
+    assert look({"state": "PENDING"}) is None, "a job that waits its turn has no deadline"
+    assert look({"state": "PENDING", "blockedSince": "2026-11-26T10:03:00Z"}) == created + timedelta(minutes=8)
     running = {"state": "ACTIVE", "steps": [{"preparingVmDisks": {}, "startTime": "2026-11-26T10:01:00Z"}]}
     assert look(running) == datetime(2026, 11, 26, 16, 1, tzinfo=UTC)  # the 6h default step timeout
     assert look({"state": "CANCELLING", "stateTime": "2026-11-26T10:02:00Z"}) == datetime(
@@ -453,11 +456,34 @@ def test_the_step_timeout_and_the_pending_deadline_fire_while_every_look_fails()
     timed_out = decide(late, World(NOW, steps=TWO, fault=fault(FaultKind.TRANSIENT, 300)), SETTINGS)
     assert timed_out.status.error is not None and timed_out.status.error.code == Code.DEADLINE_EXCEEDED
     assert "ConnectionError" in (timed_out.status.error.message or "")
-    waiting = job(status("PENDING"))
+    waiting = job(status("PENDING", blockedSince=ts(0)))
     later = T0 + SETTINGS.pending_deadline + timedelta(seconds=1)
-    expired = decide(waiting, World(later, fault=fault(FaultKind.TRANSIENT, 300)), SETTINGS)
-    assert expired.status.state == "FAILED" and expired.status.error is not None
-    assert "ConnectionError" in (expired.status.error.message or "")
+    kept = decide(waiting, World(later, fault=fault(FaultKind.TRANSIENT, 300)), SETTINGS)
+    assert kept.status.state == "PENDING" and kept.status.blocked_since is None, "an outage is nobody's to fix"
+    assert conditions_of(kept)["Stalled"] == ("True", "ConnectionError: refused")
+
+
+@pytest.mark.parametrize("wait", [WaitReason.QUEUED, WaitReason.WAITING_FOR_CLONE_JOB, WaitReason.MAX_ACTIVE_REACHED])
+def test_a_job_that_waits_its_turn_never_fails_at_the_pending_deadline(wait: WaitReason) -> None:
+    """A batch queued behind a 6-hour disk preparation waits as long as it takes."""
+    blocked_before = job(status("PENDING", blockedSince=ts(0)))
+    turn = Admission(waiting=Activity.waiting(wait, "its turn"))
+    decision = decide(blocked_before, World(T0 + timedelta(hours=7), admission=turn), SETTINGS)
+    assert decision.status.state == "PENDING" and decision.status.blocked_since is None
+    assert decision.requeue_after is None, "nothing but a change wakes it"
+
+
+def test_the_pending_deadline_counts_from_when_the_job_became_blocked() -> None:
+    missing = Admission(
+        waiting=Activity.waiting(WaitReason.NO_SNAPSHOTS, "no snapshots yet"), code=Code.FAILED_PRECONDITION
+    )
+    after_its_turn = job(status("PENDING"))  # it waited its turn for hours; now its snapshots are missing
+    first = decide(after_its_turn, World(T0 + timedelta(hours=5), admission=missing), SETTINGS)
+    assert first.status.state == "PENDING" and first.status.blocked_since == ts(300)
+    assert first.requeue_after is not None and 3599 < first.requeue_after < 3601
+    later = decide(job(first.status.wire()), World(T0 + timedelta(hours=6, seconds=1), admission=missing), SETTINGS)
+    assert later.status.state == "FAILED" and later.status.error is not None
+    assert later.status.error.message == "blocked for 1h: no snapshots yet"
 
 
 def test_a_configuration_fault_fails_a_running_job_with_its_code_then_cleans_up() -> None:

@@ -129,3 +129,62 @@ def test_a_job_whose_status_the_operator_did_not_write_holds_no_slot_and_no_queu
     assert roster.refusal(newer) is None, "the forged job holds neither the MigratingVm nor an active slot"
     assert roster.ahead(newer) is not None and roster.ahead(newer).name == "queued"  # type: ignore[union-attr]
     assert roster.key_of("uid-forged") == ("ns", "forged")
+
+
+def _in(namespace: str, name: str, state: str, created: str, mvm: str | None = None) -> dict[str, Any]:
+    body = job(name, state, mvm=mvm or f"vm-{name}", created=created)
+    body["metadata"].update(namespace=namespace, uid=f"uid-{namespace}-{name}")
+    return body
+
+
+def test_a_freed_slot_goes_to_the_namespace_that_waited_longest_not_to_the_oldest_job() -> None:
+    roster = Roster(max_active=1)
+    a1 = _in("team-a", "a1", "ACTIVE", "2026-11-26T09:00:00Z")
+    queued = [_in("team-a", f"a{i}", "PENDING", f"2026-11-26T09:0{i}:00Z") for i in (2, 3)]
+    b1 = _in("team-b", "b1", "PENDING", "2026-11-26T09:30:00Z")
+    for body in (a1, *queued, b1):
+        roster.observe(body)
+    for body in (*queued, b1):  # each was told to wait for a slot
+        refused = roster.refusal(roster.entry(body))
+        assert refused is not None and refused[0] is WaitReason.MAX_ACTIVE_REACHED
+        assert "all 1 active slot are held (--max-active): team-a/a1" in refused[1]
+        roster.waiting(body["metadata"]["uid"], refused[0])
+    woken = roster.observe({**a1, "status": {**a1["status"], "state": "SUCCEEDED"}})
+    assert ("team-b", "b1") in woken and ("team-a", "a3") not in woken
+    assert roster.refusal(roster.entry(b1)) is None, "team-b has had no slot: it goes first"
+    turn = roster.refusal(roster.entry(queued[0]))
+    assert turn is not None and turn[0] is WaitReason.MAX_ACTIVE_REACHED and "team-b/b1" in turn[1]
+    roster.observe({**b1, "status": {**b1["status"], "state": "ACTIVE"}})
+    roster.observe({**b1, "status": {**b1["status"], "state": "SUCCEEDED"}})
+    assert roster.refusal(roster.entry(queued[0])) is None, "then team-a again, oldest first"
+
+
+def test_one_namespace_holds_at_most_its_share_of_the_slots() -> None:
+    roster = Roster(max_active=3, per_namespace=1)
+    a1, a2 = (
+        _in("team-a", "a1", "ACTIVE", "2026-11-26T09:00:00Z"),
+        _in("team-a", "a2", "PENDING", "2026-11-26T09:01:00Z"),
+    )
+    b1 = _in("team-b", "b1", "PENDING", "2026-11-26T09:02:00Z")
+    for body in (a1, a2, b1):
+        roster.observe(body)
+    refused = roster.refusal(roster.entry(a2))
+    assert refused is not None and refused[0] is WaitReason.MAX_ACTIVE_PER_NAMESPACE_REACHED
+    assert "namespace team-a holds its 1 active slot (--max-active-per-namespace): team-a/a1" in refused[1]
+    assert roster.refusal(roster.entry(b1)) is None
+    roster.waiting(a2["metadata"]["uid"], refused[0])
+    assert ("team-a", "a2") in roster.observe({**a1, "status": {**a1["status"], "state": "FAILED"}})
+
+
+def test_a_job_that_stops_waiting_for_a_slot_wakes_the_one_behind_it() -> None:
+    roster = Roster(max_active=1)
+    b1, a2 = (
+        _in("team-b", "b1", "PENDING", "2026-11-26T09:00:00Z"),
+        _in("team-a", "a2", "PENDING", "2026-11-26T09:01:00Z"),
+    )
+    for body in (b1, a2):
+        roster.observe(body)
+        roster.waiting(body["metadata"]["uid"], WaitReason.MAX_ACTIVE_REACHED)
+    assert roster.refusal(roster.entry(a2)) is not None, "b1 goes first"
+    assert roster.waiting(b1["metadata"]["uid"], WaitReason.MIGRATING_VM_NOT_FOUND) == {("team-a", "a2")}
+    assert roster.refusal(roster.entry(a2)) is None

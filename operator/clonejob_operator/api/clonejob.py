@@ -185,6 +185,12 @@ class CloneJobStatus(ApiModel):
         "unless it was changed before): the order in which the API server stored it, which breaks ties of "
         "creationTimestamp (one-second resolution) in its MigratingVm's queue.",
     )
+    blocked_since: Timestamp | None = Field(
+        default=None,
+        description="Since when a PENDING job has waited for something missing (its MigratingVm, its snapshots, its "
+        "TargetProject): the pending deadline counts from here. Waiting its turn (its MigratingVm's queue, an active "
+        "slot) never counts.",
+    )
     seal: str | None = Field(
         default=None,
         max_length=64,
