@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.names import SECRET_OPT_IN
 from clonejob_operator.targets.computeengine.requests import LABEL_JOB_RUN, LABEL_JOB_UID, label_value
 from tests.computeengine.fake import FakeCompute
-from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 
 PROJECT, ZONE = "my-proj-123", "europe-west1-b"
 SNAPSHOTS = [f"projects/{PROJECT}/global/snapshots/web-c3-d{i}" for i in range(2)]
@@ -41,14 +42,28 @@ VM = {
     "diskType": "COMPUTE_ENGINE_DISK_TYPE_SSD",
     "labels": {"team": "web"},
     "networkInterfaces": [{"network": "default", "subnetwork": "sub", "internalIp": "10.0.0.9"}],
-    "metadata": {"startup-script": "echo hi"},
 }
+SCRIPTED = {**VM, "metadataSecretRef": {"name": "boot-scripts"}}
+
+
+def _scripts(kube: Kube, namespace: str, labels: dict[str, str] | None = None) -> None:
+    """The VM's metadata, in a Secret that opted in (unless other ``labels`` are given)."""
+    import base64
+
+    import kubernetes
+
+    meta = kubernetes.client.V1ObjectMeta(
+        name="boot-scripts", labels=dict([SECRET_OPT_IN]) if labels is None else labels
+    )
+    data = {"startup-script": base64.b64encode(b"echo hi").decode()}
+    kube.core.create_namespaced_secret(namespace, kubernetes.client.V1Secret(metadata=meta, data=data))
 
 
 def test_vm_target_makes_the_disks_then_the_instance(
     kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
 ) -> None:
-    _world(world, VM)
+    _world(world, SCRIPTED)
+    _scripts(kube, namespace)
     with running_operator(operator_kube, _settings(namespace, fake)):
         job = world.clone_job("cj", migrating_vm="web")
         status = world.wait_state("cj", "SUCCEEDED", timeout=30)
@@ -61,9 +76,10 @@ def test_vm_target_makes_the_disks_then_the_instance(
     assert instance.machine_type == f"zones/{ZONE}/machineTypes/n2-standard-2" and instance.status == "RUNNING"
     assert len(fake.inserts("disks")) == 2 and len(fake.inserts("instances")) == 1  # each made once
     assert status["computeEngineTargetDetails"]["project"] == PROJECT
-    # A metadata value (a startup script may hold secrets) reaches the VM but never the status.
-    assert instance.metadata.items[0].value == "echo hi"
-    assert "echo hi" not in str(status) and status["computeEngineTargetDetails"]["metadata"]["startup-script"]
+    # A metadata value (a startup script may hold secrets) reaches the VM from its Secret, and never the status.
+    assert [(i.key, i.value) for i in instance.metadata.items] == [("startup-script", "echo hi")]
+    assert "echo hi" not in str(status) and "ZWNobyBoaQ" not in str(status)
+    assert status["computeEngineTargetDetails"]["metadataSecretRef"] == {"name": "boot-scripts"}
     kinds = sorted((r["kind"], r["name"]) for r in status["createdResources"])
     assert kinds == [("Disk", "web-clone-disk-0"), ("Disk", "web-clone-disk-1"), ("Instance", "web-clone")]
     assert all(r["uri"].startswith("https://www.googleapis.com/compute/v1/") for r in status["createdResources"])
@@ -228,3 +244,28 @@ def test_an_operator_stopped_mid_step_and_started_again_makes_nothing_twice(
         world.wait_state("cj", "SUCCEEDED", timeout=30)
     assert len(fake.disks) == 2 and len(fake.instances) == 1
     assert len(fake.inserts("disks")) == 2 and len(fake.inserts("instances")) == 1
+
+
+def test_metadata_from_a_secret_that_did_not_opt_in_fails_the_job_and_says_nothing_of_it(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, fake: FakeCompute
+) -> None:
+    _world(world, SCRIPTED)
+    _scripts(kube, namespace, labels={})
+    with running_operator(operator_kube, _settings(namespace, fake)):
+        world.clone_job("cj", migrating_vm="web")
+        status = world.wait_state("cj", "FAILED", timeout=30)
+    assert status["error"]["code"] == 7 and "metadataSecretRef names Secret boot-scripts" in status["error"]["message"]
+    assert "startup-script" not in str(status) and not fake.instances and not fake.disks  # cleaned up
+
+
+def test_metadata_values_in_a_migratingvm_are_refused_naming_where_they_go(kube: Kube, namespace: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    spec = {"sourceVmId": "v", "computeEngineTargetDefaults": {"metadata": {"startup-script": "echo secret"}}}
+    try:
+        kube.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, "web", spec))
+        raise AssertionError("accepted")
+    except ApiException as error:
+        assert error.status == 422 and "put them in a Secret labelled vmmigration.dev/credentials=true" in str(
+            error.body
+        )

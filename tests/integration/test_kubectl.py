@@ -168,7 +168,7 @@ def test_no_built_in_resource_uses_our_short_names(kubectl: list[str], world: Wo
     for path in paths:
         for resource in (_raw(kubectl, path) or {}).get("resources", []):
             taken.update({short: f"{resource['name']} ({path})" for short in resource.get("shortNames", [])})
-    assert ours == {"cjob", "mvm", "tp"}
+    assert ours == {"cjob", "mvm", "tp", "adprofile"}
     assert not ours & set(taken), f"short names taken by built-in resources: {ours & set(taken)}"
     world.clone_job("mine")
     done = subprocess.run(

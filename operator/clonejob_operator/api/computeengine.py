@@ -8,11 +8,11 @@ published v1alpha1 types).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
-from clonejob_operator.api.base import ApiModel, Empty, validations
+from clonejob_operator.api.base import ApiModel, Empty, SubdomainName, cel, validations
 from clonejob_operator.api.bounds import (
     ATOMIC,
     MAX_AFFINITY_VALUES,
@@ -101,6 +101,30 @@ class AdaptationModifier(ApiModel):
     value: Word | None = None
 
 
+class MetadataSecretRef(ApiModel):
+    """A Secret whose keys and values become the VM's metadata."""
+
+    name: SubdomainName = Field(
+        description="A Secret of the MigratingVm's namespace, labelled vmmigration.dev/credentials=true: each of its "
+        "keys is a metadata key, its value the value. Read only when the VM is made; never copied into a status."
+    )
+
+
+METADATA_MOVED = (
+    "metadata: values are no longer read from a MigratingVm, where whoever may read it reads them too (startup "
+    "scripts hold secrets): put them in a Secret labelled vmmigration.dev/credentials=true and name it in "
+    "metadataSecretRef"
+)
+_NO_METADATA = validations(cel("!has(self.metadata)", METADATA_MOVED, fieldPath=".metadata"))
+
+
+def _refuse_metadata(value: Any) -> Any:
+    """What the CRD refuses, refused again for what was stored before it did: naming where the values went."""
+    if isinstance(value, dict) and value.get("metadata"):
+        raise ValueError(METADATA_MOVED)
+    return value
+
+
 class _ComputeEngineVm(ApiModel):
     """Fields that ComputeEngineTargetDefaults and ComputeEngineTargetDetails share."""
 
@@ -118,7 +142,10 @@ class _ComputeEngineVm(ApiModel):
     secure_boot: bool | None = None
     enable_vtpm: bool | None = None
     enable_integrity_monitoring: bool | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata | None = Field(
+        default=None, description="Deprecated: refused in a MigratingVm (use metadataSecretRef); keys only in a status."
+    )
+    metadata_secret_ref: MetadataSecretRef | None = None
     additional_licenses: Licenses | None = None
     hostname: Hostname | None = None
     encryption: Encryption | None = None
@@ -131,6 +158,9 @@ class _ComputeEngineVm(ApiModel):
 
 
 class ComputeEngineTargetDefaults(_ComputeEngineVm):
+    model_config = ConfigDict(json_schema_extra=_NO_METADATA)
+
+    _no_metadata = model_validator(mode="before")(_refuse_metadata)
     target_project: str | None = Field(
         default=None,
         max_length=1024,
@@ -249,6 +279,10 @@ class BootDiskDefaults(ApiModel):
 
 
 class DisksMigrationVmTargetDefaults(ApiModel):
+    model_config = ConfigDict(json_schema_extra=_NO_METADATA)
+
+    _no_metadata = model_validator(mode="before")(_refuse_metadata)
+
     vm_name: GceName
     machine_type_series: GceName | None = None
     machine_type: GceName
@@ -259,7 +293,8 @@ class DisksMigrationVmTargetDefaults(ApiModel):
     secure_boot: bool | None = None
     enable_vtpm: bool | None = None
     enable_integrity_monitoring: bool | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata | None = Field(default=None, description="Deprecated: refused (use metadataSecretRef).")
+    metadata_secret_ref: MetadataSecretRef | None = None
     additional_licenses: Licenses | None = None
     hostname: Hostname | None = None
     labels: Labels | None = None

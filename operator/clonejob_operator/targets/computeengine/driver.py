@@ -10,6 +10,7 @@ request ID derived from the job's uid and the product, so a repeat after a crash
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +26,9 @@ from clonejob_operator.api.computeengine import (
     DisksMigrationVmTargetDetails,
     PersistentDisk,
 )
-from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind
-from clonejob_operator.kube import MIGRATING_VM, Kind, KubeClient
+from clonejob_operator.kube import Kind, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import (
     CleanupReport,
@@ -370,28 +370,13 @@ class ComputeEngineDriver:
     def _with_metadata(
         self, job: JobContext, vm: ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults
     ) -> ComputeEngineTargetDetails | DisksMigrationVmTargetDefaults:
-        """The VM's details with their metadata values, which only the MigratingVm holds (the status shows
-        the keys). They must come from the MigratingVm the job started from; read only to make the VM."""
-        sync = job.status.source_sync
-        if not vm.metadata or self.kube is None or sync is None:
-            return vm
-        body = self.kube.get(MIGRATING_VM, job.namespace, job.migrating_vm) or self.kube.refresh(
-            MIGRATING_VM, job.namespace, job.migrating_vm
-        )
-        if body is None or body["metadata"].get("uid") != sync.migrating_vm_uid:
-            raise JobError(
-                Code.FAILED_PRECONDITION,
-                f"MigratingVm {job.migrating_vm} is gone or was replaced, and the VM's metadata values (kept only "
-                "there, never in the CloneJob's status) cannot be read back",
-            )
-        spec = MigratingVmSpec.model_validate(body.get("spec") or {})
-        if isinstance(vm, ComputeEngineTargetDetails):
-            source: Any = spec.compute_engine_target_defaults
-        else:
-            disks = spec.compute_engine_disks_target_defaults
-            source = disks.vm_target_defaults if disks is not None else None
-        values = source.metadata if source is not None else None
-        return vm.model_copy(update={"metadata": {k: (values or {}).get(k, "") for k in vm.metadata}})
+        """The VM's details with the metadata of the Secret they name, read only to make the VM (never recorded)."""
+        ref = vm.metadata_secret_ref
+        if ref is None:
+            return vm.model_copy(update={"metadata": None})
+        secret = self.projects.secret(job.namespace, ref.name, "metadataSecretRef")
+        values = {key: base64.b64decode(value).decode("utf-8", "replace") for key, value in secret.data.items()}
+        return vm.model_copy(update={"metadata": values})
 
 
 def _inserted(what: str, insert: Callable[..., Any], request: Any, missing: str) -> compute_v1.Operation:

@@ -4,7 +4,7 @@ products it makes (the disk plans), from the MigratingVm and the job's own statu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, SourceSync, StepKind
@@ -24,8 +24,6 @@ from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, ambient_refusal
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects, target_project_name
 from clonejob_operator.waits import WaitReason
-
-REDACTED = "(redacted: the value stays in the MigratingVm)"
 
 
 def vm_details(defaults: ComputeEngineTargetDefaults, project: str | None = None) -> ComputeEngineTargetDetails:
@@ -71,8 +69,6 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
         )
     target, steps = _target(vm, disks, pin.project, reference)
     kept = disks.model_copy(deep=True) if disks is not None else None
-    if kept is not None and kept.vm_target_defaults is not None:
-        kept.vm_target_defaults = redacted(kept.vm_target_defaults)
     sync = pin.record(sync.model_copy(update={"disks_target_defaults": kept}))
     ambient = pin.secret is None and not allow_ambient
     refusal = JobError(Code.PERMISSION_DENIED, ambient_refusal(name)) if ambient else _refusal(source, vm, disks, field)
@@ -87,7 +83,7 @@ def _target(
 ) -> tuple[dict[str, Any], tuple[StepKind, ...]]:
     """The target details a job records (for a VM also the deprecated mirrors), and its steps."""
     if vm is not None:
-        details = redacted(vm_details(vm, project))
+        details = vm_details(vm, project)
         legacy = legacy_details(details, reference)
         target = {
             "compute_engine_target_details": details,
@@ -149,16 +145,6 @@ def steps(status: CloneJobStatus) -> tuple[StepKind, ...]:
     if disks is not None and disks.vm_target_details is None:
         return (StepKind.PREPARING_VM_DISKS,)
     return (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
-
-
-Details = TypeVar("Details", ComputeEngineTargetDetails, DisksMigrationVmTargetDefaults)
-
-
-def redacted(details: Details) -> Details:
-    """``details`` with metadata values replaced: they may hold startup secrets, and a status is widely read."""
-    if not details.metadata:
-        return details
-    return details.model_copy(update={"metadata": dict.fromkeys(details.metadata, REDACTED)})
 
 
 def vm_name(vm: ComputeEngineTargetDetails | None, disks: ComputeEngineDisksTargetDefaults | None) -> str | None:

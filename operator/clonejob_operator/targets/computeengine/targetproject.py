@@ -27,7 +27,7 @@ from clonejob_operator import names
 from clonejob_operator.api.clonejob import SourceSync
 from clonejob_operator.api.targetproject import SecretKeyRef, TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import TARGET_PROJECT, KubeClient
+from clonejob_operator.kube import TARGET_PROJECT, KubeClient, Secret
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute, credentials_for
 from clonejob_operator.validation import describe
@@ -121,18 +121,18 @@ class TargetProjects:
             self._clients[cache_key] = self.connect(credentials, endpoint)
         return self._clients[cache_key]
 
-    def _key(self, namespace: str, target_project: str, ref: SecretKeyRef) -> bytes:
-        """The service-account key, from a Secret that opted in; nothing is said of a Secret that did not."""
+    def secret(self, namespace: str, name: str, field: str) -> Secret:
+        """A Secret that opted in (names.SECRET_OPT_IN); of one that did not, or does not exist, nothing is said."""
         if self.kube is None:
-            raise JobError(Code.FAILED_PRECONDITION, "no cluster to read the credentials Secret from")
+            raise JobError(Code.FAILED_PRECONDITION, "no cluster to read Secrets from")
         label, value = names.SECRET_OPT_IN
         unusable = JobError(
             Code.PERMISSION_DENIED,
-            f"TargetProject {target_project} spec.credentialsSecretRef names Secret {ref.name}, which this operator "
-            f"may not use: it uses only a Secret of namespace {namespace} labelled {label}={value}",
+            f"{field} names Secret {name}, which this operator may not use: it uses only a Secret of namespace "
+            f"{namespace} labelled {label}={value}",
         )
         try:
-            secret = self.kube.read_secret(namespace, ref.name)
+            secret = self.kube.read_secret(namespace, name)
         except ApiException as error:
             if error.status == 404:
                 raise unusable from None
@@ -144,6 +144,11 @@ class TargetProjects:
             raise
         if secret.labels.get(label) != value:
             raise unusable
+        return secret
+
+    def _key(self, namespace: str, target_project: str, ref: SecretKeyRef) -> bytes:
+        """The service-account key, from a Secret that opted in."""
+        secret = self.secret(namespace, ref.name, f"TargetProject {target_project} spec.credentialsSecretRef")
         found = secret.data.get(ref.key)
         if found is None:
             raise JobError(
