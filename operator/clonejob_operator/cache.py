@@ -14,7 +14,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from clonejob_operator.kube import CLONE_JOB, Body, Kind, KubeClient, Secret
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Body, Kind, KubeClient, Secret
 from clonejob_operator.roster import Doubt, Key, Roster
 
 _TOMBSTONES = 4096
@@ -26,12 +26,24 @@ def _version(body: Body) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
-def _slim(body: Body) -> Body:
-    """The body without managedFields, which nothing here reads and which weigh the most."""
+OWN = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT)
+"""Kinds whose labels nothing here reads (products' labels say whose they are, and are kept)."""
+READ_OF_MIGRATING_VM = ("lastSync", "recentCloneJobs")
+"""All of a MigratingVm's status that the operator reads (its spec is read whole, but for words for people)."""
+
+
+def _slim(kind: Kind, body: Body) -> Body:
+    """Only what the operator reads: never managedFields or annotations (a client-side apply's copy of the whole
+    object, say), nor the labels of its own kinds, nor the parts of a MigratingVm that people read. A
+    CloneJob's status is kept whole: its seal covers all of it."""
     meta = body.get("metadata") or {}
-    if "managedFields" not in meta:
-        return body
-    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    dropped = ("managedFields", "annotations", "labels") if kind in OWN else ("managedFields", "annotations")
+    out = {**body, "metadata": {k: v for k, v in meta.items() if k not in dropped}}
+    if kind is MIGRATING_VM:
+        spec, status = body.get("spec") or {}, body.get("status") or {}
+        out["spec"] = {k: v for k, v in spec.items() if k not in ("description", "displayName")}
+        out["status"] = {k: status[k] for k in READ_OF_MIGRATING_VM if k in status}
+    return out
 
 
 def _selector(text: str | None) -> dict[str, str]:
@@ -93,7 +105,7 @@ class Cache:
                 return False
             if current is not None and version is not None and version == known:
                 return False  # the same version again (a write, then its own watch event)
-            self._objects[kind][where] = _slim(body)
+            self._objects[kind][where] = _slim(kind, body)
             # Under the same lock as the store, so that the roster sees versions in the order they are kept.
             wakes = self.roster.observe(body) if kind is CLONE_JOB else set()
         if wakes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from clonejob_operator import names
+from clonejob_operator.api.bounds import MAX_DISKS
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Body, Kube
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
@@ -108,15 +109,15 @@ def test_a_started_job_whose_snapshots_vanished_fails_and_never_makes_a_diskless
 
 
 def test_the_largest_job_the_schema_allows_succeeds(world: World, kube: Kube, namespace: str) -> None:
-    """64 snapshots: 64 DataVolumes and the VM all fit in status.createdResources."""
-    world.migrating_vm("web-1", disks=64)
+    """As many snapshots as the schema allows: a DataVolume for each, and the VM, all fit in status.createdResources."""
+    world.migrating_vm("web-1", disks=MAX_DISKS)
     with running_operator(kube, settings_for(namespace)):
         world.clone_job("cj")
-        world.finish_disks("cj", disks=64)
+        world.finish_disks("cj", disks=MAX_DISKS)
         world.ready_vm("cj")
         status = world.wait_state("cj", "SUCCEEDED", timeout=60)
     kinds = [ref["kind"] for ref in status["createdResources"]]
-    assert kinds.count("DataVolume") == 64 and kinds.count("VirtualMachine") == 1
+    assert kinds.count("DataVolume") == MAX_DISKS and kinds.count("VirtualMachine") == 1
 
 
 def test_a_stored_time_that_is_no_date_fails_the_job_naming_the_field(world: World, kube: Kube, namespace: str) -> None:

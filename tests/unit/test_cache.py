@@ -84,3 +84,35 @@ def test_clonejob_changes_keep_the_roster_and_wake_others() -> None:
     assert woken[-1] == {("ns", "b")} and cache.roster.refusal(b) is None
     cache.remove(CLONE_JOB, job("b", "PENDING", "4", "t2"))
     assert len(cache.roster) == 1
+
+
+def test_only_what_the_operator_reads_is_kept() -> None:
+    from clonejob_operator.kube import MIGRATING_VM
+
+    cache = Cache((MIGRATING_VM, DATA_VOLUME, CLONE_JOB))
+    applied = {"kubectl.kubernetes.io/last-applied-configuration": "x" * 100_000}
+    mvm: dict[str, Any] = {
+        "metadata": {"name": "web-1", "namespace": "ns", "uid": "m", "resourceVersion": "3", "annotations": applied},
+        "spec": {"sourceVmId": "v", "description": "d" * 1024, "displayName": "Web", "kubevirtTargetDefaults": {}},
+        "status": {
+            "state": "ACTIVE",
+            "lastSync": {"cycleNumber": 3},
+            "recentCloneJobs": [{"name": "cj"}],
+            "lastReplicationCycle": {"steps": [{"replicating": {"totalBytes": 1}}]},
+        },
+    }
+    cache.upsert(MIGRATING_VM, {**mvm, "metadata": {**mvm["metadata"], "labels": {"team": "web"}}})
+    kept = cache.get(MIGRATING_VM, "ns", "web-1")
+    assert kept is not None
+    assert kept["metadata"] == {"name": "web-1", "namespace": "ns", "uid": "m", "resourceVersion": "3"}
+    assert kept["spec"] == {"sourceVmId": "v", "kubevirtTargetDefaults": {}}
+    assert kept["status"] == {"lastSync": {"cycleNumber": 3}, "recentCloneJobs": [{"name": "cj"}]}
+    job = {**obj("cj", "4"), "spec": {"migratingVm": "web-1"}, "status": {"state": "ACTIVE", "seal": "v1.x"}}
+    job["metadata"]["annotations"] = applied
+    cache.upsert(CLONE_JOB, job)
+    stored = cache.get(CLONE_JOB, "ns", "cj")
+    assert stored is not None and stored["status"] == job["status"], "a job's status is kept whole (its seal)"
+    assert "annotations" not in stored["metadata"] and "labels" not in stored["metadata"]
+    cache.upsert(DATA_VOLUME, obj("dv", "5", **{"vmmigration.dev/clone-job-uid": "u"}))
+    product = cache.get(DATA_VOLUME, "ns", "dv")
+    assert product is not None and product["metadata"]["labels"] == {"vmmigration.dev/clone-job-uid": "u"}

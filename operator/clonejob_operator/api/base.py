@@ -42,6 +42,12 @@ def validations(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
+def at_most_one(fields: list[str]) -> dict[str, str]:
+    present = ", ".join(f"has(self.{name})" for name in fields)
+    names = ", ".join(fields)
+    return cel(f"[{present}].filter(x, x).size() <= 1", f"at most one of {names} may be set")
+
+
 def exactly_one(fields: list[str]) -> dict[str, str]:
     present = ", ".join(f"has(self.{name})" for name in fields)
     names = ", ".join(fields)

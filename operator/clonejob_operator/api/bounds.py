@@ -16,9 +16,9 @@ from pydantic.config import JsonDict
 GceName = Annotated[str, Field(max_length=63)]
 """A Compute Engine resource name (RFC 1035: at most 63 characters): a VM, a disk, a device, a zone,
 a machine type or its series, a network tag, a node affinity key or value."""
-ResourcePath = Annotated[str, Field(max_length=2048)]
+ResourcePath = Annotated[str, Field(max_length=512)]
 """A resource URL or a relative resource name: a network, a subnetwork, a KMS key, an image, a license,
-a storage pool, a disk or VM URI."""
+a storage pool, a disk or VM URI (the longest, a KMS key version's name, is about 300)."""
 Email = Annotated[str, Field(max_length=254)]
 """A service account's e-mail address."""
 IpAddress = Annotated[str, Field(max_length=45)]
@@ -27,30 +27,35 @@ Hostname = Annotated[str, Field(max_length=253)]
 """A fully qualified host name."""
 LabelValue = Annotated[str, Field(max_length=63)]
 """A label's value (Compute Engine and Kubernetes both allow 63 characters)."""
-MetadataValue = Annotated[str, Field(max_length=262144)]
-"""A Compute Engine metadata value: at most 256 KiB each."""
-Word = Annotated[str, Field(max_length=256)]
+MetadataValue = Annotated[str, Field(max_length=256)]
+"""Deprecated: a metadata value as a status of an earlier version recorded it (redacted); values now come from a
+Secret, never from a MigratingVm."""
+Word = Annotated[str, Field(max_length=128)]
 """A short free-form value: an adaptation modifier and its value, a replication cycle's name."""
 Argument = Annotated[str, Field(max_length=4096)]
 """One word of a container's command or arguments."""
 Duration = Annotated[str, Field(max_length=64)]
 """A google.protobuf.Duration in its JSON form, e.g. 3.5s."""
 
-MAX_DISKS = 64
+MAX_DISKS = 32
 """The most disks a MigratingVm's sync may have, and so a clone may make."""
 MAX_PRODUCTS = MAX_DISKS + 2
 """The most products one CloneJob may make: a disk per snapshot, the OS adaptation Job and the VM."""
-MAX_LABELS = 64
-"""Compute Engine allows 64 labels per resource."""
+MAX_LABELS = 32
+"""Labels of a Compute Engine clone (Compute Engine allows 64; a job's status keeps up to four copies of them)."""
+MAX_KUBE_LABELS = 16
+"""Labels a user adds to a KubeVirt clone, and to its pods (a Kubernetes key is up to 317 characters)."""
 MAX_METADATA = 128
 MAX_NETWORK_TAGS = 64
 """Compute Engine allows 64 network tags per instance."""
 MAX_NETWORK_INTERFACES = 8
 """Compute Engine allows up to 8 network interfaces per instance."""
-MAX_NODE_AFFINITIES = 32
-MAX_AFFINITY_VALUES = 64
-MAX_LICENSES = 32
-MAX_MODIFIERS = 32
+MAX_NODE_AFFINITIES = 8
+MAX_AFFINITY_VALUES = 8
+MAX_LICENSES = 8
+MAX_MODIFIERS = 8
+MAX_DISK_LABELS = 4
+"""Labels added to one disk of a disks target (besides the VM's)."""
 REPLICA_ZONES = 2
 """A regional disk lives in exactly two zones."""
 

@@ -12,6 +12,7 @@ from clonejob_operator.api.base import (
     Int64,
     SubdomainName,
     Timestamp,
+    at_most_one,
     cel,
     exactly_one,
     validations,
@@ -130,26 +131,32 @@ class ResourceRef(ApiModel):
     """Something a CloneJob created: a Kubernetes object (apiVersion, kind, namespace, name, uid), or a
     cloud resource (apiVersion such as compute.googleapis.com/v1, kind, name, and its URI)."""
 
-    api_version: str = Field(max_length=253)
+    api_version: str = Field(max_length=64)
     kind: str = Field(max_length=63)
     name: str = Field(max_length=253)
     namespace: str | None = Field(default=None, max_length=63)
     uid: str | None = Field(default=None, max_length=64)
     uri: str | None = Field(
         default=None,
-        max_length=2048,
+        max_length=256,
         description="The resource's URI when it is not a Kubernetes object (a Compute Engine selfLink).",
     )
     operation: str | None = Field(
-        default=None, max_length=253, description="The zone operation creating it, while it runs (Compute Engine)."
+        default=None, max_length=128, description="The zone operation creating it, while it runs (Compute Engine)."
     )
 
 
 class CloneJobStatus(ApiModel):
     """The seed's CloneJob fields, with their names and meanings, plus the Kubernetes extensions."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            at_most_one(["kubevirtTargetDetails", "computeEngineTargetDetails", "computeEngineDisksTargetDetails"])
+        )
+    )
+
     # The seed's fields.
-    name: str | None = Field(default=None, max_length=1024)
+    name: str | None = Field(default=None, max_length=640)
     create_time: Timestamp | None = None
     state: State | None = None
     state_time: Timestamp | None = None
@@ -171,7 +178,7 @@ class CloneJobStatus(ApiModel):
     observed_generation: Int64 | None = None
     conditions: list[Condition] | None = Field(
         default=None,
-        max_length=8,
+        max_length=4,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     current_step: StepKind | None = None

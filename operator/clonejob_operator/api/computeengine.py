@@ -16,6 +16,7 @@ from clonejob_operator.api.base import ApiModel, Empty, SubdomainName, cel, vali
 from clonejob_operator.api.bounds import (
     ATOMIC,
     MAX_AFFINITY_VALUES,
+    MAX_DISK_LABELS,
     MAX_DISKS,
     MAX_LABELS,
     MAX_LICENSES,
@@ -34,12 +35,17 @@ from clonejob_operator.api.bounds import (
     MetadataValue,
     ResourcePath,
     Word,
+    keys_at_most,
 )
 
 NetworkTags = Annotated[list[GceName], Field(max_length=MAX_NETWORK_TAGS, json_schema_extra=SET)]
 Licenses = Annotated[list[ResourcePath], Field(max_length=MAX_LICENSES, json_schema_extra=SET)]
-Labels = Annotated[dict[str, LabelValue], Field(max_length=MAX_LABELS)]
-Metadata = Annotated[dict[str, MetadataValue], Field(max_length=MAX_METADATA)]
+Labels = Annotated[
+    dict[str, LabelValue], Field(max_length=MAX_LABELS, json_schema_extra=keys_at_most(63, "a label key"))
+]
+Metadata = Annotated[
+    dict[str, MetadataValue], Field(max_length=MAX_METADATA, json_schema_extra=keys_at_most(128, "a metadata key"))
+]
 NetworkInterfaces = Annotated[
     list["NetworkInterface"], Field(max_length=MAX_NETWORK_INTERFACES, json_schema_extra=ATOMIC)
 ]
@@ -172,6 +178,7 @@ class ComputeEngineTargetDefaults(_ComputeEngineVm):
 
 
 class ComputeEngineTargetDetails(_ComputeEngineVm):
+    model_config = ConfigDict(json_schema_extra=_NO_METADATA)  # an earlier version's status keeps its own
     project: GceName | None = Field(default=None, description="The Google Cloud target project ID or name.")
     applied_license: AppliedLicense | None = Field(
         default=None, description="Output only. The OS license returned from the adaptation module's report."
@@ -181,6 +188,8 @@ class ComputeEngineTargetDetails(_ComputeEngineVm):
 
 class TargetVmDetails(ApiModel):
     """The older vmmigration TargetVMDetails message: what the deprecated mirrors carry."""
+
+    model_config = ConfigDict(json_schema_extra=_NO_METADATA)
 
     name: GceName | None = None
     zone: GceName | None = None
@@ -261,7 +270,12 @@ class PersistentDiskDefaults(ApiModel):
     source_disk_number: int
     disk_name: GceName | None = None
     disk_type: DiskType | None = None
-    additional_labels: Labels | None = None
+    additional_labels: (
+        Annotated[
+            dict[str, LabelValue], Field(max_length=MAX_DISK_LABELS, json_schema_extra=keys_at_most(63, "a label key"))
+        ]
+        | None
+    ) = None
     encryption: Encryption | None = None
     vm_attachment_details: VmAttachmentDetails | None = None
 

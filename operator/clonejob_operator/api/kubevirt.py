@@ -21,7 +21,7 @@ from clonejob_operator.api.base import (
     exactly_one,
     validations,
 )
-from clonejob_operator.api.bounds import LABEL_KEY, MAX_LABELS, LabelValue, keys_at_most, with_rules
+from clonejob_operator.api.bounds import LABEL_KEY, MAX_KUBE_LABELS, LabelValue, keys_at_most, with_rules
 
 RunStrategy = Literal["Always", "Halted", "Manual", "RerunOnFailure", "Once"]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
@@ -69,7 +69,10 @@ def _own_keys(labels: dict[str, str]) -> dict[str, str]:
 
 KubeLabels = Annotated[
     dict[str, LabelValue],
-    Field(max_length=MAX_LABELS, json_schema_extra=with_rules(keys_at_most(LABEL_KEY, "a label key"), _RESERVED_RULE)),
+    Field(
+        max_length=MAX_KUBE_LABELS,
+        json_schema_extra=with_rules(keys_at_most(LABEL_KEY, "a label key"), _RESERVED_RULE),
+    ),
     AfterValidator(_own_keys),
 ]
 

@@ -7,12 +7,12 @@ Its ``status`` belongs to whatever replicates the VM; this operator reads it and
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, exactly_one, validations
-from clonejob_operator.api.bounds import MAX_DISKS, Duration, Word
+from clonejob_operator.api.bounds import MAX_DISKS, Duration, ResourcePath, Word, keys_at_most
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
@@ -41,9 +41,9 @@ class MigratingVmState(StrEnum):
 class MigratingVmSpec(ApiModel):
     model_config = ConfigDict(json_schema_extra=validations(exactly_one(TARGET_MEMBERS)))
 
-    source_vm_id: str = Field(min_length=1, max_length=1024, description="The VM's id in the source.")
+    source_vm_id: str = Field(min_length=1, max_length=256, description="The VM's id in the source.")
     display_name: str | None = Field(default=None, max_length=256)
-    description: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(default=None, max_length=1024)
     kubevirt_target_defaults: KubevirtTargetDefaults | None = None
     compute_engine_target_defaults: ComputeEngineTargetDefaults | None = None
     compute_engine_disks_target_defaults: ComputeEngineDisksTargetDefaults | None = None
@@ -54,11 +54,11 @@ class DiskSnapshot(ApiModel):
 
     model_config = ConfigDict(json_schema_extra=validations(exactly_one(["volumeSnapshot", "computeEngineSnapshot"])))
 
-    disk: str = Field(min_length=1, max_length=253, description="The source disk this snapshot is of.")
+    disk: str = Field(min_length=1, max_length=128, description="The source disk this snapshot is of.")
     volume_snapshot: SubdomainName | None = Field(
         default=None, description="A snapshot.storage.k8s.io/v1 VolumeSnapshot in the MigratingVm's namespace."
     )
-    compute_engine_snapshot: str | None = Field(default=None, max_length=1024, description="A Compute Engine snapshot.")
+    compute_engine_snapshot: ResourcePath | None = Field(default=None, description="A Compute Engine snapshot.")
     size_bytes: Int64 | None = Field(default=None, ge=0)
 
 
@@ -68,12 +68,15 @@ class LastSync(ApiModel):
     snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=MAX_DISKS)
 
 
+Counters = Annotated[dict[str, int], Field(max_length=8, json_schema_extra=keys_at_most(32))]
+
+
 class CycleStep(ApiModel):
-    initializing_replication: dict[str, int] | None = Field(default=None, max_length=16)
-    replicating: dict[str, int] | None = Field(
-        default=None, max_length=16, description="totalBytes, replicatedBytes and the average rates, as in the seed."
+    initializing_replication: Counters | None = None
+    replicating: Counters | None = Field(
+        default=None, description="totalBytes, replicatedBytes and the average rates, as in the seed."
     )
-    post_processing: dict[str, int] | None = Field(default=None, max_length=16)
+    post_processing: Counters | None = None
     start_time: Timestamp | None = None
     end_time: Timestamp | None = None
 
@@ -85,7 +88,7 @@ class ReplicationCycle(ApiModel):
     end_time: Timestamp | None = None
     total_pause_duration: Duration | None = Field(default=None, description="A google.protobuf.Duration, e.g. 3.5s.")
     progress_percent: int | None = Field(default=None, ge=0, le=100)
-    steps: list[CycleStep] | None = Field(default=None, max_length=16)
+    steps: list[CycleStep] | None = Field(default=None, max_length=4)
     state: Literal["STATE_UNSPECIFIED", "RUNNING", "PAUSED", "FAILED", "SUCCEEDED"] | None = None
     error: RpcStatus | None = None
 
@@ -93,7 +96,7 @@ class ReplicationCycle(ApiModel):
 class CloneJobSummary(ApiModel):
     """An entry of ``recentCloneJobs``: the seed's CloneJob, without the bulky parts."""
 
-    name: str = Field(max_length=1024, description="namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
+    name: str = Field(max_length=640, description="namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
     uid: str | None = Field(
         default=None,
         max_length=64,
@@ -113,5 +116,5 @@ class MigratingVmStatus(ApiModel):
     last_replication_cycle: ReplicationCycle | None = None
     error: RpcStatus | None = None
     recent_clone_jobs: list[CloneJobSummary] | None = Field(
-        default=None, max_length=8, description="Written by clonejob-operator: the running and the last finished."
+        default=None, max_length=2, description="Written by clonejob-operator: the running and the last finished."
     )

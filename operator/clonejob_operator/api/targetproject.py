@@ -28,7 +28,7 @@ class TargetProjectSpec(ApiModel):
             "used, which it allows only when run with --allow-ambient-credentials."
         ),
     )
-    description: str | None = Field(default=None, max_length=4096, description="The target project's description.")
+    description: str | None = Field(default=None, max_length=1024, description="The target project's description.")
 
 
 class TargetProjectStatus(ApiModel):
