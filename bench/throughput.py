@@ -218,6 +218,7 @@ class OperatorProcess:
             *extra,
         ]
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        env.setdefault("XDG_CONFIG_HOME", str(log.parent))  # a sealing key of the run's own, not the user's
         if source:
             env["PYTHONPATH"] = str(Path(source) / "operator")
         self._log = open(log, "ab")  # noqa: SIM115 (kept open for the process's lifetime)

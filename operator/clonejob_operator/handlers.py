@@ -23,6 +23,9 @@ from clonejob_operator.retries import Backoffs
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
+LIST_CHUNK = 50
+"""Objects per page of kopf's listings: the largest CloneJobs the schema admits are 240 KiB of JSON each, and a
+listing of thousands of them in one answer would hold them all in memory at once (at every start)."""
 BARRIER = (CLONE_JOB,)
 """The kinds listed whole before the first decision: admission counts CloneJobs from memory (the queue,
 --max-active), so it must know them all. Nothing else is decided on an absence from a cache: a miss of
@@ -129,6 +132,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     out.persistence.finalizer = f"{names.FINALIZER}-kopf"
     out.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.ANNOTATION_PREFIX)
     out.persistence.diffbase_storage = NoDiffBase()
+    out.watching.chunk_size = LIST_CHUNK  # a listing is read in pages: it never holds every object at once
     out.watching.server_timeout = 300
     out.watching.client_timeout = 330
     out.watching.connect_timeout = 30

@@ -20,7 +20,7 @@ import hmac
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +37,8 @@ KEY_BYTES = 32
 SECRET_KEY = "key"
 """The data key of the Secret that holds the sealing key."""
 DEFAULT_SECRET = "clonejob-operator-seal"
+VERDICTS = 8192
+"""Verdicts remembered by (uid, resourceVersion): every CloneJob event and reconcile asks for one."""
 
 
 def canonical(status: dict[str, Any]) -> bytes:
@@ -48,6 +50,8 @@ def canonical(status: dict[str, Any]) -> bytes:
 @dataclass(frozen=True)
 class Sealer:
     key: bytes
+    _verdicts: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False, repr=False)
+    """(uid, resourceVersion) -> doubt: a stored version never changes, so each is checked once."""
 
     @classmethod
     def random(cls) -> Sealer:
@@ -64,6 +68,18 @@ class Sealer:
 
     def doubt(self, body: Body) -> str | None:
         """Why the CloneJob's status is not the operator's own writing, or None when it is (or there is none yet)."""
+        meta = body.get("metadata") or {}
+        version = str(meta.get("resourceVersion") or "")
+        if not version:
+            return self._doubt(body)
+        key = (str(meta.get("uid", "")), version)
+        if key not in self._verdicts:
+            if len(self._verdicts) >= VERDICTS:
+                self._verdicts.clear()  # a bound, not an LRU: every entry is cheap to compute again
+            self._verdicts[key] = self._doubt(body)
+        return self._verdicts[key]
+
+    def _doubt(self, body: Body) -> str | None:
         status = body.get("status") or {}
         if not status:
             return None  # a new job: nothing written yet, by anyone

@@ -26,6 +26,15 @@ if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
   return hs
 end
 local status = obj.status
+if status ~= nil and status.conditions ~= nil then
+  for _, condition in ipairs(status.conditions) do
+    if condition.type == "Ready" and condition.reason == "UntrustedStatus" then
+      hs.status = "Degraded"  -- whatever the state says: the operator did not write it, and acts on nothing
+      hs.message = "Held: " .. (condition.message or "its status was not written by the operator")
+      return hs
+    end
+  end
+end
 if status == nil or status.state == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to pick the job up"
