@@ -317,3 +317,14 @@ def test_the_status_policy_names_the_operators_account_and_the_watched_namespace
     assert selector["values"] == ["team-a", "team-b"]
     assert "matchResources" not in kinds(render(), "ValidatingAdmissionPolicyBinding")[0]["spec"]  # every namespace
     assert not kinds(render("statusPolicy.enabled=false"), "ValidatingAdmissionPolicy")
+
+
+def test_a_kubevirt_only_install_reads_no_secrets(render: Render) -> None:
+    for sets in (("rbac.readSecrets=false",), ("rbac.readSecrets=false", "watch.namespaces={team-a}")):
+        docs = render(*sets)
+        rules = [rule for doc in docs if doc["kind"] in ("ClusterRole", "Role") for rule in doc["rules"]]
+        operator = [
+            r for r in rules if "secrets" in r["resources"] and r["verbs"] == ["get"] and "resourceNames" not in r
+        ]
+        assert operator == [], "no Secret of a watched namespace can be read"
+    assert "secrets" in str(operator_role(render())["rules"])

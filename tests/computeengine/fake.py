@@ -9,6 +9,7 @@ can be injected as HTTP answers or as operations that end in error.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -58,6 +59,8 @@ class FakeCompute:
     instances: dict[tuple[str, str, str], compute_v1.Instance] = field(default_factory=dict)
     operations: dict[str, tuple[compute_v1.Operation, float, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    callers: list[tuple[str, str]] = field(default_factory=list)
+    """(who, path) of every request: who is a self-signed JWT's issuer (a service-account key), else the token."""
     injected: list[Injected] = field(default_factory=list)
     op_failures: list[OpFailure] = field(default_factory=list)
     _by_request_id: dict[str, str] = field(default_factory=dict)
@@ -90,6 +93,7 @@ class FakeCompute:
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                fake.callers.append((_caller(self.headers.get("authorization") or ""), urlparse(self.path).path))
                 status, payload = fake.handle(self.command, self.path, body)
                 out = json.dumps(payload).encode()
                 self.send_response(status)
@@ -269,3 +273,52 @@ class FakeCompute:
 def _error(status: int, message: str, reason: str = "") -> tuple[int, dict[str, Any]]:
     errors = [{"message": message, "domain": "global", "reason": reason or "error"}]
     return status, {"error": {"code": status, "message": message, "errors": errors}}
+
+
+def _caller(authorization: str) -> str:
+    """Who sent a request: a JWT's issuer (what a service-account key signs), else the bearer token itself."""
+    token = authorization.removeprefix("Bearer ").strip()
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            return str(claims.get("iss") or claims.get("sub") or token)
+        except ValueError:
+            pass
+    return token or "anonymous"
+
+
+@dataclass
+class TokenEndpoint:
+    """An OAuth token endpoint that records who asks (the ambient identity's refresh, here)."""
+
+    asked: list[dict[str, str]] = field(default_factory=list)
+    url: str = ""
+
+    @contextmanager
+    def serving(self) -> Iterator[TokenEndpoint]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                endpoint.asked.append(form)
+                out = json.dumps({"access_token": "ambient-token", "expires_in": 3600, "token_type": "Bearer"}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{server.server_port}/token"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
