@@ -189,6 +189,21 @@ class Committer:
             raise Stop() from None
         self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
         done.wrote_status = True
+        if effect.sealed and self.sealer.doubt(done.body) is not None:
+            self._stored_otherwise(job, new, done.body.get("status") or {})
+
+    def _stored_otherwise(self, job: Job, sent: Body, stored: Body) -> None:
+        """The API server stored another status than the one sent (and sealed): the CloneJob CRD of the cluster
+        is not this version's, and prunes or defaults fields. Said at ERROR: the job will be held."""
+        changed = sorted(k for k in {*sent, *stored} if sent.get(k) != stored.get(k))
+        job_log(
+            job,
+            logging.ERROR,
+            "the API server stored its status otherwise than it was written (%s): the cluster's CloneJob CRD is not "
+            "this operator's version; apply this version's CRDs (helm show crds CHART | kubectl apply "
+            "--server-side -f -), then vouch for the job (clonejob-operator trust)",
+            ", ".join(changed) or "the same fields, otherwise",
+        )
 
     def _write(self, job: Job, write: Callable[[], Body], body: Body) -> Body:
         """A conditional write of the CloneJob: a conflict or an outage asks for another look."""

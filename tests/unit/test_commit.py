@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from clonejob_operator.api.clonejob import ResourceRef
 from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM
@@ -76,3 +80,26 @@ def test_a_replica_that_lost_its_lease_carries_out_no_effect() -> None:
     holding[0] = False
     outcome = reconciler.reconcile(NS, "cj")
     assert kube.writes == [] and outcome.again, "the next leader takes the next look"
+
+
+def test_a_status_the_api_server_stores_otherwise_is_told_as_an_outdated_crd(caplog: pytest.LogCaptureFixture) -> None:
+    """A cluster whose CloneJob CRD is older than the operator prunes a field it does not know: the seal no
+    longer matches (the job will be held), and the operator says why and what to do, at ERROR."""
+    from clonejob_operator.kube import Body, Kind
+    from clonejob_operator.reconciler import Reconciler
+
+    class OlderCrd(FakeKube):
+        def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
+            stored = super().patch_status(kind, namespace, name, patch)
+            if kind is CLONE_JOB:
+                stored["status"].pop("createdRevision", None)
+                self.objects[(kind.plural, namespace, name)]["status"].pop("createdRevision", None)
+            return stored
+
+    kube = OlderCrd()
+    kube.objects.update(cluster().objects)
+    with caplog.at_level(logging.ERROR):
+        Reconciler(kube, SETTINGS, clock=Clock()).reconcile(NS, "cj")
+    (said,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "stored its status otherwise than it was written (createdRevision)" in said
+    assert "apply this version's CRDs" in said
