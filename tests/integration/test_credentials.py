@@ -14,12 +14,12 @@ from typing import Any
 import kubernetes
 import pytest
 
-from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
 from clonejob_operator.names import SECRET_OPT_IN
 from clonejob_operator.targets.computeengine.client import Compute
 from tests.computeengine.fake import FakeCompute, TokenEndpoint
-from tests.integration.conftest import _serves_core
-from tests.integration.kit import World, running_operator, service_account_key, settings_for, wait_for
+from tests.integration.kit import World, manifest, running_operator, service_account_key, settings_for, wait_for
+from tests.integration.tenants import CARELESS, chart_objects, full_server, refused, tenant
 
 PROJECT, OTHER = "my-proj-123", "other-proj-99"
 ZONE = "europe-west1-b"
@@ -71,19 +71,27 @@ def _to_the_fake(operator: Any, fake: FakeCompute) -> None:
     ids=["secret removed and project changed, ambient not allowed", "project changed, ambient allowed"],
 )
 def test_a_target_project_changed_under_a_running_job_fails_it_and_nothing_switches(
-    kube: Kube, world: World, namespace: str, ambient: TokenEndpoint, allowed: bool, change: dict[str, Any]
+    kube: Kube,
+    operator_kube: Kube,
+    world: World,
+    namespace: str,
+    ambient: TokenEndpoint,
+    allowed: bool,
+    change: dict[str, Any],
 ) -> None:
-    if not _serves_core(kube, namespace):
-        pytest.skip("this API server serves no Secrets (a CRD-only server)")
+    """A tenant with the built-in edit role rewrites the TargetProject while the job runs."""
+    full_server(kube, namespace)
     _world(kube, world, namespace)
     fake = FakeCompute(op_delay=30.0, snapshots={SNAPSHOT})  # the disk stays in the making: the job waits
     settings = settings_for(namespace, poll_interval=0.2, allow_ambient_credentials=allowed)
-    with fake.serving(), running_operator(kube, settings) as operator:
-        _to_the_fake(operator, fake)
-        world.clone_job("cj", migrating_vm="gce")
-        wait_for(lambda: fake.inserts("disks"), 20, "the disk insert")
-        kube.patch(TARGET_PROJECT, namespace, "tp", {"spec": change})
-        status = world.wait_state("cj", "FAILED", timeout=30)
+    with chart_objects(kube, "tenant-roles.yaml", namespace), fake.serving():
+        editor = tenant(kube, namespace, role="edit")
+        with running_operator(operator_kube, settings) as operator:
+            _to_the_fake(operator, fake)
+            world.clone_job("cj", migrating_vm="gce")
+            wait_for(lambda: fake.inserts("disks"), 20, "the disk insert")
+            editor.patch(TARGET_PROJECT, namespace, "tp", {"spec": change})
+            status = world.wait_state("cj", "FAILED", timeout=30)
     assert status["error"]["code"] == 9, status["error"]  # FAILED_PRECONDITION
     assert f"TargetProject tp now names project {OTHER}" in status["error"]["message"]
     assert ambient.asked == [], "nobody asked for the operator's own identity"
@@ -120,3 +128,40 @@ def test_without_the_flag_the_operators_own_identity_is_never_asked_for(
         world.wait_state("lent", "SUCCEEDED", timeout=30)
     callers = {who for who, _ in fake.callers}
     assert callers == {OPERATOR} or (callers == {"ambient-token"} and ambient.asked), "lent only when told to"
+
+
+def test_a_tenant_without_secret_rights_cannot_use_a_secret_nor_learn_of_it(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    """A role that may write TargetProjects but not read Secrets names a Secret holding a valid key: the operator
+    uses none that did not opt in, and says the same of a Secret that exists as of one that does not."""
+    full_server(kube, namespace)
+    meta = kubernetes.client.V1ObjectMeta(name="someone-elses")  # a valid key, not labelled for the operator
+    data = {"key.json": base64.b64encode(service_account_key("k9")[0]).decode()}
+    kube.core.create_namespaced_secret(namespace, kubernetes.client.V1Secret(metadata=meta, data=data))
+    writer = tenant(kube, namespace, rules=CARELESS)
+    assert refused(lambda: writer.core.read_namespaced_secret("someone-elses", namespace)).status == 403
+    defaults = {"zone": ZONE, "vmName": "web-clone", "machineType": "n2-standard-2"}
+    said = {}
+    fake = FakeCompute(op_delay=0.2, snapshots={SNAPSHOT})
+    with fake.serving(), running_operator(operator_kube, settings_for(namespace, poll_interval=0.2)) as operator:
+        _to_the_fake(operator, fake)
+        for secret in ("someone-elses", "nobody"):
+            ref = {"name": secret, "key": "key.json"}
+            writer.create(
+                TARGET_PROJECT,
+                namespace,
+                manifest(TARGET_PROJECT, namespace, secret, {"project": PROJECT, "credentialsSecretRef": ref}),
+            )
+            spec = {"sourceVmId": "vm-7", "computeEngineTargetDefaults": {**defaults, "targetProject": secret}}
+            writer.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, secret, spec))
+            world.set_status(
+                MIGRATING_VM, secret, {"lastSync": {"snapshots": [{"disk": "d0", "computeEngineSnapshot": SNAPSHOT}]}}
+            )
+            writer.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, secret, {"migratingVm": secret}))
+            said[secret] = world.wait_state(secret, "FAILED", timeout=30)["error"]
+    assert fake.callers == [], "no call to Google with a key the tenant could not read"
+    assert {e["code"] for e in said.values()} == {7}
+    messages = [e["message"].replace(name, "NAME") for name, e in said.items()]
+    assert messages[0] == messages[1], "whether the Secret exists is not said"
+    assert "key.json" not in str(said) and "labelled vmmigration.dev/credentials=true" in messages[0]

@@ -258,3 +258,31 @@ def test_labels_stay_off_the_clones_pods_and_another_namespaces_network_is_refus
     assert vm["metadata"]["labels"]["app"] == "web"
     pod_labels = vm["spec"]["template"]["metadata"]["labels"]
     assert "app" not in pod_labels and pod_labels["role"] == "test-clone"
+
+
+def test_a_cluster_admin_vouches_for_a_held_status_and_the_operator_acts_on_it_again(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str, cluster_kubeconfig: str
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.kit import seal_key_flag
+
+    full_server(kube, namespace)
+    careless = tenant(kube, namespace, rules=CARELESS)
+    world.migrating_vm("web-1")
+    with running_operator(operator_kube, settings_for(namespace)):
+        world.clone_to_success("cj")
+        careless.patch_status(CLONE_JOB, namespace, "cj", {"status": {"progressPercent": 50}})
+        world.wait_reason("cj", "UntrustedStatus", timeout=15)
+        command = [sys.executable, "-m", "clonejob_operator.cli", "trust", f"{namespace}/cj", *seal_key_flag()]
+        done = subprocess.run(
+            [*command, "--kubeconfig", cluster_kubeconfig], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"CloneJob {namespace}/cj: sealed its status as it is" in done.stdout
+        status = world.wait_reason("cj", "Succeeded", timeout=15)
+    assert status["state"] == "SUCCEEDED" and status["progressPercent"] == 100, (
+        "decided again, from what was vouched for"
+    )
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
