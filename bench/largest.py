@@ -42,41 +42,51 @@ class Filler:
         return (word + alphabet[0] * length)[:length] if length >= len(word) else word[-length:]
 
 
-def _rules(node: Schema) -> list[str]:
+def rules(node: Schema) -> list[str]:
+    """The CEL rules of one schema node."""
     return [rule["rule"] for rule in node.get("x-kubernetes-validations", [])]
+
+
+def refused(node: Schema) -> set[str]:
+    """Members a rule refuses outright (deprecated fields kept only so that stored objects can be read)."""
+    return {found.group(1) for rule in rules(node) if (found := re.fullmatch(r"!has\(self\.(\w+)\)", rule))}
 
 
 def _left_out(node: Schema) -> set[str]:
     """Members the rules refuse, or allow only without others: the generator leaves them out."""
-    out = set()
-    for rule in _rules(node):
-        if found := re.fullmatch(r"!has\(self\.(\w+)\)", rule):
-            out.add(found.group(1))
-        elif found := re.match(r"!has\(self\.(\w+)\) \|\| \(", rule):
+    out = refused(node)
+    for rule in rules(node):
+        if found := re.match(r"!has\(self\.(\w+)\) \|\| \(", rule):
             out.add(found.group(1))  # allowed only without the others: they are kept instead
         elif found := re.fullmatch(r"!\(has\(self\.(\w+)\) && has\(self\.\w+\)\)", rule):
             out.add(found.group(1))
     return out
 
 
-def _groups(node: Schema) -> list[list[str]]:
+def one_of(node: Schema) -> list[list[str]]:
+    """Groups of members of which at most one can be present (exactly-one and at-most-one rules)."""
     groups = []
-    for rule in _rules(node):
+    for rule in rules(node):
         if found := re.fullmatch(r"\[(.*)\]\.filter\(x, x\)\.size\(\) (==|<=) 1", rule):
             groups.append(re.findall(r"has\(self\.(\w+)\)", found.group(1)))
     return groups
 
 
+def key_limit(node: Schema) -> int | None:
+    """The longest key a map admits, from its rules (a structural schema cannot bound map keys itself)."""
+    for rule in rules(node):
+        if found := re.fullmatch(r"self\.all\(k, size\(k\) <= (\d+)\)", rule):
+            return int(found.group(1))
+        if found := re.fullmatch(r"self\.all\(k, k in \[(.*)\]\)", rule):
+            return max(len(word.strip().strip("'")) for word in found.group(1).split(","))
+    return None
+
+
 def _keys(node: Schema, count: int, filler: Filler) -> list[str]:
-    for rule in _rules(node):
+    for rule in rules(node):
         if found := re.fullmatch(r"self\.all\(k, k in \[(.*)\]\)", rule):
             return [word.strip().strip("'") for word in found.group(1).split(",")][:count]
-    limit = next(
-        int(found.group(1))
-        for rule in _rules(node)
-        if (found := re.fullmatch(r"self\.all\(k, size\(k\) <= (\d+)\)", rule))
-    )
-    return [filler.text(None, limit) for _ in range(count)]
+    return [filler.text(None, key_limit(node) or 1) for _ in range(count)]
 
 
 def largest(node: Schema, filler: Filler | None = None) -> Any:
@@ -95,7 +105,7 @@ def largest(node: Schema, filler: Filler | None = None) -> Any:
         return [largest(node.get("items", {}), filler) for _ in range(int(node["maxItems"]))]
     out: dict[str, Any] = {}
     members = {k: v for k, v in (node.get("properties") or {}).items() if k not in _left_out(node)}
-    for group in _groups(node):
+    for group in one_of(node):
         sizes = {name: len(str(largest(members[name], Filler()))) for name in group if name in members}
         for name in group:
             if name != max(sizes, key=lambda n: sizes[n]):

@@ -47,13 +47,16 @@ def _world(kube: Kube, world: World, namespace: str) -> None:
     data = {"key.json": base64.b64encode(service_account_key("k1")[0]).decode()}
     kube.core.create_namespaced_secret(namespace, kubernetes.client.V1Secret(metadata=meta, data=data))
     world.create(TARGET_PROJECT, "tp", {"project": PROJECT, "credentialsSecretRef": {"name": "sa", "key": "key.json"}})
-    defaults = {"zone": ZONE, "targetProject": "tp", "vmName": "web-clone", "machineType": "n2-standard-2"}
-    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-7", "computeEngineTargetDefaults": defaults})
-    world.set_status(
-        MIGRATING_VM,
-        "gce",
-        {"lastSync": {"cycleNumber": 3, "snapshots": [{"disk": "d0", "computeEngineSnapshot": SNAPSHOT}]}},
-    )
+    _migrating_vm(world)
+
+
+def _migrating_vm(world: World, writer: Kube | None = None, name: str = "gce", target_project: str = "tp") -> None:
+    """A MigratingVm (written by ``writer``, or the test) cloned onto Compute Engine, its one snapshot synced."""
+    defaults = {"zone": ZONE, "targetProject": target_project, "vmName": "web-clone", "machineType": "n2-standard-2"}
+    spec = {"sourceVmId": "vm-7", "computeEngineTargetDefaults": defaults}
+    (writer or world.kube).create(MIGRATING_VM, world.namespace, manifest(MIGRATING_VM, world.namespace, name, spec))
+    snapshots = [{"disk": "d0", "computeEngineSnapshot": SNAPSHOT}]
+    world.set_status(MIGRATING_VM, name, {"lastSync": {"cycleNumber": 3, "snapshots": snapshots}})
 
 
 def _to_the_fake(operator: Any, fake: FakeCompute) -> None:
@@ -106,13 +109,7 @@ def test_without_the_flag_the_operators_own_identity_is_never_asked_for(
     kube: Kube, world: World, namespace: str, ambient: TokenEndpoint
 ) -> None:
     world.create(TARGET_PROJECT, "tp", {"project": PROJECT})
-    defaults = {"zone": ZONE, "targetProject": "tp", "vmName": "web-clone", "machineType": "n2-standard-2"}
-    world.create(MIGRATING_VM, "gce", {"sourceVmId": "vm-7", "computeEngineTargetDefaults": defaults})
-    world.set_status(
-        MIGRATING_VM,
-        "gce",
-        {"lastSync": {"cycleNumber": 3, "snapshots": [{"disk": "d0", "computeEngineSnapshot": SNAPSHOT}]}},
-    )
+    _migrating_vm(world)
     fake = FakeCompute(op_delay=0.2, snapshots={SNAPSHOT})
     with fake.serving(), running_operator(kube, settings_for(namespace, poll_interval=0.2)) as operator:
         _to_the_fake(operator, fake)
@@ -141,7 +138,6 @@ def test_a_tenant_without_secret_rights_cannot_use_a_secret_nor_learn_of_it(
     kube.core.create_namespaced_secret(namespace, kubernetes.client.V1Secret(metadata=meta, data=data))
     writer = tenant(kube, namespace, rules=CARELESS)
     assert refused(lambda: writer.core.read_namespaced_secret("someone-elses", namespace)).status == 403
-    defaults = {"zone": ZONE, "vmName": "web-clone", "machineType": "n2-standard-2"}
     said = {}
     fake = FakeCompute(op_delay=0.2, snapshots={SNAPSHOT})
     with fake.serving(), running_operator(operator_kube, settings_for(namespace, poll_interval=0.2)) as operator:
@@ -153,11 +149,7 @@ def test_a_tenant_without_secret_rights_cannot_use_a_secret_nor_learn_of_it(
                 namespace,
                 manifest(TARGET_PROJECT, namespace, secret, {"project": PROJECT, "credentialsSecretRef": ref}),
             )
-            spec = {"sourceVmId": "vm-7", "computeEngineTargetDefaults": {**defaults, "targetProject": secret}}
-            writer.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, secret, spec))
-            world.set_status(
-                MIGRATING_VM, secret, {"lastSync": {"snapshots": [{"disk": "d0", "computeEngineSnapshot": SNAPSHOT}]}}
-            )
+            _migrating_vm(world, writer, name=secret, target_project=secret)
             writer.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, secret, {"migratingVm": secret}))
             said[secret] = world.wait_state(secret, "FAILED", timeout=30)["error"]
     assert fake.callers == [], "no call to Google with a key the tenant could not read"

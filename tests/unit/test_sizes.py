@@ -3,10 +3,10 @@ MigratingVm and a CloneJob stay small, so that one tenant cannot push the operat
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
+from bench.largest import key_limit, one_of, refused
 
 from clonejob_operator import crdgen
 
@@ -26,31 +26,11 @@ LIMITS_KIB = {"MigratingVm": 128, "CloneJob": 240, "TargetProject": 4}
 """The worst case each kind may reach (the README's Security section gives these figures)."""
 
 
-def _rules(node: Schema) -> list[str]:
-    return [rule["rule"] for rule in node.get("x-kubernetes-validations", [])]
-
-
 def _key_limit(node: Schema, path: str) -> int:
-    for rule in _rules(node):
-        if found := re.fullmatch(r"self\.all\(k, size\(k\) <= (\d+)\)", rule):
-            return int(found.group(1))
-        if found := re.fullmatch(r"self\.all\(k, k in \[(.*)\]\)", rule):
-            return max(len(word.strip().strip("'")) for word in found.group(1).split(","))
-    raise Unbounded(f"{path}: a map whose keys are not bounded")
-
-
-def _one_of(node: Schema) -> list[list[str]]:
-    """Groups of members of which at most one can be present (exactly-one and at-most-one rules)."""
-    groups = []
-    for rule in _rules(node):
-        if found := re.fullmatch(r"\[(.*)\]\.filter\(x, x\)\.size\(\) (==|<=) 1", rule):
-            groups.append(re.findall(r"has\(self\.(\w+)\)", found.group(1)))
-    return groups
-
-
-def _refused(node: Schema) -> set[str]:
-    """Members that a rule refuses outright (deprecated fields kept only so that stored objects can be read)."""
-    return {found.group(1) for rule in _rules(node) if (found := re.fullmatch(r"!has\(self\.(\w+)\)", rule))}
+    limit = key_limit(node)
+    if limit is None:
+        raise Unbounded(f"{path}: a map whose keys are not bounded")
+    return limit
 
 
 def worst(node: Schema, path: str) -> int:
@@ -72,9 +52,9 @@ def worst(node: Schema, path: str) -> int:
     members = {
         name: len(name) + 4 + worst(prop, f"{path}.{name}")
         for name, prop in (node.get("properties") or {}).items()
-        if name not in _refused(node)
+        if name not in refused(node)
     }
-    for group in _one_of(node):
+    for group in one_of(node):
         largest = max(members.pop(name, 0) for name in group)
         members["|".join(group)] = largest
     total = 2 + sum(members.values())
