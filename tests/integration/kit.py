@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -15,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import kopf
@@ -38,6 +33,7 @@ from clonejob_operator.kube import (
 )
 from clonejob_operator.seal import Sealer
 from clonejob_operator.settings import Settings
+from tests.integration.sealing import SEALER, merged
 
 T = TypeVar("T")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -72,18 +68,6 @@ def after(namespace: str, cleanup: Callable[[], object]) -> None:
 def clean_up(namespace: str) -> None:
     for cleanup in reversed(CLEANUPS.pop(namespace, [])):
         cleanup()
-
-
-SEALER = Sealer.random()
-"""The sealing key of every operator a test starts, as one Secret gives every replica and restart theirs."""
-
-
-def seal_key_flag() -> list[str]:
-    """``--seal-key`` for an operator process: ``SEALER``'s key, in a file of the tests' config folder."""
-    path = Path(os.environ.get("XDG_CONFIG_HOME") or tempfile.gettempdir()) / "tests-seal-key"
-    if not path.exists():
-        path.write_text(base64.b64encode(SEALER.key).decode())
-    return ["--seal-key", f"file:{path}"]
 
 
 def settings_for(namespace: str, **overrides: Any) -> Settings:
@@ -323,9 +307,9 @@ class World:
 
         def write() -> bool:
             body = self.job(name)
-            merged = _merged(body.get("status") or {}, status)
+            combined = merged(body.get("status") or {}, status)
             patch = {"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]}}
-            patch["status"] = sealer.sealed(body["metadata"]["uid"], merged)
+            patch["status"] = sealer.sealed(body["metadata"]["uid"], combined)
             try:
                 self.kube.patch_status(CLONE_JOB, self.namespace, name, patch)
             except ApiException as error:
@@ -362,19 +346,6 @@ class World:
         self.set_status(VIRTUAL_MACHINE, vm, {"created": True, "ready": True, "printableStatus": "Running"})
 
 
-def _merged(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``patch`` applied to ``old`` as a JSON merge patch applies it (RFC 7386)."""
-    out = dict(old)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class StateRecorder:
     """Every state a CloneJob's status goes through, in order, from a watch (which sees every write)."""
 
@@ -408,24 +379,3 @@ class StateRecorder:
 
         wait_for(reached, timeout, f"{self.name} to reach {last} (seen: {self.states})")
         return list(self.states)
-
-
-def service_account_key(key_id: str) -> tuple[bytes, str]:
-    """A service-account key file as Google issues them (its private key made here), and the key's PEM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "my-proj-123",
-        "private_key_id": key_id,
-        "private_key": pem,
-        "client_email": "cloner@my-proj-123.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",  # never called: the client signs its own JWTs
-    }
-    return json.dumps(info).encode(), pem

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tests.integration.kit import seal_key_flag, wait_for
+from tests.integration.kit import wait_for
+from tests.integration.sealing import seal_key_flag
 
 LEASE_DURATION = 4
 """Short timings, so that a takeover takes seconds (the defaults are controller-runtime's 15/10/2)."""

@@ -18,7 +18,8 @@ from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
 from clonejob_operator.names import SECRET_OPT_IN
 from clonejob_operator.targets.computeengine.client import Compute
 from tests.computeengine.fake import FakeCompute, TokenEndpoint
-from tests.integration.kit import World, manifest, running_operator, service_account_key, settings_for, wait_for
+from tests.computeengine.keys import service_account_key
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 from tests.integration.tenants import CARELESS, chart_objects, full_server, refused, tenant
 
 PROJECT, OTHER = "my-proj-123", "other-proj-99"

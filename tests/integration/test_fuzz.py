@@ -23,7 +23,8 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kind, Kube
-from tests.integration.kit import SEALER, World, manifest, running_operator, settings_for, wait_for
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
+from tests.integration.sealing import SEALER
 
 Node = dict[str, Any]
 BASES: dict[Kind, Node] = {

@@ -17,8 +17,9 @@ from clonejob_operator.api.clonejob import FINISHED
 from clonejob_operator.kube import DATA_VOLUME, MIGRATING_VM, TARGET_PROJECT, VIRTUAL_MACHINE, Kube
 from clonejob_operator.targets.computeengine.client import Compute
 from tests.computeengine.fake import FakeCompute
+from tests.computeengine.keys import service_account_key
 from tests.integration.conftest import _serves_core, chart_identity
-from tests.integration.kit import World, running_operator, service_account_key, settings_for, wait_for
+from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 PROJECT = "my-proj-123"
 SNAPSHOT = f"projects/{PROJECT}/global/snapshots/web-c3-d0"

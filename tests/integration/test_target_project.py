@@ -15,8 +15,9 @@ from clonejob_operator.kube import TARGET_PROJECT, Kube
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects
+from tests.computeengine.keys import service_account_key
 from tests.integration.conftest import _serves_core, chart_identity
-from tests.integration.kit import World, manifest, running_operator, service_account_key, settings_for, wait_for
+from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 
 KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "key.json"}}
 

@@ -266,7 +266,7 @@ def test_a_cluster_admin_vouches_for_a_held_status_and_the_operator_acts_on_it_a
     import subprocess
     import sys
 
-    from tests.integration.kit import seal_key_flag
+    from tests.integration.sealing import seal_key_flag
 
     full_server(kube, namespace)
     careless = tenant(kube, namespace, rules=CARELESS)

@@ -69,7 +69,29 @@ def adaptation_job(
     the profile asks for one, and the restricted securityContext unless it gives another.
     """
     namespace, name = where
-    block = volume_mode == "Block"
+    container = _adaptation_container(profile, volume_mode == "Block", disks)
+    pod: Manifest = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": profile.automount_service_account_token,
+        "containers": [container],
+        "volumes": [{"name": f"disk-{d.index}", "persistentVolumeClaim": {"claimName": d.name}} for d in disks],
+    }
+    if profile.service_account_name:
+        pod["serviceAccountName"] = profile.service_account_name
+    return {
+        "apiVersion": BATCH_JOB.api_version,
+        "kind": BATCH_JOB.kind,
+        "metadata": _meta(name, namespace, labels),
+        "spec": {
+            "backoffLimit": profile.backoff_limit,
+            "activeDeadlineSeconds": max(1, deadline_seconds),
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+        },
+    }
+
+
+def _adaptation_container(profile: AdaptationProfileSpec, block: bool, disks: list[Disk]) -> Manifest:
+    """The profile's container, every disk attached, told where they are ($CLONEJOB_DISKS, which it cannot override)."""
     env = [
         {"name": "CLONEJOB_DISKS", "value": ",".join(_disk_path(disk, block) for disk in disks)},
         {"name": "CLONEJOB_VOLUME_MODE", "value": "Block" if block else "Filesystem"},
@@ -90,24 +112,7 @@ def adaptation_job(
         {"name": f"disk-{d.index}", ("devicePath" if block else "mountPath"): _disk_path(d, block)} for d in disks
     ]
     container["volumeDevices" if block else "volumeMounts"] = attach
-    pod: Manifest = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": profile.automount_service_account_token,
-        "containers": [container],
-        "volumes": [{"name": f"disk-{d.index}", "persistentVolumeClaim": {"claimName": d.name}} for d in disks],
-    }
-    if profile.service_account_name:
-        pod["serviceAccountName"] = profile.service_account_name
-    return {
-        "apiVersion": BATCH_JOB.api_version,
-        "kind": BATCH_JOB.kind,
-        "metadata": _meta(name, namespace, labels),
-        "spec": {
-            "backoffLimit": profile.backoff_limit,
-            "activeDeadlineSeconds": max(1, deadline_seconds),
-            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
-        },
-    }
+    return container
 
 
 def _disk_path(disk: Disk, block: bool) -> str:
