@@ -67,6 +67,7 @@ def test_every_flag_the_chart_passes_or_its_readme_names_is_a_flag_of_run() -> N
         "--namespace",
         "--create-namespace",
         "--server-side",
+        "--force-conflicts",
         "--set",
         "--set-string",
         "--from-file",
@@ -142,3 +143,25 @@ def test_every_apply_the_docs_and_scripts_give_is_server_side() -> None:
     ]
     assert len(applies) > 5
     assert [a for a in applies if "--server-side" not in a[1]] == []
+
+
+def test_no_word_of_the_projects_own_and_no_markup_where_a_user_reads() -> None:
+    """The API mirrored is named by its name; what kubectl explain shows is plain text."""
+    import re
+
+    from clonejob_operator import crdgen
+
+    private = re.compile(r"(?i)\bthe seed\b|\bseed'?s\b|seed-style")
+    texts = {
+        "README.md": (ROOT / "README.md").read_text(),
+        "the chart's README": (CHART / "README.md").read_text(),
+        "NOTES.txt": (CHART / "templates" / "NOTES.txt").read_text(),
+        "values.yaml": (CHART / "values.yaml").read_text(),
+        "the CRDs": "".join(crdgen.render(crd) for crd in crdgen.all_crds().values()),
+        **{f"--help of {name}": parser.format_help() for name, parser in subcommands().items()},
+    }
+    from clonejob_operator import plugin
+
+    texts["kubectl clonejob --help"] = plugin.parser().format_help()
+    assert [where for where, text in texts.items() if private.search(text)] == []
+    assert "``" not in texts["the CRDs"], "descriptions are plain text"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import yaml
@@ -51,7 +52,7 @@ def _resolve(node: Any, defs: dict[str, Schema], model: str | None = None) -> An
         del node["default"]
     if node.get("additionalProperties") is False or node.get("additionalProperties") is True:
         del node["additionalProperties"]
-    # An empty message (the seed's step bodies) stays a bare object: the API server drops an empty
+    # An empty message (the vmmigration API's step bodies) stays a bare object: the API server drops an empty
     # ``properties``, and a schema that differs from what it stores conflicts at every server-side apply.
     out: Schema = {}
     for key, value in node.items():
@@ -66,12 +67,26 @@ def _resolve(node: Any, defs: dict[str, Schema], model: str | None = None) -> An
 
 def _described(model: str | None, name: str, prop: Schema) -> Schema:
     text = docs.describe(model, name, prop.get("description"))
-    return {**prop, "description": text} if text else prop
+    return {**prop, "description": plain(text)} if text else prop
+
+
+def plain(text: str) -> str:
+    """A description as kubectl explain shows it: plain text (a docstring's ``code`` marks are dropped)."""
+    return re.sub(r"``([^`]*)``", r"\1", text)
 
 
 def schema_of(model: type[BaseModel]) -> Schema:
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    return dict(_resolve(raw, raw.get("$defs", {}), model.__name__))
+    return dict(_plain(_resolve(raw, raw.get("$defs", {}), model.__name__)))
+
+
+def _plain(node: Any) -> Any:
+    """Every description of a schema as plain text (a model's docstring becomes its description)."""
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: plain(v) if k == "description" and isinstance(v, str) else _plain(v) for k, v in node.items()}
 
 
 def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> Schema:
@@ -91,7 +106,7 @@ def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> S
 
 FINISHED = ", ".join(f"'{state.value}'" for state in sorted(FINISHED_STATES))
 CANCEL_OF_A_FINISHED_JOB = {
-    # The seed's cancel answers a finished job with FAILED_PRECONDITION; here the API server refuses it.
+    # The vmmigration API's cancel answers a finished job with FAILED_PRECONDITION; here the API server refuses it.
     "rule": (
         "!(has(self.spec.cancel) && self.spec.cancel && !(has(oldSelf.spec.cancel) && oldSelf.spec.cancel))"
         f" || !has(oldSelf.status) || !has(oldSelf.status.state) || !(oldSelf.status.state in [{FINISHED}])"

@@ -16,7 +16,7 @@ class AddFinalizer:
 
 @dataclass(frozen=True)
 class RemoveFinalizer:
-    """Let a finished CloneJob that is being deleted go."""
+    """Let a finished CloneJob go: it has nothing left to clean up, so it is deleted at once, operator or not."""
 
 
 @dataclass(frozen=True)

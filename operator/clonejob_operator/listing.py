@@ -1,4 +1,4 @@
-"""The seed's ``list`` of CloneJobs: AIP-160 filters (the subset that fits), ordering, and what the
+"""The vmmigration API's ``list`` of CloneJobs: AIP-160 filters (the subset that fits), ordering, and what the
 API server can do itself (field selectors on the MigratingVm and the state).
 
 Supported filter grammar, a subset of AIP-160's EBNF::
@@ -241,7 +241,7 @@ _STATE_NUMBERS = {state.value: f"{number:02d}" for number, state in enumerate(St
 
 
 def order_key(field: Order) -> Callable[[Body], tuple[str, str]]:
-    """A sort key; states sort by their number in the seed's enum, jobs without the field (no endTime
+    """A sort key; states sort by their number in the vmmigration API's enum, jobs without the field (no endTime
     yet) last; ties by namespace and name."""
 
     def key(body: Body) -> tuple[str, str]:

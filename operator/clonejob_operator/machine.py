@@ -279,6 +279,7 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
         detail = error.message.removeprefix(f"step {kind.value}: ")  # a fault says where it met the error too
         _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {detail}"))
         return Activity(Reason.CLEANING_UP, "removing products after a failure")
+    decision.effects.extend(report.releases)
     if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now

@@ -82,5 +82,5 @@ def made_by(labels: dict[str, str] | None, uid: str, run: str | None) -> bool:
 
 
 def resource_name(namespace: str, migrating_vm: str, clone_job: str) -> str:
-    """The seed-style resource name that ``status.name`` carries."""
+    """The vmmigration-style resource name that ``status.name`` carries."""
     return f"namespaces/{namespace}/migratingVms/{migrating_vm}/cloneJobs/{clone_job}"

@@ -1,4 +1,4 @@
-"""``kubectl clonejob``: the seed's four CloneJob methods (create, get, list, cancel) for people at a terminal."""
+"""``kubectl clonejob``: the vmmigration API's four CloneJob methods (create, get, list, cancel), at a terminal."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ class Plugin:
         return 0
 
     def list(self, query: Query) -> int:
-        """The seed's list: by MigratingVm and state on the server (field selectors), the rest of the
+        """The vmmigration API's list: by MigratingVm and state on the server (field selectors), the rest of the
         filter here; pages are the API server's (limit and continue: the continue token is the next page
         token), ordered by --order-by within the page."""
         flt = parse_filter(query.filter) if query.filter else None
@@ -218,7 +218,7 @@ class Plugin:
             response = {
                 "cloneJobs": [self._shown(item) for item in items],
                 "nextPageToken": token,
-            }  # the seed's ListCloneJobsResponse
+            }  # the vmmigration API's ListCloneJobsResponse
             print(dump(response, output), file=self.out)
             return
         if output == "name":
@@ -330,7 +330,7 @@ def parser() -> argparse.ArgumentParser:
     _managed_fields(get)
     listing = commands.add_parser(
         "list",
-        help="CloneJobs in the namespace (or all), the seed's list",
+        help="CloneJobs in the namespace (or all), the vmmigration API's list",
         parents=[across],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=LIST_HELP,
@@ -476,7 +476,7 @@ _RESOURCE = re.compile(r"^namespaces/(?P<ns>[^/]+)/migratingVms/(?P<mvm>[^/]+)/c
 
 
 def resource_name(name: str, namespace: str) -> tuple[str, str, str | None]:
-    """(namespace, name, MigratingVm or None) of a bare name, or of the seed's resource name (status.name)."""
+    """(namespace, name, MigratingVm or None) of a bare name, or of the vmmigration API's name (status.name)."""
     if "/" not in name:
         return namespace, name, None
     match = _RESOURCE.match(name)

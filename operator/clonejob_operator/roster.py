@@ -70,7 +70,7 @@ class Entry:
             order=(meta.get("creationTimestamp", ""), creation_revision(body), meta.get("name", "")),
             leaving=bool(spec.get("cancel")) or deleting,
             snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
-            attention=held or not state.terminal or stale or (deleting and finalizer),
+            attention=held or not state.terminal or stale or finalizer,
             held=held,
         )
 

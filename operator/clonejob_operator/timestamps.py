@@ -1,4 +1,4 @@
-"""RFC 3339 timestamps as the seed API writes them: UTC, a ``Z`` suffix, up to nine fractional digits."""
+"""RFC 3339 timestamps as the vmmigration API writes them: UTC, a ``Z`` suffix, up to nine fractional digits."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def effects(job: Job, world: World, settings: Settings, decision: Decision) -> l
     if decision.record and job.spec is not None:
         out.append(Record(job.spec.migrating_vm, mine))
     out.extend(decision.notes if write else [])
-    if job.deleting and job.held and status.current.terminal:
+    if job.held and status.current.terminal:  # nothing is left to clean up: it may go without an operator
         out.append(RemoveFinalizer())
     decision.requeue_after = _next_look(job, world, settings, decision, wait)
     return out

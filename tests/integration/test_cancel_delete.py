@@ -99,3 +99,21 @@ def test_cancel_is_acted_on_without_waiting_for_a_resync(
         world.cancel("cj")
         world.wait_state("cj", "CANCELLED", timeout=10)
     assert world.all_products() == []
+
+
+def test_finished_jobs_are_deleted_at_once_with_the_operator_stopped(kube: Kube, world: World, namespace: str) -> None:
+    """A finished job has nothing left to clean up: it carries no finalizer, so nothing waits for an operator."""
+    world.migrating_vm("web-1")
+    world.migrating_vm("web-2", ready_snapshots=False)
+    with running_operator(kube, settings_for(namespace)):
+        world.clone_to_success("done")
+        world.clone_job("cancelled", migrating_vm="web-2")
+        world.wait_step("cancelled", "preparingVmDisks")
+        world.cancel("cancelled")
+        world.wait_state("cancelled", "CANCELLED")
+        for name in ("done", "cancelled"):
+            wait_for(lambda n=name: not world.job(n)["metadata"].get("finalizers"), 10, f"{name} to be let go")  # type: ignore[misc]
+    for name in ("done", "cancelled"):  # the operator is gone
+        world.delete(CLONE_JOB, name)
+        assert world.get(CLONE_JOB, name) is None, f"{name} went at once"
+    assert world.all_products() == ["DataVolume/done-disk-0", "VirtualMachine/done"], "the clone is yours"

@@ -12,7 +12,7 @@ from bench.watching import Follower
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import STARTED, State
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 
@@ -61,10 +61,14 @@ def test_max_active_is_never_exceeded_even_for_a_moment(kube: Kube, world: World
 def test_kopf_adds_nothing_to_the_objects_it_watches(kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1")
     with running_operator(kube, settings_for(namespace)):
-        world.clone_to_success("cj")
+        history = FinalizerHistory(kube, namespace, "cj")
+        with history:
+            world.clone_to_success("cj")
+            wait_for(lambda: history.seen[-1:] == [[]], 10, "the finished job to be let go")
         job = world.job("cj")
         mvm = world.get(MIGRATING_VM, "web-1")
-    assert job["metadata"]["finalizers"] == [names.FINALIZER]  # ours, added by the reconciler
+    assert [names.FINALIZER] in history.seen, "ours, added by the reconciler, the only one ever"
+    assert all(f in ([], [names.FINALIZER]) for f in history.seen) and not job["metadata"].get("finalizers")
     assert not [a for a in job["metadata"].get("annotations") or {} if a.startswith(names.ANNOTATION_PREFIX)]
     assert mvm is not None and not mvm["metadata"].get("finalizers") and not mvm["metadata"].get("annotations")
     entry = mvm["status"]["recentCloneJobs"][0]
@@ -82,3 +86,25 @@ def test_a_stale_claim_of_a_gone_job_never_holds_the_queue(kube: Kube, world: Wo
         world.wait_step("a", "preparingVmDisks", timeout=15)
         claim = world.get(MIGRATING_VM, "web-1")["status"]["recentCloneJobs"]  # type: ignore[index]
     assert [e["uid"] for e in claim] == [world.job("a")["metadata"]["uid"]]
+
+
+class FinalizerHistory:
+    """Every list of finalizers a CloneJob carried, as a watch delivered its writes."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
+        self.seen: list[list[str]] = []
+        self._follower = Follower(
+            kube, CLONE_JOB, namespace, self._record, Counter(), field_selector=f"metadata.name={name}"
+        )
+
+    def _record(self, type_: str, body: Body) -> None:
+        found = list((body.get("metadata") or {}).get("finalizers") or [])
+        if not self.seen or self.seen[-1] != found:
+            self.seen.append(found)
+
+    def __enter__(self) -> FinalizerHistory:
+        self._follower.start(replay=True)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._follower.stop()

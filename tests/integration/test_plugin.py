@@ -154,7 +154,7 @@ def test_list_pages_through_25_jobs_ten_at_a_time(world: World, namespace: str, 
         code, out = run(cluster_kubeconfig, *args)
         assert code == 0, out
         response = json.loads(out)
-        assert set(response) == {"cloneJobs", "nextPageToken"}  # the seed's ListCloneJobsResponse
+        assert set(response) == {"cloneJobs", "nextPageToken"}  # the vmmigration API's ListCloneJobsResponse
         seen += [job["metadata"]["name"] for job in response["cloneJobs"]]
         pages += 1
         token = response["nextPageToken"]

@@ -58,7 +58,7 @@ def test_race_cancel_or_delete_at_a_step_boundary(
         if action == "cancel":
             seen = states.wait_for(world.state("cj") or "")
             assert State.SUCCEEDED not in seen
-            # A failure came first when the cancel met its cleanup: the job stays FAILED (the seed's
+            # A failure came first when the cancel met its cleanup: the job stays FAILED (the vmmigration API's
             # cancel is for jobs under way). Otherwise the cancel wins.
             assert seen[-1] == (State.FAILED if during_cleanup else State.CANCELLED), seen
     assert world.all_products() == [], "nothing was created after the cancel or the delete"

@@ -1,4 +1,4 @@
-"""The seed's rule: once finished, the clone is never touched; and one job per MigratingVm at a time."""
+"""The vmmigration API's rule: once finished, the clone is never touched; and one job per MigratingVm at a time."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_max_active_limits_running_jobs(kube: Kube, world: World, namespace: str
 
 
 def test_cancel_of_a_finished_job_is_refused_by_the_api_server(kube: Kube, world: World, namespace: str) -> None:
-    """As the seed's cancel answers a finished job with FAILED_PRECONDITION, the API server refuses the patch
+    """As the vmmigration API's cancel answers a finished job with FAILED_PRECONDITION, the API server refuses the patch
     (a CEL rule over oldSelf.status.state), saying the job has finished; the clone is left as it was."""
     from kubernetes.client.exceptions import ApiException
 

@@ -53,7 +53,7 @@ def _walk(node: Any, path: str = "") -> list[str]:
 
 EMPTY_MESSAGES = {"metadata", "status", "adaptingOs", "preparingVmDisks", "instantiatingMigratedVm", "pod"}
 EMPTY_MESSAGES |= {"disksTargetDefaults", "disksTargetDetails"}
-"""Objects with no fields of their own (metadata, which the API server types, and the seed's empty messages)."""
+"""Objects with no fields of their own (metadata, which the API server types, and the API's empty messages)."""
 
 
 def test_schemas_are_structural() -> None:

@@ -1,4 +1,4 @@
-"""The seed's list: the AIP-160 subset, what goes to the API server, and ordering."""
+"""The vmmigration API's list: the AIP-160 subset, what goes to the API server, and ordering."""
 
 from __future__ import annotations
 
@@ -89,5 +89,7 @@ def test_field_selectors_for_states() -> None:
 def test_order_by_puts_missing_values_last() -> None:
     by_end = sorted(JOBS, key=order_key(Order.endTime))
     assert [j["metadata"]["name"] for j in by_end] == ["a", "b", "c", "d"]
-    by_state = sorted(JOBS, key=order_key(Order.state))  # by the seed's enum numbers: unspecified 0, failed 3
+    by_state = sorted(
+        JOBS, key=order_key(Order.state)
+    )  # by the vmmigration API's enum numbers: unspecified 0, failed 3
     assert [j["metadata"]["name"] for j in by_state] == ["d", "a", "b", "c"]

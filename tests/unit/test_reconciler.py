@@ -67,7 +67,7 @@ def job_status(kube: FakeKube) -> Body:
     return kube.status_of(CLONE_JOB, NS, "cj")
 
 
-def test_a_one_disk_job_makes_nine_writes_from_creation_to_success() -> None:
+def test_a_one_disk_job_makes_ten_writes_from_creation_to_success() -> None:
     kube = cluster()
     reconciler = Reconciler(kube, SETTINGS)
     settle(reconciler)
@@ -86,7 +86,9 @@ def test_a_one_disk_job_makes_nine_writes_from_creation_to_success() -> None:
         ("create", "virtualmachines", "cj"),
         ("patch_status", "clonejobs", "cj"),  # SUCCEEDED
         ("patch_status", "migratingvms", "web-1"),  # the record
+        ("patch", "clonejobs", "cj"),  # the finalizer goes: a finished job is deleted at once, operator or not
     ]
+    assert names.FINALIZER not in (kube.objects[("clonejobs", NS, "cj")]["metadata"].get("finalizers") or [])
     assert [e["reason"] for e in kube.events] == ["Pending", "Started", "InstantiatingMigratedVm", "Succeeded"]
     assert job_status(kube)["createdRevision"] > 0
 
@@ -139,11 +141,12 @@ def test_deleting_a_finished_job_lets_it_go_and_leaves_the_clone() -> None:
     settle(reconciler)
     play(kube, VIRTUAL_MACHINE, "cj", {"ready": True})
     settle(reconciler)
-    kube.delete(CLONE_JOB, NS, "cj")
+    kube.writes.clear()
+    kube.delete(CLONE_JOB, NS, "cj")  # no finalizer is left on it: it goes at once, without the operator
+    assert ("clonejobs", NS, "cj") not in kube.objects
     kube.writes.clear()
     settle(reconciler)
-    assert ("clonejobs", NS, "cj") not in kube.objects
-    assert kube.writes == [("patch", "clonejobs", "cj")]  # the finalizer only: the clone is never touched
+    assert kube.writes == [], "nothing is written, and the clone is never touched"
     assert kube.names(DATA_VOLUME) == ["cj-disk-0"] and kube.names(VIRTUAL_MACHINE) == ["cj"]
 
 

@@ -81,8 +81,10 @@ def test_products_of_finished_jobs_wake_nobody() -> None:
     assert roster.key_of("uid-a") == ("ns", "a")
     roster.observe(job("a", "SUCCEEDED"))
     assert roster.key_of("uid-a") is None and roster.key_of("nobody") is None
+    assert roster.needing_attention() == [("ns", "a")], "its finalizer is still to be let go"
+    roster.observe(job("a", "SUCCEEDED", metadata={"finalizers": []}))
     assert roster.needing_attention() == []
-    roster.observe(job("a", "SUCCEEDED", metadata={"generation": 2}))  # a spec change to observe
+    roster.observe(job("a", "SUCCEEDED", metadata={"generation": 2, "finalizers": []}))  # a spec change to observe
     assert roster.needing_attention() == [("ns", "a")]
 
 

@@ -30,7 +30,7 @@ class ApiModel(BaseModel):
 
 
 class Empty(ApiModel):
-    """An empty message (the seed's step markers and ``disksTargetDefaults``)."""
+    """An empty message (the vmmigration API's step markers and ``disksTargetDefaults``)."""
 
 
 def cel(rule: str, message: str, **extra: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ from clonejob_operator.api.targetproject import SecretKeyRef
 
 
 class StepKind(StrEnum):
-    """The member of the seed's CloneStep oneof, with the CloneJob state it runs in."""
+    """The member of the vmmigration API's CloneStep oneof, with the CloneJob state it runs in."""
 
     PREPARING_VM_DISKS = "preparingVmDisks"
     ADAPTING_OS = "adaptingOs"
@@ -123,7 +123,8 @@ class SourceSync(ApiModel):
     )
     disks_target_defaults: ComputeEngineDisksTargetDefaults | None = Field(
         default=None,
-        description="computeEngineDisksTargetDefaults as they were when the clone started (the seed records no copy).",
+        description="computeEngineDisksTargetDefaults as they were when the clone started (an addition: the "
+        "vmmigration API records no copy).",
     )
 
 
@@ -147,7 +148,7 @@ class ResourceRef(ApiModel):
 
 
 class CloneJobStatus(ApiModel):
-    """The seed's CloneJob fields, with their names and meanings, plus the Kubernetes extensions."""
+    """The vmmigration API's CloneJob fields, with their names and meanings, plus the Kubernetes extensions."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -155,7 +156,7 @@ class CloneJobStatus(ApiModel):
         )
     )
 
-    # The seed's fields.
+    # The vmmigration API's fields.
     name: str | None = Field(default=None, max_length=640)
     create_time: Timestamp | None = None
     state: State | None = None

@@ -1,6 +1,6 @@
 """Descriptions for the CRDs' fields, as ``kubectl explain`` shows them.
 
-``SEED`` holds the seed's own words (vmmigration v1 CloneJob and CloneStep) and wins over anything
+``API_WORDS`` holds the vmmigration API's own words (vmmigration v1 CloneJob and CloneStep) and wins over anything
 else for those fields. ``BY_NAME`` describes every other field that its model leaves undescribed, by
 its JSON name: the Compute Engine fields follow the vmmigration v1 reference, the Kubernetes ones
 their Kubernetes meaning. crdgen applies both; a test fails when a generated field has no description.
@@ -21,7 +21,7 @@ STATES = {
     "ADAPTING_OS": "OS adaptation is running as part of the clone job to generate license.",
 }
 
-SEED: dict[tuple[str, str], str] = {
+API_WORDS: dict[tuple[str, str], str] = {
     ("CloneJobStatus", "createTime"): "Output only. The time the clone job was created (as an API call, not when it "
     "was actually created in the target)." + _TS,
     ("CloneJobStatus", "endTime"): "Output only. The time the clone job was ended." + _TS,
@@ -39,13 +39,13 @@ SEED: dict[tuple[str, str], str] = {
     ("CloneJobStatus", "computeEngineDisksTargetDetails"): "Output only. Details of the target Persistent Disks in "
     "Compute Engine.",
     ("CloneJobStatus", "kubevirtTargetDetails"): "Output only. Details of the target VM on KubeVirt (an addition to "
-    "the seed), every default resolved.",
+    "the vmmigration API), every default resolved.",
     ("CloneStep", "startTime"): "The time the step has started." + _TS,
     ("CloneStep", "endTime"): "The time the step has ended." + _TS,
     ("CloneStep", "adaptingOs"): "Adapting OS step.",
     ("CloneStep", "preparingVmDisks"): "Preparing VM disks step.",
     ("CloneStep", "instantiatingMigratedVm"): "Instantiating migrated VM step.",
-    ("CloneStep", "progressPercent"): "How far the step has got, in percent (an addition to the seed).",
+    ("CloneStep", "progressPercent"): "How far the step has got, in percent (an addition to the vmmigration API).",
 }
 
 BY_NAME: dict[str, str] = {
@@ -80,7 +80,7 @@ BY_NAME: dict[str, str] = {
     "snapshots": "One snapshot per disk of the VM, in boot order.",
     "sizeBytes": "The disk's size in bytes.",
     "lastReplicationCycle": "The most updated snapshot created time in the source that finished replication (the "
-    "seed's ReplicationCycle).",
+    "vmmigration API's ReplicationCycle).",
     "steps": "The cycle's steps.",
     "initializingReplication": "Initializing replication step.",
     "postProcessing": "Post processing step.",
@@ -192,6 +192,12 @@ BY_MODEL: dict[tuple[str, str], str] = {
 
 
 def describe(model: str | None, field: str, current: str | None) -> str | None:
-    """The description a field gets: the seed's words first, then its model's own, then by model and name,
+    """The description a field gets: the vmmigration API's words first, then its model's own, then by model and name,
     then by name alone."""
-    return SEED.get((model or "", field)) or current or BY_MODEL.get((model or "", field)) or BY_NAME.get(field) or None
+    return (
+        API_WORDS.get((model or "", field))
+        or current
+        or BY_MODEL.get((model or "", field))
+        or BY_NAME.get(field)
+        or None
+    )

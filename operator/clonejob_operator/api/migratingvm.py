@@ -74,7 +74,7 @@ Counters = Annotated[dict[str, int], Field(max_length=8, json_schema_extra=keys_
 class CycleStep(ApiModel):
     initializing_replication: Counters | None = None
     replicating: Counters | None = Field(
-        default=None, description="totalBytes, replicatedBytes and the average rates, as in the seed."
+        default=None, description="totalBytes, replicatedBytes and the average rates, as in the vmmigration API."
     )
     post_processing: Counters | None = None
     start_time: Timestamp | None = None
@@ -94,13 +94,14 @@ class ReplicationCycle(ApiModel):
 
 
 class CloneJobSummary(ApiModel):
-    """An entry of ``recentCloneJobs``: the seed's CloneJob, without the bulky parts."""
+    """An entry of ``recentCloneJobs``: the vmmigration API's CloneJob, without the bulky parts."""
 
     name: str = Field(max_length=640, description="namespaces/NS/migratingVms/MVM/cloneJobs/NAME")
     uid: str | None = Field(
         default=None,
         max_length=64,
-        description="The CloneJob's metadata.uid (an addition to the seed): tells a job from a later namesake.",
+        description="The CloneJob's metadata.uid (an addition to the vmmigration API): tells a job from a later "
+        "namesake.",
     )
     create_time: Timestamp | None = None
     state: State | None = None

@@ -1,4 +1,4 @@
-"""TargetProject: a Google Cloud project that CloneJobs of its namespace may clone into (the seed's
+"""TargetProject: a Google Cloud project that CloneJobs of its namespace may clone into (the vmmigration API's
 TargetProject resource, namespaced: a namespace user can only point jobs at projects of their namespace)."""
 
 from __future__ import annotations

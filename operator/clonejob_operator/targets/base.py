@@ -78,6 +78,9 @@ class StepReport:
     products: tuple[ResourceRef, ...] = ()
     """The step's products that exist now."""
     creates: tuple[CreateProduct, ...] = ()
+    releases: tuple[DeleteProduct, ...] = ()
+    """Helpers a step no longer needs (the adaptation Job once it completed): deleted while the job goes on, so
+    that a finished clone is the clone alone."""
     disks_target_details: ComputeEngineDisksTargetDetails | None = None
     """What a Compute Engine disks step learnt (the disks' URIs), for status."""
 

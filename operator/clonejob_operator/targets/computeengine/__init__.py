@@ -1,4 +1,4 @@
-"""The Compute Engine target: the seed's ``computeEngineTargetDetails`` and ``computeEngineDisksTargetDetails``.
+"""The Compute Engine target: the vmmigration API's computeEngineTargetDetails and computeEngineDisksTargetDetails.
 
 ``model`` (the API fields) and ``driver`` (the steps and the cleanup).
 """

@@ -130,7 +130,8 @@ def _refusal(
     if vm is not None and vm.adaptation_modifiers:
         return JobError(
             Code.UNIMPLEMENTED,
-            f"{field}.adaptationModifiers tune the seed's OS adaptation, which Compute Engine clones made here "
+            f"{field}.adaptationModifiers tune the vmmigration API's OS adaptation, which Compute Engine clones "
+            "made here "
             "do not run; remove them",
         )
     if vm is not None and not vm.machine_type:

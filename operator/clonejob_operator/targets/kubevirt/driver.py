@@ -228,7 +228,22 @@ class KubevirtDriver:
         running = bool(body.get("status", {}).get("active"))
         progress = 100 if done else 50 if running else 0
         detail = f"Job {name} " + ("complete" if done else "running" if running else "starting")
-        return StepReport(progress=progress, done=done, detail=detail, products=(ref(BATCH_JOB, body),))
+        releases = (DeleteProduct(self.name, ref(BATCH_JOB, body)),) if done else ()
+        return StepReport(
+            progress=progress, done=done, detail=detail, products=(ref(BATCH_JOB, body),), releases=releases
+        )
+
+    def _helper_left(self, job: JobContext) -> tuple[str, tuple[DeleteProduct, ...]]:
+        """The adaptation Job, if it is still there once its step ended: what keeps the job from finishing."""
+        details = _details(job.status)
+        if details.os_adaptation is None:
+            return "", ()
+        name = names.adaptation_job_name(details.vm_name or job.name)
+        body = self.kube.get(BATCH_JOB, job.namespace, name)
+        if body is None or not job.made((body.get("metadata") or {}).get("labels")):
+            return "", ()
+        deleting = bool(body["metadata"].get("deletionTimestamp"))
+        return f"Job {name} being removed", () if deleting else (DeleteProduct(self.name, ref(BATCH_JOB, body)),)
 
     def _vm(self, job: JobContext) -> StepReport:
         details = _details(job.status)
@@ -248,7 +263,11 @@ class KubevirtDriver:
         printable = status.get("printableStatus", "")
         detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
         progress = 100 if done else 50 if status.get("created") else 0
-        return StepReport(progress=progress, done=done, detail=detail, products=(ref(VIRTUAL_MACHINE, body),))
+        left, releases = self._helper_left(job)
+        if done and left:  # a finished clone is the clone alone: the adaptation Job goes first
+            done, progress, detail = False, 99, f"{detail}; {left}"
+        product = (ref(VIRTUAL_MACHINE, body),)
+        return StepReport(progress=progress, done=done, detail=detail, products=product, releases=releases)
 
 
 def _own_networks(defaults: KubevirtTargetDefaults, source: Source) -> None:

@@ -88,3 +88,37 @@ def test_a_multus_network_of_another_namespace_is_refused_naming_the_field(name:
         KubevirtDriver(kube=FakeKube()).plan("cj", source)
     assert caught.value.code is Code.INVALID_ARGUMENT
     assert "spec.kubevirtTargetDefaults.networks[1].multus.networkName 'team-b/secure-net'" in caught.value.message
+
+
+def test_the_adaptation_job_is_released_when_its_step_ends_and_the_clone_waits_for_it_to_go() -> None:
+    from clonejob_operator import names
+    from clonejob_operator.api.clonejob import CloneJobStatus
+    from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
+    from clonejob_operator.targets.base import JobContext
+
+    kube = profiles("virt-v2v")
+    status = CloneJobStatus.model_validate(
+        {
+            "createdRevision": 7,
+            "kubevirtTargetDetails": {"vmName": "cj", "osAdaptation": {"profile": "virt-v2v"}},
+            "sourceSync": {"snapshots": [{"disk": "d", "volumeSnapshot": "s"}]},
+        }
+    )
+    job = JobContext("ns", "cj", "u", "web-1", status)
+
+    def meta(name: str) -> dict[str, object]:
+        return {"name": name, "namespace": "ns", "labels": job.labels}
+
+    kube.put(DATA_VOLUME, "ns", "cj-disk-0", metadata=meta("cj-disk-0"), status={"phase": "Succeeded"})
+    complete = {"conditions": [{"type": "Complete", "status": "True"}]}
+    kube.put(BATCH_JOB, "ns", "cj-adapt-os", metadata=meta("cj-adapt-os"), status=complete)
+    driver = KubevirtDriver(kube=kube)
+    adapted = driver.look(StepKind.ADAPTING_OS, job)
+    assert adapted.done and [d.ref.name for d in adapted.releases] == ["cj-adapt-os"]
+    kube.put(VIRTUAL_MACHINE, "ns", "cj", metadata=meta("cj"), status={"ready": True})
+    waiting = driver.look(StepKind.INSTANTIATING_MIGRATED_VM, job)
+    assert not waiting.done and "Job cj-adapt-os being removed" in waiting.detail
+    assert [d.ref.name for d in waiting.releases] == ["cj-adapt-os"]
+    kube.delete(BATCH_JOB, "ns", "cj-adapt-os")
+    assert driver.look(StepKind.INSTANTIATING_MIGRATED_VM, job).done
+    assert names.LABEL_JOB_RUN in job.labels
