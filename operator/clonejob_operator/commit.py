@@ -232,8 +232,9 @@ class Committer:
         kind = effect.kind if isinstance(effect, CreateProduct) else effect.ref.kind
         try:
             if isinstance(effect, CreateProduct):
-                self.journal.created(job.uid, driver.create(effect, context))
-                job_log(job, logging.INFO, "created %s %s", kind, name)
+                made = driver.create(effect, context)
+                self.journal.created(job.uid, made.ref)
+                job_log(job, logging.INFO, "%s %s %s", "adopted" if made.adopted else "created", kind, name)
             else:
                 job_log(job, logging.INFO, "deleting %s %s", kind, name)
                 driver.delete(effect, context)

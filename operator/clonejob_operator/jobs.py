@@ -43,9 +43,15 @@ class Job:
 
     @property
     def doing(self) -> str:
-        """What the job is doing or waiting for, as its ``Reconciling`` condition says (empty when idle)."""
-        found = next((c for c in self.status.conditions or [] if c.type == "Reconciling"), None)
-        return (found.message or "") if found is not None and found.status == "True" else ""
+        """What the job is doing or waiting for, as its ``Reconciling`` condition says, or why it is stuck, as its
+        ``Stalled`` condition says (reason: message) while it has not finished; empty when idle."""
+        by_type = {c.type: c for c in self.status.conditions or []}
+        reconciling, stalled = by_type.get("Reconciling"), by_type.get("Stalled")
+        if reconciling is not None and reconciling.status == "True":
+            return reconciling.message or ""
+        if stalled is not None and stalled.status == "True" and not self.status.current.terminal:
+            return f"stuck ({stalled.reason}): {stalled.message}" if stalled.message else f"stuck ({stalled.reason})"
+        return ""
 
 
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)

@@ -34,8 +34,8 @@ def job(uid: str, run: int | None = None) -> JobContext:
 @pytest.mark.asyncio
 async def test_an_existing_product_of_this_job_is_adopted(kmock: kmock.KubernetesEmulator, mock_kube: Kube) -> None:
     await asyncio.to_thread(mock_kube.create, DATA_VOLUME, "ns", manifest("mine"))
-    adopted = await asyncio.to_thread(create_owned, mock_kube, DATA_VOLUME, manifest("mine"), job("mine"))
-    assert adopted["metadata"]["labels"][names.LABEL_JOB_UID] == "mine"
+    made = await asyncio.to_thread(create_owned, mock_kube, DATA_VOLUME, manifest("mine"), job("mine"))
+    assert made.adopted and made.ref.name == "d", "found made by this job: adopted, and said so"
     requests = kmock[kmock.resource("cdi.kubevirt.io/v1beta1/datavolumes")]
     assert len([r for r in requests if r.method == "POST"]) == 2
 

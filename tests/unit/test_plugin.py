@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from clonejob_operator.plugin import Plugin, PluginError, Query, bar, parser, ta
 from tests.fakekube import FakeKube
 
 NOW = datetime(2026, 11, 26, 10, 10, 0, tzinfo=UTC)
-JOB = {
+JOB: dict[str, Any] = {
     "metadata": {"name": "cj", "namespace": "m", "creationTimestamp": "2026-11-26T10:00:00Z"},
     "spec": {"migratingVm": "web-1"},
     "status": {
@@ -57,6 +58,27 @@ def test_timeline_shows_steps_durations_and_progress() -> None:
     assert "instantiatingMigratedVm" in text and "running 1m55s" in text
     assert "[##########----------]  50%" in text
     assert "Now:      VirtualMachine cj Starting" in text
+
+
+def test_timeline_says_why_a_stalled_job_is_stuck() -> None:
+    """An unreachable Compute Engine endpoint: Reconciling goes False with no message, Stalled says why."""
+    stalled = [
+        {
+            "type": "Reconciling",
+            "status": "False",
+            "reason": "Unavailable",
+            "lastTransitionTime": "2026-11-26T10:09:00Z",
+        },
+        {
+            "type": "Stalled",
+            "status": "True",
+            "reason": "Unavailable",
+            "lastTransitionTime": "2026-11-26T10:09:00Z",
+            "message": "ConnectionError: compute.googleapis.com refused",
+        },
+    ]
+    text = timeline({**JOB, "status": {**JOB["status"], "conditions": stalled}}, NOW)
+    assert "Now:      stuck (Unavailable): ConnectionError: compute.googleapis.com refused" in text
 
 
 def test_timeline_shows_the_error() -> None:

@@ -68,6 +68,14 @@ class DeleteProduct:
 
 
 @dataclass(frozen=True)
+class Made:
+    """A product ``Driver.create`` answers with: made now, or found made already by this run (adopted)."""
+
+    ref: ResourceRef
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
 class StepReport:
     """The running step as observed: how far it has got, and what is missing."""
 
@@ -145,8 +153,8 @@ class Driver(Protocol):
     def look(self, step: StepKind, job: JobContext) -> StepReport:
         """Read how far ``step`` has got and what it still needs created; writes nothing."""
 
-    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
-        """Make one product (idempotent: a repeat after a crash makes nothing twice)."""
+    def create(self, effect: CreateProduct, job: JobContext) -> Made:
+        """Make one product (idempotent: a repeat after a crash makes nothing twice, and says it adopted it)."""
 
     def survey(self, job: JobContext) -> CleanupReport:
         """Find everything this job created (its uid label, and ``status.createdResources`` read fresh);
@@ -173,18 +181,18 @@ def ref(kind: Kind, body: Body) -> ResourceRef:
     )
 
 
-def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job: JobContext) -> Body:
+def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job: JobContext) -> Made:
     """Create ``manifest``; when it exists already (a crash, a race), adopt it only if it is this job's."""
     meta = manifest["metadata"]
     try:
-        return kube.create(kind, meta["namespace"], manifest)
+        return Made(ref(kind, kube.create(kind, meta["namespace"], manifest)))
     except ApiException as error:
         if status_of(error) != 409:
             raise  # the reconciler turns refusals into the job's error
     existing = kube.refresh(kind, meta["namespace"], meta["name"])  # the cache may not have seen it yet
     if existing is None:
         raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created")
-    return owned(kind, existing, job)
+    return Made(ref(kind, owned(kind, existing, job)), adopted=True)
 
 
 def owned(kind: Kind, body: Body, job: JobContext) -> Body:

@@ -35,6 +35,7 @@ from clonejob_operator.targets.base import (
     CreateProduct,
     DeleteProduct,
     JobContext,
+    Made,
     Plan,
     Source,
     StepReport,
@@ -104,7 +105,7 @@ class ComputeEngineDriver:
             return self._vm(clone, job)
         raise JobError(Code.INTERNAL, f"the Compute Engine target has no step {step.value}")
 
-    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
+    def create(self, effect: CreateProduct, job: JobContext) -> Made:
         clone = self._clone(job)
         if effect.kind == "Disk":
             op = self._insert_disk(clone, effect.body)
@@ -114,7 +115,7 @@ class ComputeEngineDriver:
         failure = operation_error(op, what) if op.status == DONE else None
         if failure is not None:
             raise failure
-        return self._ref(effect.kind, effect.name, clone, operation=op.name)
+        return Made(self._ref(effect.kind, effect.name, clone, operation=op.name))  # a repeat is deduplicated by id
 
     def _disks(self, clone: Clone, job: JobContext) -> StepReport:
         products: list[ResourceRef] = []

@@ -28,6 +28,7 @@ from clonejob_operator.targets.base import (
     CreateProduct,
     DeleteProduct,
     JobContext,
+    Made,
     Plan,
     Source,
     StepReport,
@@ -103,9 +104,8 @@ class KubevirtDriver:
     def delete(self, effect: DeleteProduct, job: JobContext) -> None:
         delete_object(self.kube, PRODUCTS, effect, job)
 
-    def create(self, effect: CreateProduct, job: JobContext) -> ResourceRef:
-        kind = KINDS[effect.kind]
-        return ref(kind, create_owned(self.kube, kind, effect.body, job))
+    def create(self, effect: CreateProduct, job: JobContext) -> Made:
+        return create_owned(self.kube, KINDS[effect.kind], effect.body, job)
 
     def owns(self, ref: ResourceRef) -> bool:
         return (ref.api_version, ref.kind) in {(k.api_version, k.kind) for k in PRODUCTS}
@@ -125,7 +125,7 @@ class KubevirtDriver:
         details = _details(job.status)
         products, progress, waiting, creates = [], [], [], []
         for disk in _disks(job.status):
-            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name)
+            body = self._read(DATA_VOLUME, job, disk.name)
             if body is None:
                 snapshot = self._snapshot(job, disk.volume_snapshot)
                 if snapshot.get("status", {}).get("readyToUse") is not True:
@@ -185,10 +185,17 @@ class KubevirtDriver:
     def _product(self, kind: Kind, manifest: Body, job: JobContext) -> tuple[Body | None, tuple[CreateProduct, ...]]:
         """The product ``manifest`` names, or the effect that creates it; refused when somebody else's."""
         name = manifest["metadata"]["name"]
-        body = self.kube.get(kind, job.namespace, name)
+        body = self._read(kind, job, name)
         if body is None:
             return None, (self._create(kind, manifest),)
         return owned(kind, body, job), ()
+
+    def _read(self, kind: Kind, job: JobContext, name: str) -> Body | None:
+        """A product from the cache; one the job recorded is confirmed with the API server when the cache misses
+        it (right after a restart it may still be filling): progress never goes back for a cache's sake."""
+        body = self.kube.get(kind, job.namespace, name)
+        recorded = any(r.kind == kind.kind and r.name == name for r in job.status.created_resources or [])
+        return self.kube.refresh(kind, job.namespace, name) if body is None and recorded else body
 
     def _create(self, kind: Kind, manifest: Body) -> CreateProduct:
         return CreateProduct(self.name, kind.kind, manifest["metadata"]["name"], manifest)
@@ -212,7 +219,7 @@ class KubevirtDriver:
     def _adaptation(self, job: JobContext) -> StepReport:
         details = _details(job.status)
         name = names.adaptation_job_name(details.vm_name or job.name)
-        body = self.kube.get(BATCH_JOB, job.namespace, name)
+        body = self._read(BATCH_JOB, job, name)
         if body is None:
             profile = self._profile(details, "status.kubevirtTargetDetails")
             where, timeout = (job.namespace, name), int(job.step_timeout.total_seconds())

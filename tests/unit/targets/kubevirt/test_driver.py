@@ -122,3 +122,26 @@ def test_the_adaptation_job_is_released_when_its_step_ends_and_the_clone_waits_f
     kube.delete(BATCH_JOB, "ns", "cj-adapt-os")
     assert driver.look(StepKind.INSTANTIATING_MIGRATED_VM, job).done
     assert names.LABEL_JOB_RUN in job.labels
+
+
+def test_a_recorded_disk_a_filling_cache_misses_is_read_from_the_api_server_and_progress_never_goes_back() -> None:
+    from clonejob_operator.api.clonejob import CloneJobStatus
+    from clonejob_operator.cache import Cache, CachedKube
+    from clonejob_operator.kube import DATA_VOLUME
+    from clonejob_operator.targets.base import JobContext
+
+    status = CloneJobStatus.model_validate(
+        {
+            "createdRevision": 7,
+            "kubevirtTargetDetails": {"vmName": "cj"},
+            "sourceSync": {"snapshots": [{"disk": "d", "volumeSnapshot": "s"}]},
+            "createdResources": [{"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "name": "cj-disk-0"}],
+        }
+    )
+    job = JobContext("ns", "cj", "u", "web-1", status)
+    api = FakeKube()
+    meta = {"name": "cj-disk-0", "namespace": "ns", "labels": job.labels}
+    api.put(DATA_VOLUME, "ns", "cj-disk-0", metadata=meta, status={"phase": "ImportInProgress", "progress": "50.0%"})
+    after_a_restart = CachedKube(api, Cache((DATA_VOLUME,)))  # watched, and not listed yet
+    report = KubevirtDriver(kube=after_a_restart).look(StepKind.PREPARING_VM_DISKS, job)
+    assert report.progress == 50 and report.creates == () and [p.name for p in report.products] == ["cj-disk-0"]
