@@ -35,6 +35,9 @@ class WaitReason(enum.Enum):
     MAX_ACTIVE_REACHED = ("MaxActiveReached", Trigger.ACTIVE_SLOT)
     MAX_ACTIVE_PER_NAMESPACE_REACHED = ("MaxActivePerNamespaceReached", Trigger.ACTIVE_SLOT)
     TARGET_PROJECT_NOT_FOUND = ("TargetProjectNotFound", Trigger.TARGET_PROJECT)
+    CREDENTIALS_SECRET_UNUSABLE = ("CredentialsSecretUnusable", Trigger.TIME)
+    """The TargetProject's Secret is missing, not labelled for the operator, or lacks its key: looked at again
+    every little while (Secrets are not watched)."""
     UNAVAILABLE = ("Unavailable", Trigger.TIME)
     """Admission met a transient error: looked at again after a backoff."""
 
@@ -49,4 +52,11 @@ class WaitReason(enum.Enum):
         return self in BLOCKED
 
 
-BLOCKED = frozenset({WaitReason.MIGRATING_VM_NOT_FOUND, WaitReason.NO_SNAPSHOTS, WaitReason.TARGET_PROJECT_NOT_FOUND})
+BLOCKED = frozenset(
+    {
+        WaitReason.MIGRATING_VM_NOT_FOUND,
+        WaitReason.NO_SNAPSHOTS,
+        WaitReason.TARGET_PROJECT_NOT_FOUND,
+        WaitReason.CREDENTIALS_SECRET_UNUSABLE,
+    }
+)

@@ -14,6 +14,7 @@ from clonejob_operator.jobs import Job
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CreateProduct
 from clonejob_operator.timestamps import parse_time
+from clonejob_operator.waits import Trigger
 
 
 def effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
@@ -88,6 +89,8 @@ def _next_look(job: Job, world: World, settings: Settings, decision: Decision, d
     deadline = next_look(replace(job, status=status), settings)
     if deadline is not None:
         looks.append(max(0.0, (deadline - world.now).total_seconds()) + 0.05)
+    if decision.wait is not None and decision.wait.trigger is Trigger.TIME and world.fault is None:
+        looks.append(max(settings.poll_interval, 10.0))  # nothing watched will say when it ends: look again
     fault = world.fault
     if fault is not None and not status.current.terminal:
         looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))

@@ -67,6 +67,15 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
             source_sync=sync,
             waiting=Activity.waiting(WaitReason.TARGET_PROJECT_NOT_FOUND, where),
         )
+    unusable = projects.waiting_for(source.namespace, pin)
+    if unusable is not None:
+        return Plan(
+            steps=(),
+            target={},
+            source_sync=sync,
+            waiting=Activity.waiting(WaitReason.CREDENTIALS_SECRET_UNUSABLE, unusable),
+            waiting_code=Code.PERMISSION_DENIED,
+        )
     target, steps = _target(vm, disks, pin.project, reference)
     kept = disks.model_copy(deep=True) if disks is not None else None
     sync = pin.record(sync.model_copy(update={"disks_target_defaults": kept}))

@@ -146,6 +146,19 @@ class TargetProjects:
             raise unusable
         return secret
 
+    def waiting_for(self, namespace: str, pin: Pin) -> str | None:
+        """Why the pin's Secret cannot be used yet (missing, not labelled, or without its key), or None. A job
+        waits for it as for a missing TargetProject: a Secret made a moment late is no failure."""
+        if pin.secret is None or self.settings.compute_endpoint:
+            return None
+        try:
+            self._key(namespace, pin.name, pin.secret)
+        except JobError as error:
+            if error.code is Code.PERMISSION_DENIED and "may not read Secrets" in error.message:
+                raise  # the operator's own role: the installation's to fix
+            return error.message
+        return None
+
     def _key(self, namespace: str, target_project: str, ref: SecretKeyRef) -> bytes:
         """The service-account key, from a Secret that opted in."""
         secret = self.secret(namespace, ref.name, f"TargetProject {target_project} spec.credentialsSecretRef")

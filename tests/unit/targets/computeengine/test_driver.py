@@ -25,6 +25,7 @@ from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
 from clonejob_operator.targets.computeengine.targetproject import Pin, target_project_name
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects as TargetProjects_
+from clonejob_operator.waits import WaitReason
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:
@@ -75,6 +76,10 @@ class TargetProjects:
         return {"metadata": {"name": name, "namespace": namespace}, "spec": spec} if spec else None
 
     refresh = get
+
+    def read_secret(self, namespace: str, name: str) -> Secret:
+        """Every Secret a TargetProject names exists, opted in, with the key it names."""
+        return Secret(labels=dict([names.SECRET_OPT_IN]), data={"key.json": "e30="})
 
 
 CLIENTS = cast(Compute, object())
@@ -336,3 +341,19 @@ def test_an_endpoint_means_anonymous_credentials_and_no_secret_read() -> None:
     driver = ComputeEngineDriver(cast(KubeClient, kube), Settings(compute_endpoint="http://127.0.0.1:9"), connect)
     assert driver.projects.compute("team-a", PIN) is CLIENTS and kube.read == []
     assert type(made[0][0]).__name__ == "AnonymousCredentials" and made[0][1] == "http://127.0.0.1:9"
+
+
+def test_a_secret_made_late_is_waited_for_like_a_target_project_naming_it() -> None:
+    """Missing, not labelled, or without its key: the job waits (and says which Secret), within the deadline."""
+
+    class Late(TargetProjects):
+        def read_secret(self, namespace: str, name: str) -> Secret:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException(status=404, reason="NotFound")
+
+    waiting = plan({"zone": "z", "machineType": "m", "targetProject": "tp"}, Late(**{"team-a": {"tp": KEYED}}))
+    assert waiting.waiting is not None and waiting.waiting.wait is WaitReason.CREDENTIALS_SECRET_UNUSABLE
+    assert "names Secret sa, which this operator may not use" in waiting.waiting.message
+    assert waiting.waiting_code is Code.PERMISSION_DENIED and waiting.target == {}
+    assert WaitReason.CREDENTIALS_SECRET_UNUSABLE.blocked, "it counts towards the pending deadline"
