@@ -10,7 +10,10 @@ COPY requirements.lock ./
 RUN /venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN /venv/bin/pip install --no-cache-dir --no-deps . && /venv/bin/python -m compileall -q /venv
+RUN /venv/bin/pip install --no-cache-dir --no-deps . \
+ && /venv/bin/pip uninstall --quiet --yes pip setuptools wheel \
+ && find /venv -depth -type d \( -name tests -o -name test \) -path '*/site-packages/*' -exec rm -rf {} + \
+ && /venv/bin/python -m compileall -q /venv
 
 FROM python:${PYTHON_VERSION}-slim
 COPY --from=build /venv /venv

@@ -21,7 +21,9 @@ def locked() -> dict[str, str]:
 
 def test_lock_satisfies_every_runtime_dependency_with_hashes() -> None:
     pins = locked()
-    for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    image = [*project["dependencies"], *project["optional-dependencies"]["computeengine"]]  # the image keeps it
+    for spec in image:
         requirement = Requirement(spec)
         name = requirement.name.lower().replace("_", "-")
         assert name in pins, f"{name} is not in requirements.lock"
@@ -42,3 +44,11 @@ def test_dockerfile_is_multi_stage_slim_non_root_exec_form() -> None:
     assert json.loads(entrypoint) == ["clonejob-operator", "run"]
     (command,) = re.findall(r"^CMD (.+)$", text, re.M)
     cli.parser().parse_args(["run", *json.loads(command)])  # the default arguments are valid
+
+
+def test_compute_engine_is_an_extra_that_the_test_extra_and_the_image_carry() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    google = {Requirement(spec).name for spec in project["optional-dependencies"]["computeengine"]}
+    assert google == {"google-cloud-compute", "google-auth"}
+    assert not google & {Requirement(spec).name for spec in project["dependencies"]}, "KubeVirt-only users skip them"
+    assert google <= {Requirement(spec).name for spec in project["optional-dependencies"]["test"]}

@@ -56,10 +56,11 @@ class Observer:
         memory = self.journal.read(job.uid)
         base = World(now=now, created=memory.created, refused_write=memory.refused_write, last_write=memory.last_write)
         need = machine.need(job)
-        driver = self.drivers.for_status(job.status)
         doing = _doing(job, need)
-        base = replace(base, steps=_planned(driver, job))
+        driver: Driver | None = None
         try:
+            driver = self.drivers.for_status(job.status)  # a target's libraries may be missing (an extra)
+            base = replace(base, steps=_planned(driver, job))
             world = self._look(job, body, need, driver, base)
         except Exception as error:
             world = replace(base, fault=classify(error, doing, self.drivers.classifiers()))

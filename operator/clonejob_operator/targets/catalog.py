@@ -5,6 +5,7 @@ from __future__ import annotations
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.computeengine import API as COMPUTE_API
 from clonejob_operator.api.migratingvm import MigratingVmSpec
+from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import KubeClient
 from clonejob_operator.settings import Settings
@@ -23,8 +24,10 @@ class Drivers:
         """Loaded on first use: the Compute Engine client library weighs about 100 MiB, which an operator
         that only ever clones onto KubeVirt should not carry."""
         if self._compute_engine is None:
-            from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
-
+            try:
+                from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
+            except ImportError as error:
+                raise JobError(Code.FAILED_PRECONDITION, missing_extra(error)) from None
             self._compute_engine = ComputeEngineDriver(self._kube, self._settings)
         return self._compute_engine
 
@@ -58,6 +61,13 @@ class Drivers:
         if any(ref.api_version == COMPUTE_API for ref in recorded) and self.compute_engine not in out:
             out.append(self.compute_engine)
         return out
+
+
+def missing_extra(error: ImportError) -> str:
+    return (
+        f"the Compute Engine target needs Google's client libraries, which this installation lacks ({error.name}): "
+        "install the operator with pip install 'clonejob-operator[computeengine]' (the image has them)"
+    )
 
 
 __all__ = ["Driver", "Drivers"]

@@ -24,3 +24,21 @@ def test_an_operator_that_only_clones_onto_kubevirt_never_loads_the_compute_engi
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_without_the_computeengine_extra_a_compute_engine_job_is_told_which_extra_to_install() -> None:
+    script = (
+        "import sys, kubernetes\n"
+        "sys.modules['google.cloud.compute_v1'] = None\n"  # an installation without the extra
+        "from clonejob_operator.codes import Code, JobError\n"
+        "from clonejob_operator.kube import Kube\n"
+        "from clonejob_operator.targets.catalog import Drivers\n"
+        "try:\n"
+        "    Drivers(Kube(kubernetes.client.Configuration())).compute_engine\n"
+        "except JobError as error:\n"
+        "    assert error.code is Code.FAILED_PRECONDITION, error.code\n"
+        "    print(error.message)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'clonejob-operator[computeengine]'" in result.stdout
