@@ -96,7 +96,11 @@ def largest(node: Schema, filler: Filler | None = None) -> Any:
     if "enum" in node:
         return max(node["enum"], key=lambda value: len(str(value)))
     if kind == "string":
-        return filler.text(node.get("pattern"), int(node["maxLength"]))
+        length = int(node["maxLength"])
+        if any("[0-9]+-[a-z]$" in rule for rule in rules(node)):  # a zone: REGION-LETTER
+            word = filler.text(None, length - 5)
+            return f"{word[: length // 2]}-{word[length // 2 :]}1-b"[:length]
+        return filler.text(node.get("pattern"), length)
     if kind == "integer":
         return int(node.get("maximum", 2**53))
     if kind == "boolean":

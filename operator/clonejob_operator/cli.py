@@ -1,4 +1,5 @@
-"""The ``clonejob-operator`` command: ``run`` the operator, or print the ``crds``."""
+"""The clonejob-operator command: run the operator, print its CRDs, show it at work (demo), or vouch for a held
+CloneJob's status (trust)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -56,8 +58,11 @@ def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
     return kind, _duration(value)
 
 
+KUBECONFIG_HELP = "a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"
+
+
 def demo_doc() -> str:
-    return (demo.__doc__ or "").split("\n\n", 1)[1].replace("``", "`")
+    return re.sub(r" \(`[^`]*`\)", "", (demo.__doc__ or "").split("\n\n", 1)[1].replace("``", "`"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,7 +87,9 @@ def parser() -> argparse.ArgumentParser:
     _trust_flags(run)
     _timing(run)
     run.add_argument("--workers", type=int, default=8, metavar="N", help="CloneJobs reconciled at once (default 8)")
-    run.add_argument("--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics (0: off)")
+    run.add_argument(
+        "--metrics-port", type=int, default=0, metavar="PORT", help="serve Prometheus metrics on PORT (default 0: off)"
+    )
     run.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDR", help="bind address for metrics")
     run.add_argument(
         "--crd-timeout",
@@ -91,10 +98,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait at start for the CRDs to be served (default 120)",
     )
-    run.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then in-cluster)")
+    run.add_argument("--kubeconfig", help=KUBECONFIG_HELP + "; in a pod without either: the pod's own account")
     run.add_argument("--context", help="the kubeconfig context to use")
-    run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
-    run.add_argument("--verbose", action="store_true")
+    run.add_argument(
+        "--log-format",
+        choices=["plain", "full", "json"],
+        default="full",
+        help="plain: the message; full: with time, level and logger (default); json: one object per line",
+    )
+    run.add_argument("--verbose", action="store_true", help="log at DEBUG (every request sent, every look)")
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     crds.add_argument("--output-dir", metavar="DIR", help="write one file per CRD into DIR instead")
     crds.add_argument(
@@ -146,7 +158,7 @@ def _trust(commands: Any) -> None:
         help="the operator's key: secret:NAMESPACE/NAME (the chart's: secret:RELEASE-NAMESPACE/RELEASE-seal) or "
         "file:PATH",
     )
-    trust.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    trust.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     trust.add_argument("--context", help="the kubeconfig context to use")
 
 
@@ -156,7 +168,7 @@ def _demo(commands: Any) -> None:
         help="show the operator at work on a cluster without KubeVirt, CDI or a snapshot controller",
         description=demo_doc(),
     )
-    demo.add_argument("--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    demo.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     demo.add_argument("--context", help="the kubeconfig context to use")
     demo.add_argument("--namespace", default="clonejob-demo", help="the demo's own namespace (default clonejob-demo)")
     demo.add_argument(

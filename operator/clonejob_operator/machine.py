@@ -232,6 +232,7 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
         return None
     if admission.plan is None:
         waiting = admission.waiting or Activity.waiting(WaitReason.PENDING, "waiting to start")
+        _say_what_it_waits_for(job, waiting, decision)
         if waiting.wait is None or not waiting.wait.blocked:
             status.blocked_since = None  # waiting its turn, or a transient error: the deadline does not run
             return waiting
@@ -260,6 +261,15 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
         f"cloning MigratingVm {job.migrating_vm}; step {first.value} started",
     )
     return Activity(first.reason, f"{first.value} started")
+
+
+def _say_what_it_waits_for(job: Job, waiting: Activity, decision: Decision) -> None:
+    """An Event each time what a PENDING job waits for changes (NoSnapshots, MaxActiveReached...): the Pending
+    Event of its first record could not know it yet."""
+    ready = next((c for c in job.status.conditions or [] if c.type == "Ready"), None)
+    told = waiting.wait is not None and waiting.wait not in (WaitReason.PENDING, WaitReason.UNAVAILABLE)
+    if told and (ready is None or ready.reason != waiting.reason):
+        decision.notes.append(PostEvent("Normal", waiting.reason, waiting.message))
 
 
 def _advance(world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:

@@ -50,7 +50,29 @@ def _mvm_status(status: dict[str, Any]) -> Callable[[World], Any]:
     return act
 
 
+def _job_of(migrating_vm: str) -> Callable[[World], Any]:
+    return lambda world: world.clone_job("cj", migrating_vm=migrating_vm)
+
+
 CASES: list[tuple[str, Callable[[World], Any], str]] = [
+    (
+        "another-namespace",
+        _job_of("other/web-1"),
+        'spec.migratingVm: Invalid value: "other/web-1": a CloneJob clones a MigratingVm of its own namespace: '
+        "give its name alone (no namespace, no path)",
+    ),
+    (
+        "a-path",
+        _job_of("namespaces/other/migratingVms/web-1"),
+        'spec.migratingVm: Invalid value: "namespaces/other/migratingVms/web-1": a CloneJob clones a MigratingVm of '
+        "its own namespace: give its name alone (no namespace, no path)",
+    ),
+    (
+        "not-a-name",
+        _job_of("Web_1"),
+        'spec.migratingVm: Invalid value: "Web_1": migratingVm must be a MigratingVm\'s name: lowercase letters, '
+        "digits, '-' and '.'",
+    ),
     (
         "one-target",
         _mvm({"kubevirtTargetDefaults": {}, "computeEngineTargetDefaults": {}}),
@@ -118,3 +140,12 @@ def test_each_cel_refusal_says_the_field_and_why(kube: Kube, world: World, actio
         action(world)
     assert raised.value.status == 422
     assert server_message(raised.value) == message
+
+
+def test_a_region_is_no_zone(world: World) -> None:
+    defaults = {"targetProject": "tp", "zone": "europe-west1", "machineType": "n2-standard-2"}
+    with pytest.raises(ApiException) as raised:
+        _mvm({"computeEngineTargetDefaults": defaults})(world)
+    assert raised.value.status == 422
+    assert "zone: Invalid value" in server_message(raised.value)
+    assert "a zone, such as europe-west1-b: a region (europe-west1) is not one" in server_message(raised.value)

@@ -23,7 +23,7 @@ KEYED = {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key":
 
 
 def _gce(world: World, reference: str = "tp") -> None:
-    world.compute_engine_vm("gce", {"zone": "z", "targetProject": reference})
+    world.compute_engine_vm("gce", {"zone": "europe-west1-b", "targetProject": reference})
 
 
 def _reason(world: World, name: str) -> str | None:

@@ -108,7 +108,9 @@ def test_spec_rules() -> None:
     spec = crdgen.clonejob_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["required"] == ["migratingVm"]
     assert spec["properties"]["cancel"]["x-kubernetes-validations"][0]["rule"] == "self || !oldSelf"
-    assert spec["properties"]["migratingVm"]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    rules = [rule["rule"] for rule in spec["properties"]["migratingVm"]["x-kubernetes-validations"]]
+    assert rules[0] == "!self.contains('/')" and rules[-1] == "self == oldSelf"
+    assert "pattern" not in spec["properties"]["migratingVm"], "refused in words, not with a raw regular expression"
 
 
 def test_cli_writes_files(tmp_path: Path) -> None:

@@ -585,3 +585,14 @@ def test_a_status_the_operator_did_not_write_is_held_whatever_it_says(raw: dict[
         assert decide(seen, World(NOW, untrusted="its status carries no seal of this operator"), SETTINGS).effects == []
         other = decide(seen, World(NOW, untrusted="its status does not match"), SETTINGS).effects
         assert [type(e) for e in other] == [PatchStatus], "another reason is written, without another Event"
+
+
+def test_each_change_of_what_a_pending_job_waits_for_is_an_event_naming_it() -> None:
+    waiting = Admission(waiting=Activity.waiting(WaitReason.MAX_ACTIVE_REACHED, "all 1 active slot are held: ns/a"))
+    first = decide(job(status("PENDING")), World(NOW, admission=waiting), SETTINGS)
+    notes = [e for e in first.effects if isinstance(e, PostEvent)]
+    assert [(e.type, e.reason, e.message) for e in notes] == [
+        ("Normal", "MaxActiveReached", "all 1 active slot are held: ns/a")
+    ]
+    again = decide(job(first.status.wire()), World(NOW, admission=waiting), SETTINGS)
+    assert not [e for e in again.effects if isinstance(e, PostEvent)], "the same wait is told once"

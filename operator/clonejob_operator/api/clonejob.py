@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from clonejob_operator.api.base import (
+    DNS_SUBDOMAIN,
     ApiModel,
     Empty,
     Int64,
-    SubdomainName,
     Timestamp,
     at_most_one,
     cel,
@@ -58,11 +60,31 @@ class StepKind(StrEnum):
 STEP_MEMBERS = [kind.value for kind in StepKind]
 
 
+def _a_name_of_its_namespace(value: str) -> str:
+    """What the CRD refuses in words, refused again for what was stored before it did."""
+    if "/" in value:
+        raise ValueError("a CloneJob clones a MigratingVm of its own namespace: give its name alone")
+    if not re.fullmatch(DNS_SUBDOMAIN, value):
+        raise ValueError("not a MigratingVm's name: lowercase letters, digits, '-' and '.'")
+    return value
+
+
 class CloneJobSpec(ApiModel):
-    migrating_vm: SubdomainName = Field(
-        description="A MigratingVm in the CloneJob's namespace.",
+    migrating_vm: Annotated[str, AfterValidator(_a_name_of_its_namespace)] = Field(
+        min_length=1,
+        max_length=253,
+        description="A MigratingVm of the CloneJob's own namespace, by name.",
         json_schema_extra=validations(
-            cel("self == oldSelf", "migratingVm is immutable; create a new CloneJob to clone another VM")
+            cel(
+                "!self.contains('/')",
+                "a CloneJob clones a MigratingVm of its own namespace: give its name alone (no namespace, no path)",
+            ),
+            cel(
+                "self.contains('/') || "
+                "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+                "migratingVm must be a MigratingVm's name: lowercase letters, digits, '-' and '.'",
+            ),
+            cel("self == oldSelf", "migratingVm is immutable; create a new CloneJob to clone another VM"),
         ),
     )
     cancel: bool = Field(

@@ -38,6 +38,19 @@ from clonejob_operator.api.bounds import (
     keys_at_most,
 )
 
+Zone = Annotated[
+    str,
+    Field(
+        max_length=63,
+        json_schema_extra=validations(
+            cel(
+                "self.matches('^[a-z]+-[a-z]+[0-9]+-[a-z]$')",
+                "a zone, such as europe-west1-b: a region (europe-west1) is not one",
+            )
+        ),
+    ),
+]
+"""A Compute Engine zone: a region and a letter."""
 NetworkTags = Annotated[list[GceName], Field(max_length=MAX_NETWORK_TAGS, json_schema_extra=SET)]
 Licenses = Annotated[list[ResourcePath], Field(max_length=MAX_LICENSES, json_schema_extra=SET)]
 Labels = Annotated[
@@ -135,7 +148,7 @@ class _ComputeEngineVm(ApiModel):
     """Fields that ComputeEngineTargetDefaults and ComputeEngineTargetDetails share."""
 
     vm_name: GceName | None = None
-    zone: GceName | None = None
+    zone: Zone | None = None
     machine_type_series: GceName | None = None
     machine_type: GceName | None = None
     network_tags: NetworkTags | None = None
@@ -159,7 +172,7 @@ class _ComputeEngineVm(ApiModel):
     adaptation_modifiers: list[AdaptationModifier] | None = Field(
         default=None, max_length=MAX_MODIFIERS, json_schema_extra=ATOMIC
     )
-    disk_replica_zones: list[GceName] | None = Field(default=None, max_length=REPLICA_ZONES, json_schema_extra=SET)
+    disk_replica_zones: list[Zone] | None = Field(default=None, max_length=REPLICA_ZONES, json_schema_extra=SET)
     storage_pool: ResourcePath | None = None
 
 
@@ -327,7 +340,7 @@ _ONE_VM_TARGET = validations(
 class ComputeEngineDisksTargetDefaults(ApiModel):
     model_config = ConfigDict(json_schema_extra=_ONE_VM_TARGET)
 
-    zone: GceName | None = None
+    zone: Zone | None = None
     disks_target_defaults: Empty | None = None
     vm_target_defaults: DisksMigrationVmTargetDefaults | None = None
     target_project: str | None = Field(
