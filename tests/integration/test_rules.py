@@ -149,7 +149,7 @@ def test_compute_engine_details_are_recorded_and_a_missing_field_is_named(
     world.create(TARGET_PROJECT, "tp", {"project": "my-proj-123", "credentialsSecretRef": {"name": "sa", "key": "k"}})
     path = "projects/p/locations/global/targetProjects/tp"
     world.compute_engine_vm("gce", {"zone": "us-central1-a", "targetProject": path})
-    with running_operator(kube, settings_for(namespace)):
+    with running_operator(kube, settings_for(namespace, compute_endpoint="http://127.0.0.1:9")):  # no key is read
         world.clone_job("cj", migrating_vm="gce")
         status = world.wait_state("cj", "FAILED")
     assert status["error"]["code"] == 3  # INVALID_ARGUMENT, before anything is made
