@@ -18,13 +18,12 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from bench import largest
-from bench.throughput import OperatorProcess, cluster, install_crds, wait
+from bench.throughput import OperatorProcess, cluster, install_crds, manifest, wait
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.seal import Sealer
 
@@ -40,11 +39,11 @@ def fill(kube: Kube, pairs: int, sealer: Sealer) -> int:
 
     def one(index: int) -> int:
         name = f"mvm-{index:04d}"
-        body = _manifest(MIGRATING_VM, name, spec)
+        body = manifest(MIGRATING_VM, NAMESPACE, name, spec)
         kube.create(MIGRATING_VM, NAMESPACE, body)
         kube.patch_status(MIGRATING_VM, NAMESPACE, name, {"status": status})
         job = kube.create(
-            CLONE_JOB, NAMESPACE, _manifest(CLONE_JOB, f"cj-{index:04d}", {**job_spec, "migratingVm": name})
+            CLONE_JOB, NAMESPACE, manifest(CLONE_JOB, NAMESPACE, f"cj-{index:04d}", {**job_spec, "migratingVm": name})
         )
         sealed = sealer.sealed(job["metadata"]["uid"], job_status)
         kube.patch_status(CLONE_JOB, NAMESPACE, job["metadata"]["name"], {"status": sealed})
@@ -52,11 +51,6 @@ def fill(kube: Kube, pairs: int, sealer: Sealer) -> int:
 
     with ThreadPoolExecutor(8) as pool:
         return sum(pool.map(one, range(pairs)))
-
-
-def _manifest(kind: Any, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    meta = {"name": name, "namespace": NAMESPACE}
-    return {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec}
 
 
 def measure(kubeconfig: str, key: Path, log: Path, settle: float = 5.0, timeout: float = 600.0) -> dict[str, float]:

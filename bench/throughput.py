@@ -136,11 +136,11 @@ def set_up(kube: Kube, namespace: str, count: int, synced: bool = True) -> None:
         snapshots = []
         for disk in range(disks_of(index)):
             snap = f"{name}-d{disk}"
-            kube.create(VOLUME_SNAPSHOT, namespace, _manifest(VOLUME_SNAPSHOT, namespace, snap, {"source": {}}))
+            kube.create(VOLUME_SNAPSHOT, namespace, manifest(VOLUME_SNAPSHOT, namespace, snap, {"source": {}}))
             kube.patch_status(VOLUME_SNAPSHOT, namespace, snap, {"status": {"readyToUse": True, "restoreSize": "1Gi"}})
             snapshots.append({"disk": f"disk-{disk}", "volumeSnapshot": snap, "sizeBytes": 2**30})
         spec = {"sourceVmId": f"vm-{index}", "kubevirtTargetDefaults": {}}
-        kube.create(MIGRATING_VM, namespace, _manifest(MIGRATING_VM, namespace, name, spec))
+        kube.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, name, spec))
         if synced:
             sync = {"lastSyncTime": "2026-11-26T10:00:00Z", "cycleNumber": 1, "snapshots": snapshots}
             kube.patch_status(MIGRATING_VM, namespace, name, {"status": {"state": "ACTIVE", "lastSync": sync}})
@@ -149,7 +149,7 @@ def set_up(kube: Kube, namespace: str, count: int, synced: bool = True) -> None:
         list(pool.map(one, range(count)))
 
 
-def _manifest(kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def manifest(kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": kind.api_version,
         "kind": kind.kind,
@@ -347,7 +347,7 @@ def create_jobs(kube: CountingKube, namespace: str, count: int, created: dict[st
     def one(index: int) -> None:
         name = f"cj-{index}"
         created[name] = time.monotonic()
-        kube.create(CLONE_JOB, namespace, _manifest(CLONE_JOB, namespace, name, {"migratingVm": f"mvm-{index}"}))
+        kube.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, name, {"migratingVm": f"mvm-{index}"}))
 
     with ThreadPoolExecutor(CREATORS) as pool:
         list(pool.map(one, range(count)))
@@ -455,7 +455,7 @@ def _bare_job(
     kube: Kube, namespace: str, index: int, per_job: dict[tuple[str, str], int], vms: int, details: Any
 ) -> None:
     name, mvm = f"cj-{index}", f"mvm-{index}"
-    body = kube.create(CLONE_JOB, namespace, _manifest(CLONE_JOB, namespace, name, {"migratingVm": mvm}))
+    body = kube.create(CLONE_JOB, namespace, manifest(CLONE_JOB, namespace, name, {"migratingVm": mvm}))
     uid = body["metadata"]["uid"]
     labels = names.product_labels(name, uid, mvm)
     stamp = "2026-11-26T10:00:00Z"
@@ -492,7 +492,7 @@ def idle_run(args: argparse.Namespace, kubeconfig: str, base: Kube, workdir: Pat
 
             def two(index: int) -> None:
                 for suffix in ("a", "b"):
-                    body = _manifest(CLONE_JOB, namespace, f"cj-{index}{suffix}", {"migratingVm": f"mvm-{index}"})
+                    body = manifest(CLONE_JOB, namespace, f"cj-{index}{suffix}", {"migratingVm": f"mvm-{index}"})
                     creators.create(CLONE_JOB, namespace, body)
 
             with ThreadPoolExecutor(CREATORS) as pool:

@@ -121,28 +121,29 @@ class Cache:
         where = (meta.get("namespace", ""), meta.get("name", ""))
         version = _version(body)
         with self._lock:
-            current = self._objects[kind].get(where)
-            known = current.version if current is not None else self._gone.get((kind, *where))
-            if version is not None and known is not None and version <= known and current is not None:
-                return False  # older, or the same version again (a write, then its own watch event)
-            if version is not None and known is not None and version < known:
-                return False  # older than the deletion already seen
+            if self._outdated(kind, where, version):
+                return False
         kept = Kept.of(kind, body)  # encoded outside the lock, once per version
         with self._lock:
-            current = self._objects[kind].get(where)
-            if (
-                current is not None
-                and version is not None
-                and current.version is not None
-                and version <= current.version
-            ):
-                return False  # a newer version was stored meanwhile
+            if self._outdated(kind, where, version):
+                return False  # a newer version, or its deletion, was stored meanwhile
             self._objects[kind][where] = kept
             # Under the same lock as the store, so that the roster sees versions in the order they are kept.
             wakes = self.roster.observe(body) if kind is CLONE_JOB else set()
         if wakes:
             self.wake(wakes)
         return True
+
+    def _outdated(self, kind: Kind, where: tuple[str, str], version: int | None) -> bool:
+        """Whether a body of ``version`` is no newer than the one stored (the same version again: a write, then
+        its own watch event), or older than its deletion already seen. The caller holds the lock."""
+        if version is None:
+            return False
+        current = self._objects[kind].get(where)
+        if current is not None:
+            return current.version is not None and version <= current.version
+        gone = self._gone.get((kind, *where))
+        return gone is not None and version < gone
 
     def remove(self, kind: Kind, body: Body) -> None:
         meta = body.get("metadata") or {}

@@ -11,12 +11,12 @@ LABEL_JOB = f"{GROUP}/clone-job"
 LABEL_JOB_UID = f"{GROUP}/clone-job-uid"
 LABEL_MIGRATING_VM = f"{GROUP}/migrating-vm"
 LABEL_JOB_RUN = f"{GROUP}/clone-job-run"
-SECRET_OPT_IN = (f"{GROUP}/credentials", "true")
-"""The label a Secret must carry before the operator reads it for a namespace's clones (a TargetProject's key,
-a VM's metadata): whoever may label Secrets there says which ones the operator may use."""
 """Which admission of the job made a product: its ``status.createdRevision``, which the seal covers. A job
 whose status was emptied and that was admitted again is another run, and never adopts or deletes the
 products of the first (a finished clone among them)."""
+SECRET_OPT_IN = (f"{GROUP}/credentials", "true")
+"""The label a Secret must carry before the operator reads it for a namespace's clones (a TargetProject's key,
+a VM's metadata): whoever may label Secrets there says which ones the operator may use."""
 MANAGED_BY = ("app.kubernetes.io/managed-by", "clonejob-operator")
 
 FINALIZER = f"{GROUP}/finalizer"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clonejob_operator import seal
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -105,7 +107,7 @@ SEAL_KEY = (
         ("secrets",),
         ("get",),
         "read the sealing key, and no other Secret of the operator's namespace",
-        names=("clonejob-operator-seal",),
+        names=(seal.DEFAULT_SECRET,),
     ),
     Rule("", ("secrets",), ("create",), "make the sealing key at the first start (create cannot name an object)"),
 )

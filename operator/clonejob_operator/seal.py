@@ -34,6 +34,7 @@ FIELD = "seal"
 """The status field that carries the seal."""
 PREFIX = "v1."
 KEY_BYTES = 32
+MIN_KEY_BYTES = 16
 SECRET_KEY = "key"
 """The data key of the Secret that holds the sealing key."""
 DEFAULT_SECRET = "clonejob-operator-seal"
@@ -143,9 +144,17 @@ def read_file(path: Path) -> Sealer:
         with os.fdopen(descriptor, "w") as out:
             out.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
         log.info("made the sealing key, file %s", path)
-    key = base64.b64decode(path.read_text().strip())
-    if len(key) < 16:
-        raise ValueError(f"{path} holds no sealing key (at least 16 bytes, base64)")
+    return _sealer(path.read_text().strip(), str(path))
+
+
+def _sealer(text: str, where: str) -> Sealer:
+    """A Sealer from the base64 key found in ``where``; refused when it is not one."""
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{where} holds no sealing key (at least {MIN_KEY_BYTES} bytes, base64)")
     return Sealer(key)
 
 
@@ -164,7 +173,7 @@ def load(kube: Secrets, namespace: str, name: str) -> Sealer:
             value = secret.data.get(SECRET_KEY)
             if not value:
                 raise ValueError(f"Secret {namespace}/{name} has no data key {SECRET_KEY!r}: it cannot seal statuses")
-            return Sealer(base64.b64decode(value))
+            return _sealer(value, f"Secret {namespace}/{name}, data key {SECRET_KEY!r},")
         try:
             kube.create_secret(namespace, _secret(name))
             log.info("made the sealing key, Secret %s/%s", namespace, name)

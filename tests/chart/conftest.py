@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from clonejob_operator import permissions
+
 CHART = Path(__file__).resolve().parents[2] / "charts" / "clonejob-operator"
 
 
@@ -48,3 +50,14 @@ def render(helm: str) -> Callable[..., list[dict[str, Any]]]:
         return [doc for doc in yaml.safe_load_all(run_helm(helm, *args).stdout) if doc]
 
     return rendered
+
+
+def rules_of(rules: tuple[permissions.Rule, ...], release: str = "cj-clonejob-operator") -> list[dict[str, Any]]:
+    """The rules as RBAC has them; the sealing key's name is the release's (``RELEASE-seal``)."""
+    out: list[dict[str, Any]] = []
+    for r in rules:
+        rule: dict[str, Any] = {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
+        if r.names:
+            rule["resourceNames"] = [name.replace("clonejob-operator", release) for name in r.names]
+        out.append(rule)
+    return out

@@ -11,24 +11,13 @@ import pytest
 import yaml
 
 from clonejob_operator import crdgen, permissions
-from tests.chart.conftest import CHART, run_helm
+from tests.chart.conftest import CHART, rules_of, run_helm
 
 Render = Callable[..., list[dict[str, Any]]]
 
 
 def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
-
-
-def rules_of(rules: tuple[permissions.Rule, ...], release: str = "cj-clonejob-operator") -> list[dict[str, Any]]:
-    """The rules as RBAC has them; the sealing key's name is the release's (``RELEASE-seal``)."""
-    out: list[dict[str, Any]] = []
-    for r in rules:
-        rule: dict[str, Any] = {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
-        if r.names:
-            rule["resourceNames"] = [name.replace("clonejob-operator", release) for name in r.names]
-        out.append(rule)
-    return out
 
 
 def operator_role(docs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,10 @@ import pytest
 import yaml
 
 from clonejob_operator import crdgen, permissions
+from tests.chart.conftest import rules_of
 
+RELEASE = "clonejob-operator"
+"""The release name the plain manifests are rendered as (their objects are named as its)."""
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 
 
@@ -66,24 +69,16 @@ def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]])
     (role,) = [
         doc for doc in rendered if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "clonejob-operator"
     ]
-    assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
+    assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY, RELEASE)
     assert "*" not in str(role["rules"])
     (reads,) = [
         d for d in rendered if d["metadata"]["name"] == "clonejob-operator-cluster-reads" and d["kind"] == "ClusterRole"
     ]
-    assert reads["rules"] == rules_of(permissions.CLUSTER_SCOPED)
+    assert reads["rules"] == rules_of(permissions.CLUSTER_SCOPED, RELEASE)
     roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
     assert {role["metadata"]["namespace"] for role in roles.values()} == {"clonejob-system"}
-    assert roles["clonejob-operator-leader-election"]["rules"] == rules_of(permissions.LEADER_ELECTION)
-    assert roles["clonejob-operator-seal-key"]["rules"] == rules_of(permissions.SEAL_KEY)
-
-
-def rules_of(rules: tuple[permissions.Rule, ...]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for r in rules:
-        rule: dict[str, Any] = {"apiGroups": [r.group], "resources": list(r.resources), "verbs": list(r.verbs)}
-        out.extend([{**rule, "resourceNames": list(r.names)}] if r.names else [rule])
-    return out
+    assert roles["clonejob-operator-leader-election"]["rules"] == rules_of(permissions.LEADER_ELECTION, RELEASE)
+    assert roles["clonejob-operator-seal-key"]["rules"] == rules_of(permissions.SEAL_KEY, RELEASE)
 
 
 @pytest.mark.parametrize("name", ["status-policy.yaml", "tenant-roles.yaml"])

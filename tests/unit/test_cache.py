@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from clonejob_operator.cache import Cache
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME
+import pytest
+
+from clonejob_operator.cache import Cache, Kept
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Body, Kind
 from clonejob_operator.roster import Entry
 
 
@@ -41,6 +43,21 @@ def test_a_deleted_object_is_not_brought_back_by_an_older_write_but_a_recreation
     assert cache.upsert(DATA_VOLUME, obj("dv", "9", uid="u2"))
     cache.remove(DATA_VOLUME, obj("dv", "8", uid="u1"))  # the old one's late deletion: the namesake stays
     assert cache.get(DATA_VOLUME, "ns", "dv") is not None
+
+
+def test_a_deletion_seen_while_an_older_body_is_encoded_keeps_it_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body is encoded outside the lock: a deletion recorded meanwhile wins, as it would have before."""
+    cache = Cache((DATA_VOLUME,))
+    cache.upsert(DATA_VOLUME, obj("dv", "5"))
+    encode = Kept.of
+
+    def deleted_meanwhile(kind: Kind, body: Body) -> Kept:
+        cache.remove(DATA_VOLUME, obj("dv", "7"))
+        return encode(kind, body)
+
+    monkeypatch.setattr(Kept, "of", deleted_meanwhile)
+    assert not cache.upsert(DATA_VOLUME, obj("dv", "6"))
+    assert cache.get(DATA_VOLUME, "ns", "dv") is None
 
 
 def test_own_writes_are_recognised_once_when_the_watch_brings_them_back() -> None:

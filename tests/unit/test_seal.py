@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,3 +107,19 @@ def test_two_replicas_making_the_key_at_once_use_the_same_one() -> None:
 def test_a_secret_without_the_key_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="Secret ops/seal has no data key 'key'"):
         seal.load(Secrets({"seal": {}}), "ops", "seal")
+
+
+@pytest.mark.parametrize("value", [base64.b64encode(b"short").decode(), "not base64 at all!"])
+def test_a_secret_whose_key_is_too_short_or_not_base64_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ValueError, match=r"Secret ops/seal, data key 'key', holds no sealing key \(at least 16"):
+        seal.load(Secrets({"seal": {seal.SECRET_KEY: value}}), "ops", "seal")
+
+
+def test_a_key_file_is_made_once_readable_by_its_owner_and_then_read(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "seal-key"
+    first = seal.read_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert seal.read_file(path).key == first.key and len(first.key) == seal.KEY_BYTES
+    path.write_text(base64.b64encode(b"short").decode())
+    with pytest.raises(ValueError, match="holds no sealing key"):
+        seal.read_file(path)

@@ -140,8 +140,7 @@ def _refusal(
         return JobError(
             Code.UNIMPLEMENTED,
             f"{field}.adaptationModifiers tune the vmmigration API's OS adaptation, which Compute Engine clones "
-            "made here "
-            "do not run; remove them",
+            "made here do not run; remove them",
         )
     if vm is not None and not vm.machine_type:
         return JobError(Code.INVALID_ARGUMENT, f"MigratingVm {source.name}: {field}.machineType is required")
@@ -219,16 +218,17 @@ def clone(
     sync = status.source_sync
     vm, disks = status.compute_engine_target_details, sync.disks_target_defaults if sync else None
     zone = (vm.zone if vm is not None else disks.zone if disks is not None else None) or ""
+    run = names.run_of(status.created_revision)
     return Clone(
         compute=compute,
         project=project or "",
         zone=zone,
         uid=uid,
-        run=names.run_of(status.created_revision),
+        run=run,
         vm=vm if vm is not None else (disks.vm_target_defaults if disks is not None else None),
         vm_name=requests.gce_name(vm_name(vm, disks) or job_name or "vm"),
         disks=disk_plans(status, vm, disks, job_name),
-        labels=requests.product_labels(job_name, uid, migrating_vm, names.run_of(status.created_revision)),
+        labels=requests.product_labels(job_name, uid, migrating_vm, run),
         replica_zones=vm.disk_replica_zones if vm is not None else None,
         storage_pool=vm.storage_pool if vm is not None else None,
         licenses=vm.additional_licenses

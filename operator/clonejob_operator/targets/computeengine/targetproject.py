@@ -43,6 +43,11 @@ def target_project_name(reference: str) -> str | None:
     return match["name"] if match else None
 
 
+class SecretUnusable(JobError):
+    """A Secret the tenant names is missing, has not opted in, or lacks its key: theirs to fix, and a job that
+    starts waits for it (unlike the operator's own role lacking get on Secrets, which is the installation's)."""
+
+
 @dataclass(frozen=True)
 class Pin:
     """What a job's TargetProject resolved to when the job started."""
@@ -126,7 +131,7 @@ class TargetProjects:
         if self.kube is None:
             raise JobError(Code.FAILED_PRECONDITION, "no cluster to read Secrets from")
         label, value = names.SECRET_OPT_IN
-        unusable = JobError(
+        unusable = SecretUnusable(
             Code.PERMISSION_DENIED,
             f"{field} names Secret {name}, which this operator may not use: it uses only a Secret of namespace "
             f"{namespace} labelled {label}={value}",
@@ -153,10 +158,8 @@ class TargetProjects:
             return None
         try:
             self._key(namespace, pin.name, pin.secret)
-        except JobError as error:
-            if error.code is Code.PERMISSION_DENIED and "may not read Secrets" in error.message:
-                raise  # the operator's own role: the installation's to fix
-            return error.message
+        except SecretUnusable as error:
+            return error.message  # the operator's own role lacking get on Secrets is no wait: it is raised
         return None
 
     def _key(self, namespace: str, target_project: str, ref: SecretKeyRef) -> bytes:
@@ -164,7 +167,7 @@ class TargetProjects:
         secret = self.secret(namespace, ref.name, f"TargetProject {target_project} spec.credentialsSecretRef")
         found = secret.data.get(ref.key)
         if found is None:
-            raise JobError(
+            raise SecretUnusable(
                 Code.INVALID_ARGUMENT,
                 f"Secret {ref.name} has no key {ref.key!r} "
                 f"(TargetProject {target_project} spec.credentialsSecretRef.key)",

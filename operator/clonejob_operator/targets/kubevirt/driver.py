@@ -218,7 +218,7 @@ class KubevirtDriver:
 
     def _adaptation(self, job: JobContext) -> StepReport:
         details = _details(job.status)
-        name = names.adaptation_job_name(details.vm_name or job.name)
+        name = _adaptation_job_name(details, job)
         body = self._read(BATCH_JOB, job, name)
         if body is None:
             profile = self._profile(details, "status.kubevirtTargetDetails")
@@ -245,7 +245,7 @@ class KubevirtDriver:
         details = _details(job.status)
         if details.os_adaptation is None:
             return "", ()
-        name = names.adaptation_job_name(details.vm_name or job.name)
+        name = _adaptation_job_name(details, job)
         body = self.kube.get(BATCH_JOB, job.namespace, name)
         if body is None or not job.made((body.get("metadata") or {}).get("labels")):
             return "", ()
@@ -275,6 +275,10 @@ class KubevirtDriver:
             done, progress, detail = False, 99, f"{detail}; {left}"
         product = (ref(VIRTUAL_MACHINE, body),)
         return StepReport(progress=progress, done=done, detail=detail, products=product, releases=releases)
+
+
+def _adaptation_job_name(details: KubevirtTargetDetails, job: JobContext) -> str:
+    return names.adaptation_job_name(details.vm_name or job.name)
 
 
 def _own_networks(defaults: KubevirtTargetDefaults, source: Source) -> None:

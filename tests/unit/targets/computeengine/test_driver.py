@@ -357,3 +357,15 @@ def test_a_secret_made_late_is_waited_for_like_a_target_project_naming_it() -> N
     assert "names Secret sa, which this operator may not use" in waiting.waiting.message
     assert waiting.waiting_code is Code.PERMISSION_DENIED and waiting.target == {}
     assert WaitReason.CREDENTIALS_SECRET_UNUSABLE.blocked, "it counts towards the pending deadline"
+
+
+def test_only_the_tenants_secret_is_waited_for_never_the_operators_own_missing_role() -> None:
+    """A Secret missing, not labelled or without its key is the tenant's to fix, so a job waits for it; the operator's
+    role lacking get on Secrets is the installation's, and no wait would end it."""
+    for data, labels in ((None, None), ({"key.json": "e30="}, {}), ({"other": "e30="}, None)):
+        projects = ComputeEngineDriver(cast(KubeClient, Secrets(data, 0, labels)), Settings()).projects
+        assert projects.waiting_for("team-a", PIN) is not None
+    forbidden = ComputeEngineDriver(cast(KubeClient, Secrets(None, 403)), Settings()).projects
+    with pytest.raises(JobError) as raised:
+        forbidden.waiting_for("team-a", PIN)
+    assert raised.value.code is Code.PERMISSION_DENIED and "its role lacks get on secrets" in raised.value.message
