@@ -51,6 +51,8 @@ class FakeKube:
     faults: dict[tuple[str, str], list[BaseException | Callable[[Body], BaseException | None]]] = field(
         default_factory=dict
     )
+    namespaces: set[str] | None = None
+    """The namespaces that exist (None: every one); create in another answers 404, as the API server does."""
     created_at: str = "2026-11-26T10:00:00Z"
     _revisions: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
@@ -102,8 +104,13 @@ class FakeKube:
 
     list = fresh_list
 
+    def namespace_exists(self, name: str) -> bool | None:
+        return self.namespaces is None or name in self.namespaces
+
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         self._fault("create", kind, body)
+        if self.namespaces is not None and namespace not in self.namespaces:
+            raise refusal(404, f'namespaces "{namespace}" not found', "NotFound")
         name = body["metadata"]["name"]
         if (kind.plural, namespace, name) in self.objects:
             raise refusal(409, f'{kind.plural} "{name}" already exists', "AlreadyExists")

@@ -14,7 +14,7 @@ from clonejob_operator.recentjobs import Holds, running_elsewhere, summary
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
-from clonejob_operator.targets.catalog import Drivers
+from clonejob_operator.targets.catalog import Drivers, TargetLoading
 from clonejob_operator.validation import describe
 from clonejob_operator.waits import WaitReason
 
@@ -64,6 +64,8 @@ class Gate:
         )
         try:
             plan = self.drivers.for_spec(spec).plan(job.name, source)
+        except TargetLoading as loading:
+            return _wait(WaitReason.LOADING_TARGET, str(loading))
         except JobError as error:
             return Admission(error=error)
         if plan.waiting is not None:

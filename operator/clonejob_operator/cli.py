@@ -14,12 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import crdgen, demo, seal, standins
 from clonejob_operator.api.clonejob import StepKind
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.kube import CLONE_JOB, KUBECONFIG_ERRORS, KUBECONFIG_HELP, MIGRATING_VM, Kube, kubeconfig_problem
 from clonejob_operator.leadership import Election, own_identity, own_namespace
 from clonejob_operator.logs import configure_logging
 from clonejob_operator.metrics import Metrics
@@ -56,9 +55,6 @@ def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
     if not sep:
         raise argparse.ArgumentTypeError("use STEP=DURATION, e.g. preparingVmDisks=6h")
     return kind, _duration(value)
-
-
-KUBECONFIG_HELP = "a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"
 
 
 def demo_doc() -> str:
@@ -388,9 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("clonejob_operator")
     try:
         kube = connect(args.kubeconfig, args.context)
-    except (kubernetes.config.ConfigException, OSError) as error:
-        where = args.kubeconfig or os.environ.get("KUBECONFIG") or "in-cluster configuration"
-        log.error("cannot reach a cluster (kubeconfig: %s): %s", where, error)
+    except KUBECONFIG_ERRORS as error:
+        log.error(
+            "%s (in a pod, the operator uses the pod's own account instead)", kubeconfig_problem(args.kubeconfig, error)
+        )
         return 1
     try:  # kopf discovers resources once when watching named namespaces: the CRDs must be there first
         kube.await_served([CLONE_JOB, MIGRATING_VM], timeout=args.crd_timeout)

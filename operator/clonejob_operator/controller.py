@@ -55,6 +55,9 @@ class Controller:
         self.settings = reconciler.settings
         self.queue: WorkQueue[Key] = WorkQueue()
         self.cache.wake = self.queue.add_all
+        reconciler.drivers.loaded = lambda: self.queue.add_all(
+            self.cache.roster.waiting_in(None, Trigger.TARGET_LOADED)
+        )
         self.synced = threading.Event()
         """Set once the caches hold the initial listing of every watched kind (see ``observed``)."""
         self._bugs = Streaks()
@@ -66,6 +69,8 @@ class Controller:
     def indexed(self, kind: Kind, body: Body) -> None:
         """An object as listed or changed, before any decision is made (kopf's indexing phase)."""
         self.cache.upsert(kind, body)
+        if kind is MIGRATING_VM:
+            self.reconciler.drivers.in_sight(body.get("spec") or {})
 
     def observed(self, kind: Kind, body: Body, deleted: bool) -> None:
         """A watch event: keep the cache, then queue the jobs that the change may move.

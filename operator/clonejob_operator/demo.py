@@ -30,12 +30,14 @@ from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import (
     CLONE_JOB,
     DATA_VOLUME,
+    KUBECONFIG_ERRORS,
     MIGRATING_VM,
     VIRTUAL_MACHINE,
     VOLUME_SNAPSHOT,
     Body,
     Kind,
     Kube,
+    kubeconfig_problem,
     status_of,
 )
 from clonejob_operator.names import LABEL_JOB_UID
@@ -445,11 +447,8 @@ def run(
     stream = out or sys.stdout
     try:
         kube = Kube.from_kubeconfig(kubeconfig, context)
-    except (kubernetes.config.ConfigException, OSError) as error:
-        print(
-            f"error: cannot load a kubeconfig ({kubeconfig or '$KUBECONFIG or ~/.kube/config'}): {error}",
-            file=sys.stderr,
-        )
+    except KUBECONFIG_ERRORS as error:
+        print(f"error: {kubeconfig_problem(kubeconfig, error)}", file=sys.stderr)
         return 1
     args = [*(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
     demo = Demo(kube, namespace, stream, operator_args=args, start_operator=start_operator, keep=keep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import kubernetes
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import GROUP, VERSION
@@ -56,6 +58,24 @@ class Secret:
 
     labels: dict[str, str]
     data: dict[str, str]
+
+
+KUBECONFIG_ERRORS = (kubernetes.config.ConfigException, OSError, yaml.YAMLError)
+"""What loading a kubeconfig raises when there is none, or it cannot be read."""
+KUBECONFIG_HELP = "a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"
+"""How every command finds its kubeconfig (kubectl's own order)."""
+
+
+def kubeconfig_problem(path: str | None, error: Exception) -> str:
+    """Why no client could be made from a kubeconfig, naming where it was looked for, in one line."""
+    named = path or os.environ.get("KUBECONFIG")
+    default = os.path.expanduser("~/.kube/config")
+    if not named and not os.path.exists(default):
+        return "no kubeconfig: pass --kubeconfig, set $KUBECONFIG, or create ~/.kube/config"
+    origin = "--kubeconfig" if path else "$KUBECONFIG" if named else "the default"
+    if named and not any(os.path.exists(part) for part in named.split(os.pathsep) if part):
+        return f"the kubeconfig {named} ({origin}) does not exist"
+    return f"cannot load the kubeconfig {named or default} ({origin}): {' '.join(str(error).split())}"
 
 
 def status_of(error: ApiException) -> int:
@@ -333,6 +353,18 @@ class Kube:
     def _write(self, fn: Callable[..., Any], kind: Kind, namespace: str, *args: Any, **kwargs: Any) -> Any:
         """A write of a custom object (or a batch Job): fenced, retried like every call."""
         return self.call(fn, kind.group, kind.version, namespace, kind.plural, *args, write=True, **kwargs)
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """Whether namespace ``name`` exists; None when this identity may not read namespaces."""
+        try:
+            self.call(self.core.read_namespace, name)
+        except ApiException as error:
+            if status_of(error) == 404:
+                return False
+            if status_of(error) == 403:
+                return None
+            raise
+        return True
 
     def read_secret(self, namespace: str, name: str) -> Secret:
         secret = self.call(self.core.read_namespaced_secret, name, namespace)

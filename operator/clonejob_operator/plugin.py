@@ -21,12 +21,28 @@ from clonejob_operator.api.base import DNS_SUBDOMAIN
 from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
 from clonejob_operator.api.clonejob import State
 from clonejob_operator.jobs import read_job
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, status_of
-from clonejob_operator.listing import FilterError, Order, field_of, field_selector, order_key, parse_filter
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    KUBECONFIG_ERRORS,
+    KUBECONFIG_HELP,
+    MIGRATING_VM,
+    Body,
+    KindNotServed,
+    Kube,
+    kubeconfig_problem,
+    status_of,
+)
+from clonejob_operator.listing import Filter, FilterError, Order, field_of, field_selector, order_key, parse_filter
 from clonejob_operator.timestamps import format_duration, now, parse_time
 
 FINISHED = tuple(sorted(state.value for state in FINISHED_STATES))
 BAR = 20
+CHUNK = 500
+"""How many CloneJobs one list request asks for when every match is needed (--order-by)."""
+ORDER_LIMIT = 10_000
+"""The most CloneJobs --order-by reads and orders on this side."""
+ORDERED_TOKEN = "ordered-"
+"""How a page token of an ordered list begins (an offset into the ordered matches); the server's never do."""
 BROKEN_PIPE = 141
 """The exit status of a process that SIGPIPE ended, as kubectl's when its reader goes away."""
 
@@ -123,6 +139,10 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def no_namespace(namespace: str) -> str:
+    return f"namespace {namespace} does not exist: create it first, or name another with -n"
+
+
 class Plugin:
     def __init__(self, kube: Kube, namespace: str, out: TextIO, show_managed_fields: bool = False) -> None:
         self.kube, self.namespace, self.out = kube, namespace, out
@@ -143,6 +163,8 @@ class Plugin:
             problem = name_problem(value) if value is not None else None
             if problem:
                 raise PluginError(f"{what} {value!r} is not a valid name: {problem}")
+        if self.kube.namespace_exists(self.namespace) is False:  # None: this user may not tell
+            raise PluginError(no_namespace(self.namespace))
         if not wait_for_vm and self.kube.get(MIGRATING_VM, self.namespace, migrating_vm) is None:
             raise PluginError(
                 f"MigratingVm {migrating_vm} not found in namespace {self.namespace}: nothing to clone; "
@@ -157,7 +179,12 @@ class Plugin:
             "metadata": meta,
             "spec": {"migratingVm": migrating_vm},
         }
-        created = self.kube.create(CLONE_JOB, self.namespace, body)
+        try:
+            created = self.kube.create(CLONE_JOB, self.namespace, body)
+        except ApiException as error:
+            if status_of(error) == 404:  # the only thing a create finds missing is the namespace
+                raise PluginError(no_namespace(self.namespace)) from None
+            raise
         print(
             f"{ref(created['metadata']['name'])} created in namespace {self.namespace}",
             file=self.out,
@@ -178,39 +205,55 @@ class Plugin:
 
     def list(self, query: Query) -> int:
         """The vmmigration API's list: by MigratingVm and state on the server (field selectors), the rest of the
-        filter here; pages are the API server's (limit and continue: the continue token is the next page
-        token), ordered by --order-by within the page."""
+        filter here. Without --order-by, pages are the API server's (limit and continue: the continue token is
+        the next page token). With it, every match is read (up to ORDER_LIMIT), ordered, then cut into pages,
+        so that `--order-by createTime desc --page-size 10` is the newest ten."""
         flt = parse_filter(query.filter) if query.filter else None
         selector = field_selector(query.migrating_vm, query.states, flt.server if flt else ())
-        kwargs: dict[str, Any] = {"field_selector": selector, "limit": query.page_size or 0}
-        if query.page_token:
-            kwargs["_continue"] = query.page_token
-        custom = self.kube.custom
-        if query.all_namespaces:
-            listing = self.kube.call(
-                custom.list_cluster_custom_object, CLONE_JOB.group, CLONE_JOB.version, CLONE_JOB.plural, **kwargs
-            )
-        else:
-            listing = self.kube.call(
-                custom.list_namespaced_custom_object,
-                CLONE_JOB.group,
-                CLONE_JOB.version,
-                self.namespace,
-                CLONE_JOB.plural,
-                **kwargs,
-            )
-        items = list(listing.get("items") or [])
-        if query.states:
-            items = [i for i in items if field_of(i, "state") in query.states]
-        if flt is not None:
-            items = [i for i in items if flt.test(i)]
-        if query.order_by is not None:
-            items.sort(key=order_key(query.order_by), reverse=query.descending)
-        else:
+        if query.order_by is None:
+            if (query.page_token or "").startswith(ORDERED_TOKEN):
+                raise PluginError("--page-token: this token came from a list with --order-by; pass it again")
+            listing = self._fetch(query.all_namespaces, selector, query.page_size, query.page_token)
+            items = _matching(list(listing.get("items") or []), query, flt)
             items.sort(key=lambda i: (i["metadata"]["namespace"], i["metadata"].get("creationTimestamp", "")))
-        token = str((listing.get("metadata") or {}).get("continue") or "")
+            token = str((listing.get("metadata") or {}).get("continue") or "")
+        else:
+            items = _matching(list(self._everything(query.all_namespaces, selector)), query, flt)
+            items.sort(key=order_key(query.order_by), reverse=query.descending)
+            items, token = _page(items, query.page_size, query.page_token)
         self._print_list(items, token, query)
         return 0
+
+    def _fetch(self, all_namespaces: bool, selector: str, limit: int, token: str | None) -> Body:
+        kwargs: dict[str, Any] = {"field_selector": selector, "limit": limit}
+        if token:
+            kwargs["_continue"] = token
+        custom, kind = self.kube.custom, CLONE_JOB
+        if all_namespaces:
+            return dict(
+                self.kube.call(custom.list_cluster_custom_object, kind.group, kind.version, kind.plural, **kwargs)
+            )
+        return dict(
+            self.kube.call(
+                custom.list_namespaced_custom_object, kind.group, kind.version, self.namespace, kind.plural, **kwargs
+            )
+        )
+
+    def _everything(self, all_namespaces: bool, selector: str) -> Sequence[Body]:
+        """Every CloneJob the selector matches, read in chunks; refused beyond ORDER_LIMIT."""
+        items: tuple[Body, ...] = ()
+        token: str | None = None
+        while True:
+            listing = self._fetch(all_namespaces, selector, CHUNK, token)
+            items += tuple(listing.get("items") or ())
+            token = str((listing.get("metadata") or {}).get("continue") or "")
+            if len(items) > ORDER_LIMIT:
+                raise PluginError(
+                    f"--order-by reads every matching CloneJob and orders them here, at most {ORDER_LIMIT}; "
+                    "more match: narrow the list with MIGRATINGVM or --state, or drop --order-by"
+                )
+            if not token:
+                return items
 
     def _print_list(self, items: Sequence[Body], token: str, query: Query) -> None:
         output = query.output
@@ -282,7 +325,7 @@ def _live(body: Body) -> str:
 def _connection_flags(parser: argparse.ArgumentParser, default: Any, across: bool = True) -> None:
     """The flags kubectl takes before or after the verb: after it they win, before it they are the default."""
     parser.add_argument("-n", "--namespace", default=default, help="default: the current context's namespace")
-    parser.add_argument("--kubeconfig", default=default, help="default: $KUBECONFIG or ~/.kube/config")
+    parser.add_argument("--kubeconfig", default=default, help=KUBECONFIG_HELP)
     parser.add_argument("--context", default=default, help="the kubeconfig context to use")
     if across:
         parser.add_argument(
@@ -338,7 +381,12 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("migrating_vm", metavar="MIGRATINGVM", nargs="?", help="only this MigratingVm's jobs")
     listing.add_argument("--state", type=_states, default=[], help="S[,S...]: only these states")
     listing.add_argument("--filter", help="an AIP-160 filter (see below)")
-    listing.add_argument("--order-by", nargs="+", metavar="FIELD", help="createTime|endTime|state|name [desc]")
+    listing.add_argument(
+        "--order-by",
+        nargs="+",
+        metavar="FIELD",
+        help=f"createTime|endTime|state|name [desc]: order every match (at most {ORDER_LIMIT}), then page",
+    )
     listing.add_argument("--page-size", type=int, default=0, metavar="N", help="at most N jobs per page")
     listing.add_argument("--page-token", help="the page after the one that printed this token")
     listing.add_argument("-o", "--output", choices=["table", "json", "yaml", "name"], default="table")
@@ -357,7 +405,7 @@ def _namespace(explicit: str | None, kubeconfig: str | None, context: str | None
         contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
             config_file=kubeconfig
         )
-    except (kubernetes.config.ConfigException, OSError):
+    except KUBECONFIG_ERRORS:
         return "default"
     chosen = next((c for c in contexts if c["name"] == context), active) if context else active
     return str((chosen or {}).get("context", {}).get("namespace") or "default")
@@ -380,9 +428,8 @@ def _main(argv: Sequence[str] | None, stream: TextIO) -> int:
     args = parser().parse_args(argv)
     try:
         kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
-    except (kubernetes.config.ConfigException, OSError) as error:
-        where = args.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        print(f"error: cannot load a kubeconfig ({where}): {error}", file=sys.stderr)
+    except KUBECONFIG_ERRORS as error:
+        print(f"error: {kubeconfig_problem(args.kubeconfig, error)}", file=sys.stderr)
         return 1
     namespace = _namespace(args.namespace, args.kubeconfig, args.context)
     name = getattr(args, "name", None)
@@ -402,7 +449,7 @@ def _main(argv: Sequence[str] | None, stream: TextIO) -> int:
         if args.command == "list":
             return plugin.list(_query(args))
         return plugin.cancel(args.name, args.wait, args.timeout)
-    except (PluginError, FilterError) as error:
+    except (PluginError, FilterError, KindNotServed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ApiException as error:
@@ -418,7 +465,10 @@ LIST_HELP = f"""filters (a subset of AIP-160):
 examples:
   kubectl clonejob list web-1 --state FAILED,CANCELLED
   kubectl clonejob list -A --filter 'state = FAILED AND createTime > "2026-11-01T00:00:00Z"'
-  kubectl clonejob list --order-by createTime desc --page-size 10 -o json
+  kubectl clonejob list --order-by createTime desc --page-size 10 -o json    # the newest ten
+pages:
+  without --order-by, pages are the API server's, in its order (by name), each sorted by namespace and age;
+  with it, every match (at most {ORDER_LIMIT}) is read and ordered first, then cut into pages
 """
 
 
@@ -468,6 +518,25 @@ def _query(args: argparse.Namespace) -> Query:
         page_token=args.page_token,
         output=args.output,
     )
+
+
+def _matching(items: list[Body], query: Query, flt: Filter | None) -> list[Body]:
+    """The jobs of a listing that pass what the server could not filter."""
+    if query.states:
+        items = [i for i in items if field_of(i, "state") in query.states]
+    return [i for i in items if flt.test(i)] if flt is not None else items
+
+
+def _page(items: list[Body], size: int, token: str | None) -> tuple[list[Body], str]:
+    """One page of ordered matches and the token of the next ("" after the last)."""
+    start = 0
+    if token:
+        offset = token.removeprefix(ORDERED_TOKEN)
+        if not token.startswith(ORDERED_TOKEN) or not offset.isdigit():
+            raise PluginError("--page-token: this token came from a list without --order-by; pass it without one")
+        start = int(offset)
+    end = start + size if size else len(items)
+    return items[start:end], f"{ORDERED_TOKEN}{end}" if end < len(items) else ""
 
 
 # "Invalid value: " before a rule's message (object fields carry no value); kept before a real value.

@@ -68,7 +68,7 @@ class Reconciler:
             per_namespace=settings.max_active_per_namespace,
         )
         self.kube = CachedKube(kube, self.cache)
-        self.drivers = Drivers(self.kube, settings)
+        self.drivers = Drivers(self.kube, settings, load_in_background=True)
         self.journal = Journal()
         gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
         self.observer = Observer(self.kube, self.drivers, gate, self.journal, settings, clock)

@@ -321,13 +321,14 @@ class Roster:
             )
             return out
 
-    def waiting_in(self, namespace: str, trigger: Trigger) -> set[Key]:
-        """Queued jobs of a namespace whose wait ``trigger`` may end (a TargetProject appearing, say)."""
+    def waiting_in(self, namespace: str | None, trigger: Trigger) -> set[Key]:
+        """Queued jobs of a namespace (None: of every one) whose wait ``trigger`` may end (a TargetProject
+        appearing, say)."""
         with self._lock:
             return {
                 e.key
                 for e in self._entries.values()
-                if e.namespace == namespace and e.queued and self._trigger(e) is trigger
+                if namespace in (None, e.namespace) and e.queued and self._trigger(e) is trigger
             }
 
     def reading(self, namespace: str, snapshot: str) -> set[Key]:

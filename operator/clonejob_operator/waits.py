@@ -19,6 +19,8 @@ class Trigger(enum.Enum):
     """Any job frees an active slot (--max-active)."""
     TARGET_PROJECT = "TargetProject"
     """A TargetProject appears or changes in the job's namespace."""
+    TARGET_LOADED = "target loaded"
+    """A target's client library has finished loading (in the background, after a start)."""
     TIME = "time"
     """Nothing but time (a retry after a transient error, a deadline)."""
 
@@ -35,6 +37,8 @@ class WaitReason(enum.Enum):
     MAX_ACTIVE_REACHED = ("MaxActiveReached", Trigger.ACTIVE_SLOT)
     MAX_ACTIVE_PER_NAMESPACE_REACHED = ("MaxActivePerNamespaceReached", Trigger.ACTIVE_SLOT)
     TARGET_PROJECT_NOT_FOUND = ("TargetProjectNotFound", Trigger.TARGET_PROJECT)
+    LOADING_TARGET = ("LoadingTargetClient", Trigger.TARGET_LOADED)
+    """The target's client library is loading (seconds, once per start); never counts towards a deadline."""
     CREDENTIALS_SECRET_UNUSABLE = ("CredentialsSecretUnusable", Trigger.TIME)
     """The TargetProject's Secret is missing, not labelled for the operator, or lacks its key: looked at again
     every little while (Secrets are not watched)."""

@@ -82,6 +82,10 @@ def _essence(status: dict[str, object]) -> dict[str, object]:
     return kept
 
 
+LOAD_LOOK = 2.0
+"""Seconds between looks of a job that waits for a target's library to load."""
+
+
 def _next_look(job: Job, world: World, settings: Settings, decision: Decision, deferred: float | None) -> float | None:
     """Seconds until time alone may change the decision: a deadline, a retry after a fault, a deferred write."""
     status = decision.status
@@ -91,6 +95,8 @@ def _next_look(job: Job, world: World, settings: Settings, decision: Decision, d
         looks.append(max(0.0, (deadline - world.now).total_seconds()) + 0.05)
     if decision.wait is not None and decision.wait.trigger is Trigger.TIME and world.fault is None:
         looks.append(max(settings.poll_interval, 10.0))  # nothing watched will say when it ends: look again
+    if decision.wait is not None and decision.wait.trigger is Trigger.TARGET_LOADED:
+        looks.append(LOAD_LOOK)  # the load's end wakes it; this covers an end that came before the write
     fault = world.fault
     if fault is not None and not status.current.terminal:
         looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))

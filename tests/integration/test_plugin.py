@@ -74,7 +74,10 @@ def test_errors_exit_non_zero_with_a_message(
     assert code == 1 and "FAILED_PRECONDITION: the job has finished (SUCCEEDED)" in capsys.readouterr().err
     assert world.job("done")["spec"]["cancel"] is False, "a finished job is left alone"
     code, _ = run("/nonexistent/kubeconfig", "list")
-    assert code == 1 and "error: cannot load a kubeconfig" in capsys.readouterr().err
+    assert (
+        code == 1
+        and "error: the kubeconfig /nonexistent/kubeconfig (--kubeconfig) does not exist" in capsys.readouterr().err
+    )
 
 
 def test_flags_after_the_verb_the_seeds_resource_name_and_the_servers_words(
@@ -194,3 +197,55 @@ def test_list_rejects_an_unsupported_filter_pointing_at_it(
     code, _ = run(cluster_kubeconfig, "list", "-n", namespace, "--filter", "size > 3")
     err = capsys.readouterr().err
     assert code == 1 and "unknown field 'size'" in err and err.rstrip().endswith("^")
+
+
+def test_order_by_orders_every_match_before_paging(world: World, namespace: str, cluster_kubeconfig: str) -> None:
+    """`--order-by createTime desc --page-size 10` is the newest ten, though names and age disagree."""
+    for index in range(23):
+        name = f"job-{index:02d}"
+        world.clone_job(name)
+        day = 1 + (index * 7) % 23  # creation days in an order that is neither the names' nor its reverse
+        world.set_status(CLONE_JOB, name, {"createTime": f"2026-10-{day:02d}T00:00:00Z"})
+    expected = sorted(
+        (f"job-{index:02d}" for index in range(23)), key=lambda n: 1 + (int(n[4:]) * 7) % 23, reverse=True
+    )
+    seen: list[list[str]] = []
+    token = ""
+    while True:
+        extra = ["--page-token", token] if token else []
+        args = ["list", "-n", namespace, "--order-by", "createTime", "desc", "--page-size", "10", "-o", "json"]
+        code, out = run(cluster_kubeconfig, *args, *extra)
+        assert code == 0, out
+        response = json.loads(out)
+        seen.append([job["metadata"]["name"] for job in response["cloneJobs"]])
+        token = response["nextPageToken"]
+        if not token:
+            break
+    assert [len(page) for page in seen] == [10, 10, 3]
+    assert [name for page in seen for name in page] == expected
+
+
+def test_a_page_token_belongs_to_its_kind_of_list(
+    world: World, namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for index in range(3):
+        world.clone_job(f"job-{index}")
+    code, out = run(cluster_kubeconfig, "list", "-n", namespace, "--order-by", "name", "--page-size", "2")
+    token = out.splitlines()[-1].removeprefix("Next page token: ")
+    assert code == 0 and token.startswith(plugin.ORDERED_TOKEN), out
+    code, _ = run(cluster_kubeconfig, "list", "-n", namespace, "--page-size", "2", "--page-token", token)
+    assert code == 1 and "came from a list with --order-by" in capsys.readouterr().err
+    code, out = run(cluster_kubeconfig, "list", "-n", namespace, "--page-size", "2")
+    server_token = out.splitlines()[-1].removeprefix("Next page token: ")
+    code, _ = run(cluster_kubeconfig, "list", "-n", namespace, "--order-by", "name", "--page-token", server_token)
+    assert code == 1 and "came from a list without --order-by" in capsys.readouterr().err
+
+
+def test_create_in_a_namespace_that_does_not_exist_says_so(
+    cluster_kubeconfig: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"{namespace}-missing"
+    for extra in ([], ["--wait-for-vm"]):
+        code, _ = run(cluster_kubeconfig, "-n", missing, "create", "web-1", *extra)
+        err = capsys.readouterr().err
+        assert code == 1 and err == f"error: {plugin.no_namespace(missing)}\n", err

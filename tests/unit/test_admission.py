@@ -13,7 +13,8 @@ from clonejob_operator.kube import CLONE_JOB, Kind
 from clonejob_operator.machine import Job
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.catalog import Drivers
+from clonejob_operator.targets.catalog import Drivers, TargetLoading
+from clonejob_operator.waits import WaitReason
 
 
 class Objects:
@@ -133,3 +134,35 @@ def test_a_stale_claim_or_a_namesake_never_holds_the_migratingvm() -> None:
     assert reason(admit(mine, running, mvm={**MVM, "status": {**MVM["status"], "recentCloneJobs": [live]}})) == (
         "WaitingForCloneJob"
     )
+
+
+class Loading(Drivers):
+    """Drivers whose Compute Engine library is still loading in the background."""
+
+    def _ready(self) -> Any:
+        raise TargetLoading("loading the Compute Engine client library (once after each start of the operator)")
+
+
+def test_a_job_whose_target_library_is_loading_waits_for_it_without_a_deadline() -> None:
+    mine = clonejob("b", "2026-11-26T10:00:01Z", "PENDING")
+    objects = Objects(mine)
+    roster = Roster(0)
+    roster.observe(mine)
+    gate = Gate(objects, Loading(objects), Settings(), roster)  # type: ignore[arg-type]
+    job = Job(
+        namespace="ns",
+        name="b",
+        uid="uid-b",
+        generation=1,
+        created=datetime(2026, 11, 26, tzinfo=UTC),
+        spec=CloneJobSpec.model_validate(mine["spec"]),
+        status=CloneJobStatus.model_validate(mine["status"]),
+        held=True,
+    )
+    compute = {**MVM, "spec": {"sourceVmId": "v", "computeEngineTargetDefaults": {"zone": "europe-west1-b"}}}
+    waiting = gate.admit(job, mine, compute).waiting
+    assert waiting is not None
+    assert waiting.wait is WaitReason.LOADING_TARGET and waiting.reason == "LoadingTargetClient"
+    assert waiting.message.startswith("loading the Compute Engine client library")
+    assert not WaitReason.LOADING_TARGET.blocked, "a load never fails a job for its pending deadline"
+    assert reason(gate.admit(job, mine, MVM)) == "ready", "a KubeVirt job never waits for it"

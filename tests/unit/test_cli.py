@@ -54,7 +54,47 @@ def test_run_without_a_cluster_exits_1_with_a_message(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     missing = tmp_path / "nope"
     assert cli.main(["run", "--kubeconfig", str(missing), "-n", "x"]) == 1
-    assert any("cannot reach a cluster" in r.getMessage() and str(missing) in r.getMessage() for r in caplog.records)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert said == [f"the kubeconfig {missing} (--kubeconfig) does not exist (in a pod, {IN_POD})"]
+
+
+IN_POD = "the operator uses the pod's own account instead"
+
+
+@pytest.mark.parametrize("command", ["run", "plugin", "demo"])
+def test_no_kubeconfig_anywhere_says_where_to_put_one(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every command looks for its kubeconfig alike, and says the same when there is none."""
+    from clonejob_operator import demo, plugin
+
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    wanted = "no kubeconfig: pass --kubeconfig, set $KUBECONFIG, or create ~/.kube/config"
+    if command == "run":
+        assert cli.main(["run", "-n", "x"]) == 1
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [f"{wanted} (in a pod, {IN_POD})"]
+        return
+    if command == "plugin":
+        assert plugin.main(["list"]) == 1
+    else:
+        assert demo.run(None, None, "x", start_operator=False, keep=False) == 1
+    assert capsys.readouterr().err == f"error: {wanted}\n"
+
+
+def test_an_unreadable_kubeconfig_is_named_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clonejob_operator import plugin
+
+    broken = tmp_path / "config"
+    broken.write_text("clusters: [\n")
+    assert plugin.main(["--kubeconfig", str(broken), "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot load the kubeconfig {broken} (--kubeconfig): ") and err.count("\n") == 1
 
 
 def test_leader_election_takes_controller_runtimes_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -264,3 +264,33 @@ def test_a_reader_that_goes_away_ends_the_plugin_quietly(
     monkeypatch.setattr(Kube, "from_kubeconfig", lambda *_: fake)
     assert plugin.main(["-n", "m", "get", "cj", "-o", "yaml"], out=Gone()) == plugin.BROKEN_PIPE
     assert capsys.readouterr().err == ""
+
+
+class Unreadable(FakeKube):
+    """A user who may not read namespaces: whether one exists is not theirs to know."""
+
+    def namespace_exists(self, name: str) -> bool | None:
+        return None
+
+
+def test_create_in_a_missing_namespace_says_so_even_to_whom_namespaces_are_hidden() -> None:
+    for fake in (FakeKube(namespaces={"m"}), Unreadable(namespaces={"m"})):
+        shown = Plugin(kube=fake, namespace="migrations", out=io.StringIO())  # type: ignore[arg-type]
+        with pytest.raises(PluginError) as refused:
+            shown.create("web-1", None, wait_for_vm=True)
+        assert str(refused.value) == "namespace migrations does not exist: create it first, or name another with -n"
+        assert fake.names(CLONE_JOB) == []
+
+
+def test_ordered_pages_cut_the_ordered_matches_and_say_where_the_next_begins() -> None:
+    from clonejob_operator.plugin import ORDERED_TOKEN, _page
+
+    items: list[dict[str, Any]] = [{"n": i} for i in range(5)]
+    first, token = _page(items, 2, None)
+    assert first == items[:2] and token == f"{ORDERED_TOKEN}2"
+    last, token = _page(items, 4, token)
+    assert last == items[2:] and token == ""
+    assert _page(items, 0, None) == (items, "")
+    for wrong in ("eyJ2IjoibWV0YS", f"{ORDERED_TOKEN}x"):
+        with pytest.raises(PluginError, match="without --order-by"):
+            _page(items, 2, wrong)

@@ -42,3 +42,49 @@ def test_without_the_computeengine_extra_a_compute_engine_job_is_told_which_extr
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "pip install 'clonejob-operator[computeengine]'" in result.stdout
+
+
+def test_the_compute_engine_library_loads_in_the_background_and_jobs_wait_for_it_without_blocking() -> None:
+    """A fresh interpreter, as after a start: the first look at a Compute Engine MigratingVm starts the load
+    and is told to wait (no worker blocks for the seconds it takes); the load's end is announced; then the
+    driver is there. A KubeVirt MigratingVm never starts it."""
+    script = (
+        "import sys, threading, time, kubernetes\n"
+        "from clonejob_operator.api.migratingvm import MigratingVmSpec\n"
+        "from clonejob_operator.kube import Kube\n"
+        "from clonejob_operator.targets.catalog import Drivers, TargetLoading\n"
+        "drivers = Drivers(Kube(kubernetes.client.Configuration()), load_in_background=True)\n"
+        "done = threading.Event()\n"
+        "drivers.loaded = done.set\n"
+        "drivers.in_sight({'kubevirtTargetDefaults': {}})\n"
+        "assert [t.name for t in threading.enumerate() if t.name == 'load-computeengine'] == []\n"
+        "target = {'computeEngineTargetDefaults': {'zone': 'europe-west1-b'}}\n"
+        "spec = MigratingVmSpec.model_validate({'sourceVmId': 'vm-1', **target})\n"
+        "began = time.monotonic()\n"
+        "try:\n"
+        "    drivers.for_spec(spec)\n"
+        "    raise SystemExit('the driver came at once: nothing was loading')\n"
+        "except TargetLoading as loading:\n"
+        "    assert 'loading the Compute Engine client library' in str(loading), loading\n"
+        "assert time.monotonic() - began < 0.5, 'the caller was held while the library loaded'\n"
+        "assert done.wait(120), 'the end of the load was never announced'\n"
+        "assert 'google.cloud.compute_v1' in sys.modules\n"
+        "assert drivers.for_spec(spec).name != drivers.kubevirt.name\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_migratingvm_of_compute_engine_in_sight_starts_the_load() -> None:
+    script = (
+        "import sys, threading, kubernetes\n"
+        "from clonejob_operator.kube import Kube\n"
+        "from clonejob_operator.targets.catalog import Drivers\n"
+        "drivers = Drivers(Kube(kubernetes.client.Configuration()), load_in_background=True)\n"
+        "done = threading.Event()\n"
+        "drivers.loaded = done.set\n"
+        "drivers.in_sight({'computeEngineDisksTargetDefaults': {'zone': 'europe-west1-b'}})\n"
+        "assert done.wait(120) and 'google.cloud.compute_v1' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
