@@ -173,6 +173,11 @@ def _demo(commands: Any) -> None:
         help="do not start an operator: one watching the namespace already runs",
     )
     demo.add_argument("--keep", action="store_true", help="leave everything in place at the end")
+    demo.add_argument(
+        "--operator-log",
+        metavar="PATH",
+        help="keep the log of the operator the demo starts at PATH (by default it is removed when the demo passes)",
+    )
 
 
 def _election(run: argparse.ArgumentParser) -> None:
@@ -371,7 +376,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "crds":
         return _crds(args.output_dir, args.stand_ins)
     if args.command == "demo":
-        return demo.run(args.kubeconfig, args.context, args.namespace, not args.use_running_operator, args.keep)
+        return demo.run(
+            args.kubeconfig,
+            args.context,
+            args.namespace,
+            not args.use_running_operator,
+            args.keep,
+            operator_log=args.operator_log,
+        )
     if args.command == "trust":
         return _vouch(args)
     if args.max_active < 0 or args.max_active_per_namespace < 0:

@@ -10,6 +10,7 @@ everything it made, the successful clone included, unless ``--keep`` is given.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import crdgen, standins
 from clonejob_operator.api.states import FINISHED, State
-from clonejob_operator.jobs import read_job
+from clonejob_operator.jobs import Job, read_job
 from clonejob_operator.kube import (
     CLONE_JOB,
     DATA_VOLUME,
@@ -64,6 +65,8 @@ class Demo:
     """How the operator process reaches the cluster (``--kubeconfig``, ``--context``)."""
     start_operator: bool = True
     keep: bool = False
+    operator_log: Path | None = None
+    """Where the started operator's log goes, kept; by default a temporary file removed when the demo passes."""
     timeout: float = 60.0
     """How long one CloneJob may take to reach the state the demo waits for."""
     _started: float = field(default_factory=time.monotonic)
@@ -275,15 +278,18 @@ class Demo:
             self.say("using the operator that already runs")
             yield
             return
-        self._log = Path(tempfile.mkdtemp(prefix="clonejob-demo-")) / "operator.log"
+        scratch = Path(tempfile.mkdtemp(prefix="clonejob-demo-"))
+        self._log = self.operator_log or scratch / "operator.log"
         command = [sys.executable, "-m", "clonejob_operator.cli", "run", "-n", self.namespace, "--standalone"]
-        key = f"file:{self._log.parent / 'seal-key'}"  # the demo's own sealing key: it leaves with the demo's jobs
+        key = f"file:{scratch / 'seal-key'}"  # the demo's own sealing key: it leaves with the demo's jobs
         command += ["--message-interval", "1s", "--log-format", "plain", "--seal-key", key, *self.operator_args]
         with self._log.open("wb") as log:
             self._operator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self.say(f"operator started (pid {self._operator.pid}), its log: {self._log}")
+        passed = False
         try:
             yield
+            passed = True
         finally:
             self._operator.terminate()
             try:
@@ -291,7 +297,12 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self._operator.kill()
                 self._operator.wait()
-            self.say("operator stopped")
+            kept = self.keep or not passed  # kept jobs keep their key; a failure keeps what to look into
+            if not kept:
+                shutil.rmtree(scratch, ignore_errors=True)
+            self.say(
+                f"operator stopped; its log is kept: {self._log}" if kept or self.operator_log else "operator stopped"
+            )
 
     def create_job(self, name: str) -> Body:
         self._jobs.append(name)
@@ -316,8 +327,7 @@ class Demo:
             if body is None:
                 raise DemoError(f"CloneJob {name} disappeared")
             job = read_job(body)
-            step = job.status.current_step.value if job.status.current_step else ""
-            line = f"{job.status.current.value:<11} {step:<24} {job.status.progress_percent or 0:3d}%  {job.doing}"
+            line = _progress_line(job)
             if line != shown:
                 self.say(line.rstrip())
                 shown = line
@@ -426,6 +436,14 @@ class Demo:
             print(prefix + line, file=self.out, flush=True)
 
 
+def _progress_line(job: Job) -> str:
+    """One line of a job's progress; "created" until the operator has written its first status."""
+    if not job.status.state:
+        return "created     (the operator has not looked at it yet)"
+    step = job.status.current_step.value if job.status.current_step else ""
+    return f"{job.status.current.value:<11} {step:<24} {job.status.progress_percent or 0:3d}%  {job.doing}".rstrip()
+
+
 def _namespace(name: str) -> Any:
     return kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name, labels=MANAGED_BY))
 
@@ -442,6 +460,7 @@ def run(
     start_operator: bool,
     keep: bool,
     out: TextIO | None = None,
+    operator_log: str | None = None,
 ) -> int:
     """The ``demo`` command: 0 when all three stories ended as they should and the cleanup is done."""
     stream = out or sys.stdout
@@ -451,7 +470,8 @@ def run(
         print(f"error: {kubeconfig_problem(kubeconfig, error)}", file=sys.stderr)
         return 1
     args = [*(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
-    demo = Demo(kube, namespace, stream, operator_args=args, start_operator=start_operator, keep=keep)
+    log = Path(operator_log).resolve() if operator_log else None
+    demo = Demo(kube, namespace, stream, args, start_operator=start_operator, keep=keep, operator_log=log)
     try:
         return demo.run()
     except DemoError as error:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,14 +23,28 @@ DEMO = (sys.executable, "-m", "clonejob_operator.cli", "demo")
 
 
 def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_made(
-    kube: Kube, cluster_kubeconfig: str
+    kube: Kube, cluster_kubeconfig: str, tmp_path: Path
 ) -> None:
     namespace = f"cjdemo-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig}  # the cluster named for the tests, never another
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        "KUBECONFIG": cluster_kubeconfig,  # the cluster named for the tests, never another
+        "PYTHON": sys.executable,  # the interpreter under test, never a virtualenv of its own
+        "TMPDIR": str(scratch),
+    }
     started = time.monotonic()
     try:
         done = subprocess.run(
-            ["bash", str(ROOT / "hack" / "demo.sh"), "--namespace", namespace],
+            [
+                "bash",
+                str(ROOT / "hack" / "demo.sh"),
+                "--namespace",
+                namespace,
+                "--operator-log",
+                str(tmp_path / "op.log"),
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -62,9 +75,11 @@ def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_mad
         assert left is not None and left.deletion_timestamp is not None, "the demo deletes its namespace"
     except ApiException as error:
         assert error.status == 404
-    (log,) = re.findall(r"its log: (\S+)", out)
-    lines = Path(log).read_text().splitlines()
-    shutil.rmtree(Path(log).parent)
+    assert list(scratch.iterdir()) == [], "the demo leaves nothing in the temporary folder"
+    assert re.findall(r"its log: (\S+)", out) == [str(tmp_path / "op.log")], "where it goes"
+    assert f"operator stopped; its log is kept: {tmp_path / 'op.log'}" in out
+    lines = (tmp_path / "op.log").read_text().splitlines()
+    assert "STATE_UNSPECIFIED" not in out, "a job the operator has not looked at yet reads created"
     about = [line for line in lines if "web-1-test-" in line]
     assert len(about) >= 15, lines
     named = re.compile(rf"^CloneJob {namespace}/web-1-test-[123]: ")
