@@ -3,7 +3,7 @@
 # (clonejob-operator crds --stand-ins): it marks VolumeSnapshots readyToUse, DataVolumes Succeeded and VirtualMachines ready,
 # exactly the status fields clonejob-operator waits for. Never run it where the real controllers run.
 # It creates nothing: a VolumeSnapshot to mark comes from the replication tool, or, to try things out,
-# from manifests/samples/replication/ (the README's example); `clonejob-operator demo` does it all.
+# from manifests/samples/replication/ (the README's first clone); `clonejob-operator demo` does it all.
 #   hack/stand-in-controllers.sh NAMESPACE        (loops until killed)
 set -euo pipefail
 ns="${1:?namespace}"

@@ -16,6 +16,7 @@ from clonejob_operator.timestamps import format_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "clonejob-operator"
+DOCS = ROOT / "docs"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
 
 
@@ -39,8 +40,8 @@ def block(text: str, title: str) -> str:
     return section(text, title).split("```")[1]
 
 
-def test_the_readme_synopsis_has_every_flag_of_every_command_and_no_other() -> None:
-    synopsis = block((ROOT / "README.md").read_text(), "## Running the operator")
+def test_the_synopsis_has_every_flag_of_every_command_and_no_other() -> None:
+    synopsis = block((DOCS / "operating.md").read_text(), "## Running the operator")
     for name, parser in subcommands().items():
         line = synopsis[synopsis.index(f"clonejob-operator {name}") :].split("\nclonejob-operator ")[0]
         words = set(re.findall(r"(?<![\w-])--?[A-Za-z][a-z-]*", line))
@@ -50,8 +51,8 @@ def test_the_readme_synopsis_has_every_flag_of_every_command_and_no_other() -> N
         assert set(FLAG.findall(line)) <= long_flags(parser), f"{name}: the README names a flag it does not have"
 
 
-def test_the_readme_gives_the_step_timeouts_the_cli_has() -> None:
-    text = (ROOT / "README.md").read_text()
+def test_the_docs_give_the_step_timeouts_the_cli_has() -> None:
+    text = (DOCS / "operating.md").read_text()
     for kind, value in DEFAULT_STEP_TIMEOUTS.items():
         assert f"`{kind.value}={format_duration(value)}`" in text
     helped = subcommands()["run"].format_help()
@@ -133,7 +134,7 @@ def test_each_operator_value_is_the_run_flag_of_its_name() -> None:
 
 def test_every_apply_the_docs_and_scripts_give_is_server_side() -> None:
     """One apply mode everywhere: a client-side apply of the CRDs and a server-side one conflict."""
-    places = [ROOT / "README.md", CHART / "README.md", CHART / "templates" / "NOTES.txt"]
+    places = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), CHART / "README.md", CHART / "templates" / "NOTES.txt"]
     places += sorted((ROOT / "hack").glob("*.sh")) + sorted((ROOT / "manifests").rglob("*.yaml"))
     applies = [
         (place.name, line)
@@ -154,6 +155,7 @@ def test_no_word_of_the_projects_own_and_no_markup_where_a_user_reads() -> None:
     private = re.compile(r"(?i)\bthe seed\b|\bseed'?s\b|seed-style")
     texts = {
         "README.md": (ROOT / "README.md").read_text(),
+        **{f"docs/{page.name}": page.read_text() for page in DOCS.glob("*.md")},
         "the chart's README": (CHART / "README.md").read_text(),
         "NOTES.txt": (CHART / "templates" / "NOTES.txt").read_text(),
         "values.yaml": (CHART / "values.yaml").read_text(),
@@ -165,3 +167,17 @@ def test_no_word_of_the_projects_own_and_no_markup_where_a_user_reads() -> None:
     texts["kubectl clonejob --help"] = plugin.parser().format_help()
     assert [where for where, text in texts.items() if private.search(text)] == []
     assert "``" not in texts["the CRDs"], "descriptions are plain text"
+
+
+def test_the_readme_is_a_newcomers_path_and_every_link_of_the_docs_leads_somewhere() -> None:
+    """What it is, trying it, installing, a first clone and uninstalling come first; reference is in docs/."""
+    readme = (ROOT / "README.md").read_text()
+    titles = re.findall(r"(?m)^## (.+)$", readme)
+    assert titles[:5] == ["Try it", "Install", "Your first clone", "Uninstall", "Development"], titles
+    assert len(readme.splitlines()) < 250
+    for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith("http"):
+                assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", readme))
+    assert linked == {page.name for page in DOCS.glob("*.md")}, "the README leads to every page of docs/"

@@ -108,14 +108,25 @@ class FakeCompute:
                 return None
 
         server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        ended: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                server.serve_forever(poll_interval=0.1)
+            except BaseException as error:  # said at teardown instead of a shutdown that waits forever
+                ended.append(error)
+                raise
+
+        thread = threading.Thread(target=serve, name="fake-compute", daemon=True)
         thread.start()
         self.url = f"http://127.0.0.1:{server.server_port}"
         try:
             yield self
         finally:
-            server.shutdown()
+            if thread.is_alive():
+                server.shutdown()
             server.server_close()
+            assert not ended, f"the fake Compute Engine stopped serving: {ended[0]!r}"
 
     def handle(self, method: str, raw_path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         parsed = urlparse(raw_path)

@@ -1,7 +1,7 @@
 """Chaos: the operator SIGKILLed at random moments and started again, while jobs are created, cancelled and
 deleted at random, products get ready after random delays or fail, and hundreds of other jobs' products
 lie around; and the API server stopped mid-run. Quick in CI; ``--long`` (or CLONEJOB_TEST_LONG=1) for
-the long runs that the README reports."""
+the long runs that docs/development.md reports."""
 
 from __future__ import annotations
 

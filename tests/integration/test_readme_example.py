@@ -1,4 +1,4 @@
-"""The README's Example, its shell lines as written, reaches SUCCEEDED (in a namespace of the test's own)."""
+"""The README's first clone, its shell lines as written, reaches SUCCEEDED (in a namespace of the test's own)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def example_lines() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Example\n") : readme.index("\n## ", readme.index("## Example\n") + 5)]
+    start = readme.index("## Your first clone\n")
+    section = readme[start : readme.index("\n## ", start + 5)]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     return [line.split("  #", 1)[0].rstrip() for line in block.splitlines() if line.strip()]
 

@@ -160,7 +160,7 @@ def test_the_readme_shows_the_lists_help() -> None:
 
     from clonejob_operator.plugin import LIST_HELP
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "kubectl-clonejob.md").read_text()
     assert LIST_HELP.strip() in readme
 
 

@@ -23,7 +23,7 @@ def bounded(condition: bool, what: str) -> None:
 
 
 LIMITS_KIB = {"MigratingVm": 128, "CloneJob": 240, "TargetProject": 4}
-"""The worst case each kind may reach (the README's Security section gives these figures)."""
+"""The worst case each kind may reach (docs/security.md gives these figures)."""
 
 
 def _key_limit(node: Schema, path: str) -> int:

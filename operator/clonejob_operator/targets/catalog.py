@@ -33,6 +33,8 @@ class Drivers:
         self._kube, self._settings = kube, settings or Settings()
         self._compute_engine: Driver | None = None
         self._load_lock = threading.Lock()
+        """Held while the library loads (seconds): only by a worker, or the loader thread."""
+        self._start_lock = threading.Lock()
         self._background = load_in_background
         self._loader: threading.Thread | None = None
         self.loaded: Callable[[], None] = lambda: None
@@ -59,7 +61,7 @@ class Drivers:
 
     def warm_up(self) -> None:
         """Load the Compute Engine target in a thread of its own, once (with background loading on)."""
-        with self._load_lock:
+        with self._start_lock:  # never the load's own lock: the caller may be the watch's event loop
             if not self._background or self._compute_engine is not None or self._loader is not None:
                 return
             self._loader = threading.Thread(target=self._load, name="load-computeengine", daemon=True)
