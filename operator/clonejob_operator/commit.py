@@ -31,7 +31,7 @@ from clonejob_operator.effects import (
     RemoveFinalizer,
 )
 from clonejob_operator.events import EventPoster
-from clonejob_operator.faults import NO_ANSWER, api_message, classify
+from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, merge_patch, ref_of, status_of
 from clonejob_operator.machine import Decision, Job
@@ -218,7 +218,10 @@ class Committer:
                 raise Stop() from None
             if code in (400, 422):
                 raise
-            self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
+            fault = classify(error, "writing the CloneJob")
+            if fault.kind is FaultKind.REFUSED and self.journal.streaks.first_trace(job.uid, fault.message):
+                job_log(job, logging.WARNING, "%s", fault.message)  # once: its status may be no place to say it
+            self.journal.failed(job.uid, fault)
             raise Stop() from None
         except NO_ANSWER as error:  # an outage: a fact for the next look, which comes with the backoff
             self.journal.failed(job.uid, classify(error, "writing the CloneJob"))

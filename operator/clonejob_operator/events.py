@@ -12,7 +12,7 @@ import time
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator.faults import NO_ANSWER
+from clonejob_operator.faults import NO_ANSWER, api_message
 from clonejob_operator.kube import KubeClient, NotLeading, status_of
 from clonejob_operator.timestamps import format_time, now
 
@@ -58,7 +58,12 @@ class EventPoster:
                 self._paused_until = time.monotonic() + self.pause
             if code not in self._refused:
                 self._refused.add(code)
-                log.warning("cannot post Events (API answered %s); carrying on without them", code)
+                said = api_message(error)
+                log.warning(
+                    "cannot post Events (API answered %s%s); carrying on without them",
+                    code,
+                    f": {said}" if said else "",
+                )
             return False
         except NotLeading:  # the Lease was lost a moment ago: the next leader tells the story on
             return False

@@ -112,6 +112,10 @@ class Observer:
         where = f"CloneJob {job.namespace}/{job.name}"
         if fault.kind is FaultKind.UNEXPECTED and self.journal.streaks.first_trace(job.uid, fault.message):
             log.error("%s: %s", where, fault.message, exc_info=error)
+        elif fault.kind is FaultKind.REFUSED and self.journal.streaks.first_trace(job.uid, fault.message):
+            # Said once: a refusal of the operator's own write (a rule missing from its RBAC) may leave it
+            # no way to record it in the status.
+            log.warning("%s: %s", where, fault.message)
         else:
             log.debug("%s: %s", where, fault.message)
 

@@ -38,6 +38,10 @@ def _established(api, name: str) -> bool:  # type: ignore[no-untyped-def]
     return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
 
 
+INSTALLED_BY_TESTS = "clonejob-operator.test/installed"
+"""The label of a CRD the tests installed (and remove at the end, even after a run killed before its end)."""
+
+
 @pytest.fixture(scope="session")
 def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
     import os
@@ -60,15 +64,21 @@ def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
     for doc in docs:
         name = doc["metadata"]["name"]
         stand_in = standins.is_stand_in(doc)
+        labels = doc["metadata"].setdefault("labels", {})
         try:
             current = api.read_custom_resource_definition(name)
         except ApiException as error:
             if error.status != 404:
                 raise
+            labels[INSTALLED_BY_TESTS] = "true"
             api.create_custom_resource_definition(doc)
             created.append(name)
             continue
-        if not stand_in:  # our own CRDs are brought up to date; a real KubeVirt/CDI CRD is left alone
+        ours = (current.metadata.labels or {}).get(INSTALLED_BY_TESTS) == "true"
+        if ours:  # a run that was killed before its teardown installed it: this one removes it
+            labels[INSTALLED_BY_TESTS] = "true"
+            created.append(name)
+        if not stand_in or ours:  # our own CRDs are brought up to date; a real KubeVirt/CDI CRD is left alone
             doc["metadata"]["resourceVersion"] = current.metadata.resource_version
             api.replace_custom_resource_definition(name, doc)
     for crd_name in [doc["metadata"]["name"] for doc in docs]:

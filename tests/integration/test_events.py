@@ -55,5 +55,7 @@ def test_a_role_without_events_costs_one_warning_line_and_nothing_else(
         world.clone_to_success("cj")
         assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("clonejob")]
-    assert warned == ["cannot post Events (API answered 403); carrying on without them"]
+    assert len(warned) == 1 and warned[0].startswith("cannot post Events (API answered 403: "), warned
+    assert 'cannot create resource "events"' in warned[0], "the server's words: which right is missing"
+    assert warned[0].endswith("); carrying on without them")
     assert _events(kube, namespace, "cj") == []
