@@ -47,7 +47,8 @@ from kubernetes.client.exceptions import ApiException
 from bench.counting import CountingKube, Tally, minus, server_counts
 from bench.fake import FakeInfrastructure
 from bench.watching import Follower
-from clonejob_operator import crdgen, names, standins
+from clonejob_demo import standins
+from clonejob_operator import crdgen, names
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
 from clonejob_operator.targets.kubevirt import manifests as build

@@ -162,7 +162,7 @@ def test_no_word_of_the_projects_own_and_no_markup_where_a_user_reads() -> None:
         "the CRDs": "".join(crdgen.render(crd) for crd in crdgen.all_crds().values()),
         **{f"--help of {name}": parser.format_help() for name, parser in subcommands().items()},
     }
-    from clonejob_operator import plugin
+    from clonejob_kubectl import main as plugin
 
     texts["kubectl clonejob --help"] = plugin.parser().format_help()
     assert [where for where, text in texts.items() if private.search(text)] == []

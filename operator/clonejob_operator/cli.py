@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -16,7 +15,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator import crdgen, demo, seal, standins
+from clonejob_operator import crdgen, seal
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.kube import CLONE_JOB, KUBECONFIG_ERRORS, KUBECONFIG_HELP, MIGRATING_VM, Kube, kubeconfig_problem
 from clonejob_operator.leadership import Election, own_identity, own_namespace
@@ -57,8 +56,13 @@ def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
     return kind, _duration(value)
 
 
-def demo_doc() -> str:
-    return re.sub(r" \(`[^`]*`\)", "", (demo.__doc__ or "").split("\n\n", 1)[1].replace("``", "`"))
+DEMO = """It installs what is missing (the operator's CRDs, and stand-ins for the DataVolume, VirtualMachine and
+VolumeSnapshot CRDs), makes a MigratingVm with a ready VolumeSnapshot in a namespace of its own, starts the
+operator, plays the three controllers, and shows three CloneJobs: one that succeeds, one cancelled while its
+disk is being prepared, and one whose disk fails. Then it removes everything it made, the successful clone
+included, unless `--keep` is given."""
+"""What ``demo`` does (its --help). The demo lives in the package ``clonejob_demo``, imported by that command
+only: the operator's ``run`` never loads it."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,7 +166,7 @@ def _demo(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
         help="show the operator at work on a cluster without KubeVirt, CDI or a snapshot controller",
-        description=demo_doc(),
+        description=DEMO,
     )
     demo.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     demo.add_argument("--context", help="the kubeconfig context to use")
@@ -297,6 +301,8 @@ def _crds(output_dir: str | None, stand_ins: bool) -> int:
     if stand_ins:
         if output_dir:
             parser().error("--stand-ins prints them; it takes no --output-dir")
+        from clonejob_demo import standins  # the demo's, imported for this command only
+
         sys.stdout.write(standins.render())
         return 0
     if output_dir:
@@ -376,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "crds":
         return _crds(args.output_dir, args.stand_ins)
     if args.command == "demo":
-        return demo.run(
+        from clonejob_demo import story  # imported for this command only: never on the operator's path
+
+        return story.run(
             args.kubeconfig,
             args.context,
             args.namespace,

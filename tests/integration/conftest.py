@@ -12,7 +12,8 @@ import pytest
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator import crdgen, standins
+from clonejob_demo import standins
+from clonejob_operator import crdgen
 from clonejob_operator.kube import (
     CLONE_JOB,
     DATA_VOLUME,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_kubectl.query import server_message
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
-from clonejob_operator.plugin import server_message
 from tests.integration.kit import World, manifest
 
 

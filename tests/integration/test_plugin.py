@@ -11,11 +11,12 @@ import sys
 import pytest
 import yaml
 
-from clonejob_operator import plugin
+from clonejob_kubectl import main as plugin
+from clonejob_kubectl.query import ORDERED_TOKEN, no_namespace
 from clonejob_operator.kube import CLONE_JOB, Kube
 from tests.integration.kit import World, running_operator, settings_for
 
-PLUGIN = (sys.executable, "-m", "clonejob_operator.plugin")
+PLUGIN = (sys.executable, "-m", "clonejob_kubectl.main")
 
 
 def run(kubeconfig: str, *args: str) -> tuple[int, str]:
@@ -232,7 +233,7 @@ def test_a_page_token_belongs_to_its_kind_of_list(
         world.clone_job(f"job-{index}")
     code, out = run(cluster_kubeconfig, "list", "-n", namespace, "--order-by", "name", "--page-size", "2")
     token = out.splitlines()[-1].removeprefix("Next page token: ")
-    assert code == 0 and token.startswith(plugin.ORDERED_TOKEN), out
+    assert code == 0 and token.startswith(ORDERED_TOKEN), out
     code, _ = run(cluster_kubeconfig, "list", "-n", namespace, "--page-size", "2", "--page-token", token)
     assert code == 1 and "came from a list with --order-by" in capsys.readouterr().err
     code, out = run(cluster_kubeconfig, "list", "-n", namespace, "--page-size", "2")
@@ -248,4 +249,4 @@ def test_create_in_a_namespace_that_does_not_exist_says_so(
     for extra in ([], ["--wait-for-vm"]):
         code, _ = run(cluster_kubeconfig, "-n", missing, "create", "web-1", *extra)
         err = capsys.readouterr().err
-        assert code == 1 and err == f"error: {plugin.no_namespace(missing)}\n", err
+        assert code == 1 and err == f"error: {no_namespace(missing)}\n", err

@@ -70,7 +70,8 @@ def test_no_kubeconfig_anywhere_says_where_to_put_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every command looks for its kubeconfig alike, and says the same when there is none."""
-    from clonejob_operator import demo, plugin
+    from clonejob_demo import story
+    from clonejob_kubectl import main
 
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -81,18 +82,18 @@ def test_no_kubeconfig_anywhere_says_where_to_put_one(
         assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [f"{wanted} (in a pod, {IN_POD})"]
         return
     if command == "plugin":
-        assert plugin.main(["list"]) == 1
+        assert main.main(["list"]) == 1
     else:
-        assert demo.run(None, None, "x", start_operator=False, keep=False) == 1
+        assert story.run(None, None, "x", start_operator=False, keep=False) == 1
     assert capsys.readouterr().err == f"error: {wanted}\n"
 
 
 def test_an_unreadable_kubeconfig_is_named_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from clonejob_operator import plugin
+    from clonejob_kubectl import main
 
     broken = tmp_path / "config"
     broken.write_text("clusters: [\n")
-    assert plugin.main(["--kubeconfig", str(broken), "list"]) == 1
+    assert main.main(["--kubeconfig", str(broken), "list"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot load the kubeconfig {broken} (--kubeconfig): ") and err.count("\n") == 1
 
@@ -136,7 +137,8 @@ def test_leader_election_flags_that_cannot_work_are_refused(
 def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    from clonejob_operator import cli, standins
+    from clonejob_demo import standins
+    from clonejob_operator import cli
 
     assert cli.main(["crds", "--stand-ins"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
@@ -146,3 +148,20 @@ def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFix
         "volumesnapshots.snapshot.storage.k8s.io",
     ]
     assert all(standins.is_stand_in(d) and d["kind"] == "CustomResourceDefinition" for d in docs)
+
+
+def test_the_operators_run_loads_neither_the_plugin_nor_the_demo_nor_lark() -> None:
+    """The operator's process holds what it runs: `clonejob-operator run` (the CLI and everything the run
+    path imports) loads no module of the kubectl plugin, the demo or its stand-in controllers, nor lark."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from clonejob_operator import cli, runtime, controller, reconciler, handlers\n"
+        "cli.parser().parse_args(['run', '-n', 'x'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('clonejob_kubectl', 'clonejob_demo', 'lark'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

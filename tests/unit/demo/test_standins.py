@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from clonejob_operator import standins
+from clonejob_demo import standins
 from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from clonejob_operator.names import LABEL_JOB
 from tests.fakekube import FakeKube

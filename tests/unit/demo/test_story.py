@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clonejob_operator.demo import _progress_line
+from clonejob_demo.story import _progress_line
 from clonejob_operator.jobs import read_job
 
 

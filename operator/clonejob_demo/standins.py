@@ -23,7 +23,7 @@ KINDS = (VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE)
 
 def crds() -> list[Body]:
     """The stand-in CRDs, as manifests."""
-    folder = resources.files("clonejob_operator").joinpath("stand_in_crds")
+    folder = resources.files("clonejob_demo").joinpath("stand_in_crds")
     return [
         yaml.safe_load(entry.read_text())
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)

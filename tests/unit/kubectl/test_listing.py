@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from clonejob_operator.listing import FilterError, Order, field_selector, order_key, parse_filter
+from clonejob_kubectl.listing import FilterError, Order, field_selector, order_key, parse_filter
 
 
 def job(name: str, state: str | None, created: str, ended: str | None = None, mvm: str = "web-1") -> dict[str, Any]:
