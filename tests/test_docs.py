@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from clonejob_operator import cli
+from clonejob_operator import flags
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS
 from clonejob_operator.timestamps import format_duration
 
@@ -21,7 +21,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
-    action = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    action = next(a for a in flags.parser()._actions if isinstance(a, argparse._SubParsersAction))
     return dict(action.choices)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from clonejob_operator import cli
+from clonejob_operator import flags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def test_dockerfile_is_multi_stage_slim_non_root_exec_form() -> None:
     (entrypoint,) = re.findall(r"^ENTRYPOINT (.+)$", text, re.M)
     assert json.loads(entrypoint) == ["clonejob-operator", "run"]
     (command,) = re.findall(r"^CMD (.+)$", text, re.M)
-    cli.parser().parse_args(["run", *json.loads(command)])  # the default arguments are valid
+    flags.parser().parse_args(["run", *json.loads(command)])  # the default arguments are valid
 
 
 def test_compute_engine_is_an_extra_that_the_test_extra_and_the_image_carry() -> None:

@@ -1,7 +1,7 @@
 """``clonejob-operator demo``: the whole thing working, in one command, on a cluster without KubeVirt, CDI
 or a snapshot controller: three CloneJobs (a success, a cancel, a failure) played on the stage that
 ``stage.Stage`` sets, with ``standins.Stagehand`` playing the controllers. What it shows, in the words of
-``clonejob-operator demo --help``: ``clonejob_operator.cli.DEMO``.
+``clonejob-operator demo --help``: ``clonejob_operator.flags.DEMO``.
 """
 
 from __future__ import annotations

@@ -70,6 +70,16 @@ def parser() -> argparse.ArgumentParser:
         help="the step timeline (default), the object as json or yaml, or its name",
     )
     _managed_fields(get)
+    _list_command(commands, across)
+    cancel = commands.add_parser("cancel", help="cancel a CloneJob", parents=[after])
+    cancel.add_argument("name", metavar="NAME")
+    cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")
+    cancel.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
+    return top
+
+
+def _list_command(commands: Any, across: argparse.ArgumentParser) -> None:
+    """``list``: the vmmigration API's list, with its filter, order and pages."""
     listing = commands.add_parser(
         "list",
         help="CloneJobs in the namespace (or all), the vmmigration API's list",
@@ -90,11 +100,6 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--page-token", help="the page after the one that printed this token")
     listing.add_argument("-o", "--output", choices=["table", "json", "yaml", "name"], default="table")
     _managed_fields(listing)
-    cancel = commands.add_parser("cancel", help="cancel a CloneJob", parents=[after])
-    cancel.add_argument("name", metavar="NAME")
-    cancel.add_argument("--wait", action="store_true", help="show progress until it has ended")
-    cancel.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
-    return top
 
 
 def _namespace(explicit: str | None, kubeconfig: str | None, context: str | None) -> str:

@@ -74,6 +74,13 @@ class Gate:
             return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:
             return _wait(WaitReason.NO_SNAPSHOTS, f"MigratingVm {mvm} has no status.lastSync.snapshots yet")
+        waiting = self._turn(job, body, migrating_vm)
+        return waiting if waiting is not None else Admission(plan=plan)
+
+    def _turn(self, job: Job, body: Body, migrating_vm: Body) -> Admission | None:
+        """A wait while it is not this job's turn (its MigratingVm's queue, another job holding it, the active
+        slots); None when it is."""
+        mvm = job.spec.migrating_vm if job.spec else ""
         mine = self.roster.entry(body)
         if self.roster.ahead(mine) is not None:  # stable while it waits: no rewrite each time the queue moves
             return _wait(
@@ -85,9 +92,7 @@ class Gate:
                 WaitReason.WAITING_FOR_CLONE_JOB, f"CloneJob {holder} holds MigratingVm {mvm}; one runs at a time"
             )
         refused = self.roster.refusal(mine)
-        if refused is not None:
-            return _wait(*refused)
-        return Admission(plan=plan)
+        return _wait(*refused) if refused is not None else None
 
     def holds(self, namespace: str) -> Holds:
         return lambda name, uid: self.roster.holds(namespace, name, uid)

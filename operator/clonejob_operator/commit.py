@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -33,7 +34,7 @@ from clonejob_operator.effects import (
 from clonejob_operator.events import EventPoster
 from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
 from clonejob_operator.journal import Journal
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, merge_patch, ref_of, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
 from clonejob_operator.machine import Decision, Job
 from clonejob_operator.observe import Observer
 from clonejob_operator.reasons import Reason
@@ -257,3 +258,27 @@ def job_log(job: Job, level: int, message: str, *args: object, **fields: object)
         "uid": job.uid,
     }
     log.log(level, f"CloneJob {job.namespace}/{job.name}: {message}", *args, extra={"k8s_ref": ref, **fields})
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The RFC 7386 merge patch that turns ``old`` into ``new`` (lists are replaced whole, as the patch does)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch: Body = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = value
+        elif old[key] != value:
+            patch[key] = merge_patch(old[key], value)
+    return patch
+
+
+def ref_of(body: Body) -> dict[str, str]:
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion", ""),
+        "kind": body.get("kind", ""),
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+    }

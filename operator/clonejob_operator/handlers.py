@@ -140,6 +140,9 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     out.networking.error_backoffs = Backoffs()  # retried as long as an outage lasts; see retries.py
     out.networking.connect_timeout = 30
     out.posting.enabled = False  # transitions are posted as Events by the reconciler, 403-tolerant
+    # kopf schedules a SIGKILL of the process ten minutes after a run that ended without its stop flag (a
+    # watch that failed for good); the term ends such a run and starts another, so that is switched off.
+    out.process.ultimate_exiting_timeout = None
     out.execution.max_workers = workers  # only the login handler is synchronous; reconciles have their own pool
     out.scanning.disabled = bool(namespaces) and not any(set("*?!,") & set(ns) for ns in namespaces)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per timer tick; our own say more

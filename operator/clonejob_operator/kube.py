@@ -375,27 +375,3 @@ class Kube:
 
     def post_event(self, namespace: str, body: Body) -> None:
         self.call(self.core.create_namespaced_event, namespace, body, attempts=1, write=True)
-
-
-def merge_patch(old: Any, new: Any) -> Any:
-    """The RFC 7386 merge patch that turns ``old`` into ``new`` (lists are replaced whole, as the patch does)."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return new
-    patch: Body = {key: None for key in old if key not in new}
-    for key, value in new.items():
-        if key not in old:
-            patch[key] = value
-        elif old[key] != value:
-            patch[key] = merge_patch(old[key], value)
-    return patch
-
-
-def ref_of(body: Body) -> dict[str, str]:
-    meta = body.get("metadata", {})
-    return {
-        "apiVersion": body.get("apiVersion", ""),
-        "kind": body.get("kind", ""),
-        "name": meta.get("name", ""),
-        "namespace": meta.get("namespace", ""),
-        "uid": meta.get("uid", ""),
-    }

@@ -16,8 +16,9 @@ from clonejob_operator import retries
 FULL_FORMAT = "[%(asctime)s] %(name)s [%(levelname)s] %(message)s"
 """kopf's full format, with logger names whole (kopf cuts them at 20 characters)."""
 PLAIN_FORMAT = "%(message)s"
-QUIET = {"kopf.activities": logging.WARNING, "kopf._core.engines.activities": logging.WARNING}
-"""kopf's lines about its own start ("Activity ... succeeded", "Initial authentication ..."): DEBUG's business."""
+QUIET = {"kopf": logging.WARNING}
+"""kopf's INFO lines (its start, "Activity ... succeeded", "Initial authentication ...", its stop): DEBUG's
+business, the operator says what matters itself. Set on kopf's top logger: its modules' names are its own."""
 
 
 def named(record: logging.LogRecord) -> str:

@@ -3,10 +3,18 @@
 kopf retries a failed request (a watch, a list) on a schedule that ends after about a minute, and
 logs an ERROR line for every request and every attempt: an outage of the API server is seven lines
 a second, then the watches give up. Here the schedule goes on every 2 s for as long as the outage
-lasts (a watch resumes within 2 s of the server's return), and the lines become one WARNING once
-the trouble has lasted a moment, then at most one per 10 s, and one INFO line when the server
-answers again. A 429 at start (the server's storage still initialising) that a retry gets past
-within the moment stays at DEBUG.
+lasts (``Backoffs``, kopf's public ``networking.error_backoffs``; a watch resumes within 2 s of the
+server's return), and the lines become one WARNING once the trouble has lasted a moment, then at most
+one per 10 s, and one INFO line when the server answers again. A 429 at start (the server's storage
+still initialising) that a retry gets past within the moment stays at DEBUG.
+
+kopf has no public hook that says "a request failed and will be retried": this module recognises
+kopf's retry line by its words (``RETRY_LINE``), the one place the operator reads kopf's text. If kopf
+rewords it, nothing breaks but the condensing (every attempt is logged again), and
+``tests/unit/test_retries.py`` fails: it runs the real kopf against a server that is not there.
+When a run of kopf fails (a watch given up, the server gone), kopf logs the error with its traceback
+and ends its run (``kopf.operator`` raises); the term says it once and starts another. Such lines are
+recognised by the type of their exception, never by their words.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+import aiohttp
 
 log = logging.getLogger(__name__)
 RETRY_EVERY = 2.0
@@ -44,19 +54,12 @@ class RetryLog(logging.Filter):
         self._warned_at: float | None = None
         self._told_at: float | None = None
         """When an outage was last told at WARNING (kept after the server answers again)."""
-        self.on_failed_run: Callable[[str], None] | None = None
-        """Told, on kopf's own thread and before kopf acts on it, that a watch failed for good: kopf has no
-        hook for it but this line. The runtime raises kopf's stop flag then (a run that ends without it
-        makes kopf schedule a SIGKILL of the process ten minutes later) and starts the watches again."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _run_failure(record):
+            return _quiet(record)  # the term says it once, without a traceback, and starts the run again
         message = record.getMessage()
-        if FAILED_RUN.match(message):
-            hook = self.on_failed_run
-            if hook is not None:
-                hook(message)
-            return _quiet(record)  # the term says it once, without a traceback, and starts them again
-        if not message.startswith("Request attempt #") or "failed; will retry" not in message:
+        if not RETRY_LINE.match(message):
             return True
         now = self.clock()
         with self._lock:
@@ -92,14 +95,22 @@ class RetryLog(logging.Filter):
             log.info("the API server answers again, after %.0fs", self.clock() - since)
 
 
-FAILED_RUN = re.compile(
-    r"^(Watcher for \S+ has failed|Multidimensional multitasker has failed"
-    r"|Request attempt #\d+(/\d+)? failed; (TCP|SSL) closed; will re-authenticate"
-    r"|Unresolved resources cannot be served)"
-)
-"""kopf's lines (ERROR, with a traceback) when a watch fails for good and its run ends, and when its
-other watches then find their session closed under them; and its WARNING that a kind it was given is
-not served (a restarted API server that has not registered the CRDs yet): the run would watch nothing."""
+RETRY_LINE = re.compile(r"^Request attempt #\d+(/\d+)? failed; will retry")
+"""kopf's line for a failed request it will try again (kopf 1.45: ``Request attempt #N[/M] failed; will retry:
+METHOD URL -> ERROR``)."""
+
+CONNECTION_FAULTS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def _run_failure(record: logging.LogRecord) -> bool:
+    """A kopf line about a run that failed for want of the API server: its exception is a connection fault,
+    or an answer of the server's that says it is not (yet) there (404 page not found while a restarted
+    server registers its CRDs, 429 while its storage initialises, 5xx)."""
+    if not record.name.startswith("kopf") or not record.exc_info or record.exc_info[1] is None:
+        return False
+    error = record.exc_info[1]
+    status = getattr(error, "status", None)
+    return isinstance(error, CONNECTION_FAULTS) or (isinstance(status, int) and (status in (404, 429) or status >= 500))
 
 
 def _quiet(record: logging.LogRecord) -> bool:

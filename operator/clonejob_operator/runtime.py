@@ -35,6 +35,9 @@ from clonejob_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
+CORE_KINDS = (CLONE_JOB, MIGRATING_VM)
+"""The kinds without which a run watches nothing worth running for."""
+
 
 @dataclass(frozen=True)
 class Launch:
@@ -175,7 +178,7 @@ class Process:
     def _assemble(self, watched: frozenset[Kind]) -> Controller:
         """A fresh controller, once the API server serves the CloneJobs and MigratingVms again, and (30 s
         at most) the kinds the last run watched: a restarted server registers its CRDs a moment late."""
-        wanted = {CLONE_JOB, MIGRATING_VM, *watched}
+        wanted = {*CORE_KINDS, *watched}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and set(self.kube.servable(tuple(wanted))) != wanted:
             time.sleep(1)
@@ -202,29 +205,34 @@ class Process:
         # kopf takes SIGTERM and SIGINT for itself at start; once it runs, they are ours again, and we stop it
         # through its stop flag (kopf's own signal path leaves its stop-flag waiter hanging for 5 s).
         signals = asyncio.create_task(_then(ready.wait(), self._own_signals), name="own signals")
-        failed, why = asyncio.Event(), []
-
-        def failing(message: str) -> None:  # on the loop's thread, from kopf's log line, before kopf goes on
-            why.append(message)
-            stop_flag.set()  # never a run that ends without it: kopf would SIGKILL the process 10 minutes later
-            failed.set()
-
-        RETRIES.on_failed_run = failing
+        # A run ends when kopf's does: kopf.operator raises when a watch fails for good. One more end: kopf
+        # resolves the kinds once, as it starts; one the API server did not serve then is never watched.
+        unserved: list[str] = []
+        deaf = asyncio.create_task(self._unserved_once_ready(ready, unserved), name="served check")
         try:
-            await _first(operator, failed.wait(), *ends)
+            await _first(operator, deaf, *ends)
         finally:
-            RETRIES.on_failed_run = None
             signals.cancel()
+            deaf.cancel()
             stopped = stop_flag.is_set() or not operator.done()
             stop_flag.set()
             await _settle(operator)
             self._own_signals()  # kopf installed its own handlers for its run
-        if why:
-            return RuntimeError(why[0])
+        if unserved:
+            return RuntimeError(f"{', '.join(unserved)} not served as the watches started")
         crash = operator.exception() if operator.done() and not operator.cancelled() else None
         if crash is None and not stopped:
             self._stopping.set()  # kopf ended on its own without an error: it caught SIGTERM or SIGINT
         return crash
+
+    async def _unserved_once_ready(self, ready: asyncio.Event, unserved: list[str]) -> None:
+        """Return (ending the run) when, once kopf has started, the API server does not serve the CloneJobs
+        or the MigratingVms: kopf resolved its kinds a moment before, and would watch nothing of them."""
+        await ready.wait()
+        missing = set(CORE_KINDS) - set(await asyncio.to_thread(self.kube.servable, CORE_KINDS))
+        if not missing:
+            await asyncio.Event().wait()  # served: the run goes on until something else ends it
+        unserved.extend(sorted(f"{k.plural}.{k.group}" for k in missing))
 
     def _own_signals(self) -> None:
         assert self._stopping is not None

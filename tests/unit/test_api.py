@@ -74,7 +74,7 @@ def test_running_step() -> None:
 
 
 def test_merge_patch_turns_old_into_new() -> None:
-    from clonejob_operator.kube import merge_patch
+    from clonejob_operator.commit import merge_patch
 
     old = {"state": "ACTIVE", "currentStep": "x", "steps": [1, 2], "details": {"a": 1, "b": 2}}
     new = {"state": "SUCCEEDED", "steps": [1, 2, 3], "details": {"a": 1, "c": 3}}

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from clonejob_operator import cli
+from clonejob_operator import cli, flags
 from clonejob_operator.api.clonejob import StepKind
 
 
 def test_run_options_parse() -> None:
-    args = cli.parser().parse_args(
+    args = flags.parser().parse_args(
         [
             "run",
             "-n",
@@ -42,7 +42,7 @@ def test_run_options_parse() -> None:
 )
 def test_bad_options_exit_with_a_message(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
-        cli.parser().parse_args(["run", *bad])
+        flags.parser().parse_args(["run", *bad])
     assert caught.value.code == 2
     assert "error" in capsys.readouterr().err
 
@@ -101,7 +101,7 @@ def test_an_unreadable_kubeconfig_is_named_in_one_line(tmp_path: Path, capsys: p
 def test_leader_election_takes_controller_runtimes_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POD_NAME", "op-7d9f-x2")
     monkeypatch.setenv("POD_NAMESPACE", "clonejob-system")
-    args = cli.parser().parse_args(
+    args = flags.parser().parse_args(
         ["run", "--leader-elect", "--leader-elect-lease-duration", "30s", "--leader-elect-renew-deadline", "20s"]
     )
     election = cli._leader_election(args)
@@ -109,11 +109,11 @@ def test_leader_election_takes_controller_runtimes_flags(monkeypatch: pytest.Mon
     assert (election.namespace, election.name) == ("clonejob-system", "clonejob-operator")
     assert (election.lease_duration, election.renew_deadline, election.retry_period) == (30, 20.0, 2.0)
     assert election.identity.startswith("op-7d9f-x2_") and len(election.identity) == len("op-7d9f-x2_") + 8
-    assert cli._leader_election(cli.parser().parse_args(["run"])) is None, "standalone unless asked"
+    assert cli._leader_election(flags.parser().parse_args(["run"])) is None, "standalone unless asked"
 
 
 @pytest.mark.parametrize(
-    ("flags", "complaint"),
+    ("given", "complaint"),
     [
         (["--leader-elect", "--standalone"], "not allowed with argument"),
         (["--leader-elect", "--leader-elect-lease-duration", "15.5s"], "whole number of seconds"),
@@ -123,14 +123,14 @@ def test_leader_election_takes_controller_runtimes_flags(monkeypatch: pytest.Mon
     ],
 )
 def test_leader_election_flags_that_cannot_work_are_refused(
-    flags: list[str], complaint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    given: list[str], complaint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("POD_NAMESPACE", raising=False)
     monkeypatch.setattr("clonejob_operator.leadership.SERVICE_ACCOUNT_NAMESPACE", Path("/nonexistent/namespace"))
     if complaint != "--leader-elect-namespace outside a pod":
-        flags = [*flags, "--leader-elect-namespace", "ops"]
+        given = [*given, "--leader-elect-namespace", "ops"]
     with pytest.raises(SystemExit) as caught:
-        cli._leader_election(cli.parser().parse_args(["run", *flags]))
+        cli._leader_election(flags.parser().parse_args(["run", *given]))
     assert caught.value.code == 2 and complaint in capsys.readouterr().err
 
 
@@ -158,8 +158,8 @@ def test_the_operators_run_loads_neither_the_plugin_nor_the_demo_nor_lark() -> N
 
     script = (
         "import sys\n"
-        "from clonejob_operator import cli, runtime, controller, reconciler, handlers\n"
-        "cli.parser().parse_args(['run', '-n', 'x'])\n"
+        "from clonejob_operator import cli, flags, runtime, controller, reconciler, handlers\n"
+        "flags.parser().parse_args(['run', '-n', 'x'])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('clonejob_kubectl', 'clonejob_demo', 'lark'))\n"
         "print(loaded)\n"
     )

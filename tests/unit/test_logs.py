@@ -42,7 +42,8 @@ def test_the_full_format_names_loggers_whole_and_kopfs_start_is_quiet() -> None:
     logs.configure_logging("full", verbose=False)
     assert "clonejob_operator.leadership [WARNING] hello" in formatted(record("clonejob_operator.leadership", "hello"))
     assert not logging.getLogger("kopf.activities.startup").isEnabledFor(logging.INFO)
-    assert not logging.getLogger("kopf._core.engines.activities").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("kopf.any.module.of.its.own").isEnabledFor(logging.INFO)
+    assert logging.getLogger("kopf.any.module.of.its.own").isEnabledFor(logging.WARNING)
 
 
 @pytest.mark.usefixtures("configured")

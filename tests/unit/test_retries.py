@@ -20,7 +20,7 @@ class Clock:
 
 def attempt(n: int) -> logging.LogRecord:
     message = f"Request attempt #{n} failed; will retry: GET https://api/apis/x -> ClientConnectorError('refused')"
-    return logging.LogRecord("kopf._cogs.clients.watching", logging.ERROR, __file__, 1, message, None, None)
+    return logging.LogRecord("kopf.clients", logging.ERROR, __file__, 1, message, None, None)
 
 
 def test_backoffs_go_on_every_2s_and_each_request_starts_afresh() -> None:
@@ -62,14 +62,75 @@ def test_other_lines_pass_untouched() -> None:
     assert RetryLog().filter(record) is True and record.levelno == logging.INFO
 
 
-def test_a_failed_run_is_told_to_the_runtime_and_its_traceback_dropped() -> None:
+def test_a_failed_run_is_recognised_by_its_exception_and_its_traceback_dropped() -> None:
+    import aiohttp
+
     log = RetryLog()
-    told: list[str] = []
-    log.on_failed_run = told.append
-    message = "Watcher for clonejobs.v1.vmmigration.dev@ns has failed: 404 page not found"
-    record = logging.LogRecord("kopf", logging.ERROR, __file__, 1, message, None, None)
-    assert log.filter(record) is False  # not --verbose: the runtime says it once, without a traceback
-    assert told == [message]
+
+    def failed(error: BaseException, name: str = "kopf.running") -> logging.LogRecord:
+        return logging.LogRecord(
+            name, logging.ERROR, __file__, 1, "any words: %s", (error,), (type(error), error, None)
+        )
+
+    class Answer(Exception):
+        def __init__(self, status: int) -> None:
+            self.status = status
+
+    for error in (aiohttp.ClientConnectionError("gone"), TimeoutError(), Answer(404), Answer(503), Answer(429)):
+        assert log.filter(failed(error)) is False, error  # not --verbose: the runtime says it once
+    assert log.filter(failed(Answer(403))) is True, "a refusal is no outage: shown"
+    assert log.filter(failed(ValueError("a bug"))) is True, "a bug is shown, traceback and all"
+    assert log.filter(failed(OSError("x"), name="clonejob_operator.x")) is True, "only kopf's lines"
+
+
+def test_the_real_kopf_retries_forever_its_retry_lines_are_condensed_and_a_failed_run_raises() -> None:
+    """What the operator relies on in kopf, checked against the kopf installed: its retry line is recognised
+    (the only words of kopf's that are read), each request takes its own backoffs, a run whose requests give
+    up ends by raising, and the lines of that failure are recognised by their exception."""
+    import asyncio
+    import socket
+
+    import kopf
+
+    from clonejob_operator.handlers import operator_settings
+
+    with socket.socket() as sock:  # a port where nothing listens: an API server that is not there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry)(lambda **_: kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}"))
+    kopf.on.event("vmmigration.dev", "v1", "clonejobs", registry=registry)(lambda **_: None)
+    settings = operator_settings(("ns",))
+    assert settings.process.ultimate_exiting_timeout is None, "no SIGKILL after a failed run"
+    settings.networking.error_backoffs = [0.01, 0.01]  # two retries per request, then it gives up
+
+    async def run() -> BaseException | None:
+        asyncio.get_running_loop().set_exception_handler(lambda *_: None)  # kopf's own leftovers, not ours
+        try:
+            await asyncio.wait_for(kopf.operator(registry=registry, settings=settings, standalone=True,
+                                                 namespaces=["ns"], clusterwide=False), 30)  # fmt: skip
+        except Exception as error:
+            return error
+        return None
+
+    seen: list[logging.LogRecord] = []
+    kept = _Keep(seen)  # every kopf line, before any filter of ours
+    kopf_log = logging.getLogger("kopf")
+    kopf_log.addHandler(kept)
+    try:
+        ended = asyncio.run(run())
+    finally:
+        kopf_log.removeHandler(kept)
+    assert ended is not None and not isinstance(ended, TimeoutError), f"kopf's run did not end by raising: {ended!r}"
+    lines = [r for r in seen if r.name.startswith("kopf")]
+    log = RetryLog(grace=60.0)
+    condensed = [r for r in lines if _quieted(log, logging.makeLogRecord(r.__dict__))]
+    retried = [r for r in condensed if not r.exc_info]
+    failures = [r for r in condensed if r.exc_info]
+    assert len(retried) >= 2 and all("GET http://127.0.0.1" in r.getMessage() for r in retried), [
+        r.getMessage() for r in lines
+    ]  # kopf's retry lines, as kopf words them, are the ones condensed
+    assert failures, "the run's failure is recognised by its exception"
 
 
 def test_an_outage_told_is_remembered_for_its_aftermath() -> None:
@@ -88,3 +149,17 @@ def test_an_outage_told_is_remembered_for_its_aftermath() -> None:
     quiet.filter(attempt(1))
     quiet.answered()
     assert not quiet.told_within(30), "a retry within the grace was never told"
+
+
+def _quieted(log: RetryLog, record: logging.LogRecord) -> bool:
+    """Dropped, or (with DEBUG on) shown at DEBUG."""
+    return log.filter(record) is False or record.levelno == logging.DEBUG
+
+
+class _Keep(logging.Handler):
+    def __init__(self, seen: list[logging.LogRecord]) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record)
