@@ -55,11 +55,22 @@ class Process:
         self.metrics = metrics
         self.candidate = Candidate(kube.api_client, launch.election) if launch.election else None
         self.leading = False
+        self.controller: Controller | None = None
+        """The current term's controller (None between terms)."""
+        self.serving = threading.Event()
+        """Set while kopf runs and has started its watches (a term's run is under way)."""
         self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._unwatched: set[Kind] = set()
+
+    def stop(self) -> None:
+        """Stop the process from another thread (a test's, say): as SIGTERM does."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def run(self) -> None:
         self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         self._own_signals()
         health = await self._serve_health()
         try:
@@ -204,14 +215,17 @@ class Process:
         )
         # kopf takes SIGTERM and SIGINT for itself at start; once it runs, they are ours again, and we stop it
         # through its stop flag (kopf's own signal path leaves its stop-flag waiter hanging for 5 s).
-        signals = asyncio.create_task(_then(ready.wait(), self._own_signals), name="own signals")
+        signals = asyncio.create_task(_then(ready.wait(), self._started), name="own signals")
         # A run ends when kopf's does: kopf.operator raises when a watch fails for good. One more end: kopf
         # resolves the kinds once, as it starts; one the API server did not serve then is never watched.
         unserved: list[str] = []
         deaf = asyncio.create_task(self._unserved_once_ready(ready, unserved), name="served check")
+        self.controller = controller
         try:
             await _first(operator, deaf, *ends)
         finally:
+            self.controller = None
+            self.serving.clear()
             signals.cancel()
             deaf.cancel()
             stopped = stop_flag.is_set() or not operator.done()
@@ -233,6 +247,10 @@ class Process:
         if not missing:
             await asyncio.Event().wait()  # served: the run goes on until something else ends it
         unserved.extend(sorted(f"{k.plural}.{k.group}" for k in missing))
+
+    def _started(self) -> None:
+        self._own_signals()
+        self.serving.set()
 
     def _own_signals(self) -> None:
         assert self._stopping is not None

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import kopf
 from bench.watching import Follower
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.controller import Controller
-from clonejob_operator.handlers import build_registry, operator_settings
 from clonejob_operator.kube import (
     ADAPTATION_PROFILE,
     CLONE_JOB,
@@ -31,6 +29,9 @@ from clonejob_operator.kube import (
     Kind,
     Kube,
 )
+from clonejob_operator.metrics import Metrics
+from clonejob_operator.reconciler import Reconciler
+from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.seal import Sealer
 from clonejob_operator.settings import Settings
 from tests.integration.sealing import SEALER, merged
@@ -84,47 +85,46 @@ def settings_for(namespace: str, **overrides: Any) -> Settings:
 
 @dataclass
 class OperatorThread:
-    """The operator, in-process: kopf with our registry, watching the test's namespace only."""
+    """The operator, in-process: the runtime's own process (its terms, kopf, the controller), standalone,
+    watching the test's namespaces only, on an event loop of its own thread."""
 
     kube: Kube
     settings: Settings
-    stop_flag: threading.Event = field(default_factory=threading.Event)
-    ready_flag: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics = field(default_factory=Metrics)
     thread: threading.Thread | None = None
     error: BaseException | None = None
 
     def start(self) -> OperatorThread:
-        self.controller = Controller.assemble(self.kube, self.settings)
-        self.reconciler = self.controller.reconciler
-        registry = build_registry(self.controller, self.kube.configuration)
+        self.process = Process(self.kube, Launch(self.settings), self.metrics)
 
         def main() -> None:
             try:
-                asyncio.run(
-                    kopf.operator(
-                        registry=registry,
-                        settings=operator_settings(self.settings.namespaces),
-                        standalone=True,
-                        namespaces=list(self.settings.namespaces),
-                        clusterwide=not self.settings.namespaces,
-                        stop_flag=self.stop_flag,
-                        ready_flag=self.ready_flag,
-                    )
-                )
+                asyncio.run(self.process.run())
             except BaseException as error:  # surfaced by stop()
                 self.error = error
 
         self.thread = threading.Thread(target=main, name="operator", daemon=True)
         self.thread.start()
-        if not self.ready_flag.wait(30):
+        if not self.process.serving.wait(30):
             raise AssertionError(f"the operator did not start: {self.error!r}")
         return self
 
+    @property
+    def controller(self) -> Controller:
+        controller = self.process.controller
+        assert controller is not None, "no term is running"
+        return controller
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return self.controller.reconciler
+
     def stop(self) -> None:
-        self.stop_flag.set()
+        self.process.stop()
         if self.thread:
             self.thread.join(30)
             assert not self.thread.is_alive(), "the operator did not stop"
+        assert self.error is None, f"the operator's process failed: {self.error!r}"
 
 
 CHART_IDENTITIES: set[int] = set()

@@ -1,6 +1,9 @@
 """Fuzz: CloneJob, MigratingVm and TargetProject manifests made by hypothesis from the CRDs' own schemas,
-one field bent at a time, sent to the real API server. Every refusal names the field; every accepted
-CloneJob ends, or waits with a stated reason, and the operator never meets a bug. Also: objects written
+one field bent at a time, sent to the real API server. Every refusal names the field. Accepted inputs go
+through the whole reconcile: an accepted KubeVirt MigratingVm is stored, synced and cloned, and an accepted
+CloneJob gets its MigratingVm, so that the builders and the drivers see the fuzzed values and make products
+(the controllers played); every such job ends, the others wait with a stated reason, and the operator never
+meets a bug. Also: objects written
 under a looser CRD, then read under the real one. Quick in CI; ``--long`` for 5,000 inputs."""
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes.client.exceptions import ApiException
 
+from clonejob_demo.standins import Stagehand
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kind, Kube
@@ -166,6 +170,49 @@ class Tally:
         self.counts: Counter[str] = Counter()
         self.unnamed: list[str] = []
         self.accepted_jobs: list[str] = []
+        self.cloneable: set[str] = set()
+        """Accepted jobs whose MigratingVm exists, with a KubeVirt target and a ready snapshot: they must end."""
+        self.sources: set[str] = {"web-1"}
+        """The KubeVirt MigratingVms made for CloneJobs, by name."""
+
+
+def _kubevirt_source(world: World, name: str, spec: Node) -> bool:
+    """Store MigratingVm ``name`` as accepted (``spec``), synced with a ready snapshot; False when the API
+    server refuses it (a name too long for its snapshot's, say)."""
+    try:
+        world.create(MIGRATING_VM, name, spec)
+        world.sync(name)
+    except ApiException as error:
+        if error.status in (400, 409, 422):
+            return False
+        raise
+    return True
+
+
+def _sent(world: World, tally: Tally, kind: Kind, spec: Node, path: tuple[str, ...]) -> None:
+    """One example sent: refused (the refusal must name the field), or accepted. An accepted KubeVirt
+    MigratingVm is stored, synced and cloned; an accepted CloneJob gets its MigratingVm, so that accepted
+    inputs go through the whole reconcile, products and all."""
+    tally.counts["tried"] += 1
+    name = f"f{tally.counts['tried']}"
+    refused = create(world.kube, kind, world.namespace, name, spec, dry_run=kind is not CLONE_JOB)
+    if refused is not None:
+        tally.counts["rejected"] += 1
+        message = json.loads(refused.body or "{}").get("message", "")
+        if not names_the_field(message, path):
+            tally.unnamed.append(f"{kind.kind} {'.'.join(path)}: {message[:200]}")
+        return
+    tally.counts["accepted"] += 1
+    if kind is MIGRATING_VM and "kubevirtTargetDefaults" in spec and _kubevirt_source(world, f"m{name}", spec):
+        world.clone_job(name, migrating_vm=f"m{name}")
+        tally.accepted_jobs.append(name)
+        tally.cloneable.add(name)
+    elif kind is CLONE_JOB:
+        tally.accepted_jobs.append(name)
+        mvm = spec.get("migratingVm")
+        if isinstance(mvm, str) and (mvm in tally.sources or _kubevirt_source(world, mvm, BASES[MIGRATING_VM])):
+            tally.sources.add(mvm)
+            tally.cloneable.add(name)
 
 
 def test_fuzz_manifests_on_the_real_api_server(
@@ -185,23 +232,18 @@ def test_fuzz_manifests_on_the_real_api_server(
     def one(data: st.DataObject) -> None:
         kind = data.draw(st.sampled_from([CLONE_JOB, MIGRATING_VM, TARGET_PROJECT]))
         spec, path = data.draw(bent(kind))
-        tally.counts["tried"] += 1
-        name = f"f{tally.counts['tried']}"
-        refused = create(kube, kind, namespace, name, spec, dry_run=kind is not CLONE_JOB)
-        if refused is not None:
-            tally.counts["rejected"] += 1
-            message = json.loads(refused.body or "{}").get("message", "")
-            if not names_the_field(message, path):
-                tally.unnamed.append(f"{kind.kind} {'.'.join(path)}: {message[:200]}")
-            return
-        tally.counts["accepted"] += 1
-        if kind is CLONE_JOB:
-            tally.accepted_jobs.append(name)
+        _sent(world, tally, kind, spec, path)
 
     caplog.set_level(logging.WARNING)
     one()  # every example drawn and sent first: no operator thread touches the global random while hypothesis draws
+    hand = Stagehand(kube, namespace)
     with running_operator(kube, settings_for(namespace)) as operator:
-        outcomes = wait_for(lambda: _outcomes(world, tally.accepted_jobs), 120, "every accepted CloneJob to settle")
+
+        def settled() -> Counter[str] | None:
+            hand.act()  # the snapshot, CDI and KubeVirt controllers, played
+            return _outcomes(world, tally.accepted_jobs, tally.cloneable)
+
+        outcomes = wait_for(settled, 240 if long_run else 120, "every accepted CloneJob to settle")
         failures = sum(
             sample.value
             for metric in operator.reconciler.metrics.registry.collect()
@@ -210,16 +252,19 @@ def test_fuzz_manifests_on_the_real_api_server(
             if sample.name == "clonejob_failures_total"
         )
     tally.counts.update(outcomes)
-    print(f"fuzz: {dict(tally.counts)}")
+    made = sum(1 for name in tally.cloneable if (world.status(name).get("createdResources")))
+    print(f"fuzz: {dict(tally.counts)}; {len(tally.cloneable)} cloneable, {made} made products")
     assert tally.counts["tried"] >= examples and tally.counts["rejected"] and tally.counts["accepted"]
     assert tally.unnamed == [], tally.unnamed[:5]
+    assert made >= len(tally.cloneable) // 2 > 0, "accepted inputs reach the builders and make products"
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert [m for m in errors if "a bug" in m or "Traceback" in m] == [], errors[:3]
     assert failures == outcomes["ended FAILED"], "the metrics count the failures the statuses show"
 
 
-def _outcomes(world: World, jobs: list[str]) -> Counter[str] | None:
-    """Each job finished, or waiting with a reason the status states for its current generation."""
+def _outcomes(world: World, jobs: list[str], cloneable: set[str]) -> Counter[str] | None:
+    """Each job finished; or, when it cannot go through (its MigratingVm is missing, or has another target),
+    waiting with a reason the status states for its current generation."""
     out: Counter[str] = Counter()
     for name in jobs:
         body = world.get(CLONE_JOB, name)
@@ -229,6 +274,8 @@ def _outcomes(world: World, jobs: list[str]) -> Counter[str] | None:
         if status.get("state") in FINISHED:
             out[f"ended {status['state']}"] += 1
             continue
+        if name in cloneable:
+            return None
         conditions = {c["type"]: c for c in status.get("conditions") or []}
         reconciling = conditions.get("Reconciling") or conditions.get("Stalled")
         if status.get("observedGeneration") != body["metadata"]["generation"] or not reconciling:
