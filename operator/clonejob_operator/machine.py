@@ -94,8 +94,8 @@ def _learn(status: CloneJobStatus, world: World) -> None:
     found = [*world.created, *(world.step.products if world.step else ())]
     if found:
         status.created_resources = merge(status.created_resources, found)
-    if world.step is not None and world.step.disks_target_details is not None:
-        status.compute_engine_disks_target_details = world.step.disks_target_details
+    if world.step is not None and world.step.learnt is not None:
+        world.step.learnt.apply(status)
 
 
 def _transition(job: Job, world: World, settings: Settings, decision: Decision, now: str) -> Activity | None:
@@ -244,8 +244,7 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
         return waiting
     plan = admission.plan
     status.blocked_since = None
-    for attribute, value in plan.target.items():
-        setattr(status, attribute, value)
+    plan.record.apply(status)
     status.source_sync = plan.source_sync
     if plan.refusal is not None:
         _fail(decision, now, plan.refusal)

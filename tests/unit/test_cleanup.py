@@ -48,7 +48,10 @@ def test_a_job_whose_details_are_lost_is_cleaned_by_whoever_made_its_recorded_pr
     drivers = Drivers(Kube(kubernetes.client.Configuration()))
     disk = ResourceRef(api_version="compute.googleapis.com/v1", kind="Disk", name="d", uri="https://x/disks/d")
     dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="d", namespace="ns", uid="1")
-    assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.kubevirt]
+    assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.by_name("kubevirt")]
     # With its details lost, a job is also surveyed by KubeVirt's label search, which costs nothing.
-    assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [drivers.kubevirt, drivers.compute_engine]
-    assert drivers.for_cleanup(CloneJobStatus()) == [drivers.kubevirt]
+    assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [
+        drivers.by_name("kubevirt"),
+        drivers.by_name("computeengine"),
+    ]
+    assert drivers.for_cleanup(CloneJobStatus()) == [drivers.by_name("kubevirt")]

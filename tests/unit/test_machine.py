@@ -27,7 +27,8 @@ from clonejob_operator.machine import (
     need,
 )
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import CreateProduct, DeleteProduct
+from clonejob_operator.targets.base import CreateProduct, DeleteProduct, NoRecord
+from clonejob_operator.targets.kubevirt.driver import KubevirtRecord
 from clonejob_operator.waits import WaitReason
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ THREE = (DISKS, ADAPT, VM)
 SETTINGS = Settings(pending_deadline=timedelta(hours=1))
 PLAN = Plan(
     steps=TWO,
-    target={"kubevirt_target_details": KubevirtTargetDetails(vm_name="cj")},
+    record=KubevirtRecord(KubevirtTargetDetails(vm_name="cj")),
     source_sync=SourceSync(cycle_number=3),
 )
 
@@ -96,7 +97,7 @@ LOST = {"state": "ACTIVE", "stateTime": ts(0), "steps": [step(DISKS, 1)]}  # no 
 
 REFUSED = Plan(
     steps=(),
-    target={"compute_engine_target_details": None},
+    record=NoRecord(),
     source_sync=SourceSync(cycle_number=1),
     refusal=JobError(Code.UNIMPLEMENTED, "not implemented yet"),
 )

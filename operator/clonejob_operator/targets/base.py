@@ -10,6 +10,7 @@ through the driver's ``create`` and ``delete``. An exception raised by a driver 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -18,23 +19,39 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
-from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDetails
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.faults import Fault
 from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
+from clonejob_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+class StatusRecord(Protocol):
+    """A target's own members of a CloneJob's status (its details when a job starts, or what a step learnt),
+    typed by the target that owns them. The core applies a record without knowing which target made it."""
+
+    def apply(self, status: CloneJobStatus) -> None:
+        """Set this target's members of ``status``."""
+
+
+@dataclass(frozen=True)
+class NoRecord:
+    """A plan that records nothing (it waits for something first)."""
+
+    def apply(self, status: CloneJobStatus) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What a job that may start will do: its steps and the status members copied when it starts."""
+    """What a job that may start will do: its steps and the status members recorded when it starts."""
 
     steps: tuple[StepKind, ...]
-    target: dict[str, Any]
-    """CloneJobStatus attribute -> value (the target details, and for Compute Engine their mirrors)."""
+    record: StatusRecord
+    """The target details (and for Compute Engine their deprecated mirrors), recorded when the job starts."""
     source_sync: SourceSync
     refusal: JobError | None = None
     """The target is known (its details are recorded) but the job cannot run on it."""
@@ -89,8 +106,8 @@ class StepReport:
     releases: tuple[DeleteProduct, ...] = ()
     """Helpers a step no longer needs (the adaptation Job once it completed): deleted while the job goes on, so
     that a finished clone is the clone alone."""
-    disks_target_details: ComputeEngineDisksTargetDetails | None = None
-    """What a Compute Engine disks step learnt (the disks' URIs), for status."""
+    learnt: StatusRecord | None = None
+    """What the step learnt that the status keeps (a Compute Engine disk's URI, say)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +185,30 @@ class Driver(Protocol):
 
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:
         """The kinds whose changes move the job on: unless they are watched, the job is polled."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A clone target as the core knows it, registered in ``catalog.REGISTRY``: its name, how its MigratingVms,
+    its started jobs and its products are recognised, and how its driver is built. Nothing here loads the
+    target's libraries: ``build`` does, when a job first needs the driver."""
+
+    name: str
+    """The driver's name (``Driver.name``), as effects carry it."""
+    title: str
+    """What a person calls it: "KubeVirt", "Compute Engine"."""
+    defaults: tuple[str, ...]
+    """The MigratingVm spec members (their wire names) that make a MigratingVm this target's."""
+    recorded: Callable[[CloneJobStatus], bool]
+    """Whether a started job's status records this target's details."""
+    owns: Callable[[ResourceRef], bool]
+    """Whether a product recorded in status.createdResources is this target's."""
+    build: Callable[[KubeClient, Settings], Driver]
+    """The driver (imports the target's libraries; a JobError when they are missing)."""
+    heavy: bool = False
+    """Its libraries take seconds to load: loaded in the background as soon as one of its MigratingVms is seen."""
+    found_by_label: bool = False
+    """Its products are found by the job's label at no cost: a job whose details are lost is surveyed by it."""
 
 
 def ref(kind: Kind, body: Body) -> ResourceRef:

@@ -1,26 +1,55 @@
-"""Clone targets behind one interface: pick the driver for a MigratingVm, a started CloneJob, or its cleanup."""
+"""The clone targets, keyed by name: the one place a target is registered, and the drivers built from them.
+
+The core asks the catalog for "the driver of this MigratingVm", "of this started job", "of this effect",
+"the ones that clean up after this job"; it never names a target. Adding one is its package (with its
+``TARGET``), its API fields in ``api/``, and one line here.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from clonejob_operator.api.clonejob import CloneJobStatus
-from clonejob_operator.api.computeengine import API as COMPUTE_API
-from clonejob_operator.api.migratingvm import TARGET_MEMBERS, MigratingVmSpec
+from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import Driver
-from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from clonejob_operator.targets import computeengine, kubevirt
+from clonejob_operator.targets.base import Driver, Target
 
 log = logging.getLogger(__name__)
 
-COMPUTE_ENGINE_DEFAULTS = tuple(member for member in TARGET_MEMBERS if member.startswith("computeEngine"))
-"""The MigratingVm spec fields that make it a Compute Engine source."""
+
+class UnknownTarget(KeyError):
+    """A target name no registration has (an effect of another operator version, say)."""
+
+
+class Registry:
+    def __init__(self, *targets: Target) -> None:
+        self._targets = {target.name: target for target in targets}
+        if len(self._targets) != len(targets):
+            raise ValueError("two targets of one name")
+
+    def __getitem__(self, name: str) -> Target:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise UnknownTarget(f"no clone target {name!r}; known: {', '.join(sorted(self._targets))}") from None
+
+    def __iter__(self) -> Iterator[Target]:
+        return iter(self._targets.values())
+
+    def of_spec(self, spec: Body) -> Target | None:
+        """The target whose defaults a MigratingVm's spec (as stored) sets."""
+        return next((t for t in self if any(spec.get(member) is not None for member in t.defaults)), None)
+
+
+REGISTRY = Registry(kubevirt.TARGET, computeengine.TARGET)
+"""Every clone target: one registration line each."""
 
 
 class TargetLoading(Exception):
@@ -28,104 +57,99 @@ class TargetLoading(Exception):
 
 
 class Drivers:
-    def __init__(self, kube: KubeClient, settings: Settings | None = None, load_in_background: bool = False) -> None:
-        self.kubevirt = KubevirtDriver(kube)
-        self._kube, self._settings = kube, settings or Settings()
-        self._compute_engine: Driver | None = None
-        self._load_lock = threading.Lock()
-        """Held while the library loads (seconds): only by a worker, or the loader thread."""
+    """The drivers of the registered targets, each built on first use (a heavy one in the background)."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        settings: Settings | None = None,
+        load_in_background: bool = False,
+        registry: Registry = REGISTRY,
+    ) -> None:
+        self._kube, self._settings, self.registry = kube, settings or Settings(), registry
+        self._built: dict[str, Driver] = {}
+        self._build_lock = threading.Lock()
+        """Held while a driver is built (seconds for a heavy one): only by a worker, or a loader thread."""
         self._start_lock = threading.Lock()
         self._background = load_in_background
-        self._loader: threading.Thread | None = None
+        self._loaders: dict[str, threading.Thread] = {}
         self.loaded: Callable[[], None] = lambda: None
         """Called once a background load has ended (the jobs that waited for it are woken)."""
 
-    @property
-    def compute_engine(self) -> Driver:
-        """Loaded on first use: the Compute Engine client library weighs about 100 MiB, which an operator
-        that only ever clones onto KubeVirt should not carry."""
-        with self._load_lock:
-            if self._compute_engine is None:
-                try:
-                    from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
-                except ImportError as error:
-                    raise JobError(Code.FAILED_PRECONDITION, missing_extra(error)) from None
-                self._compute_engine = ComputeEngineDriver(self._kube, self._settings)
-            return self._compute_engine
+    def by_name(self, name: str) -> Driver:
+        """The driver of target ``name``, built now if it was not; UnknownTarget for a name none has."""
+        target = self.registry[name]
+        with self._build_lock:
+            if name not in self._built:
+                self._built[name] = target.build(self._kube, self._settings)
+            return self._built[name]
 
     def in_sight(self, migrating_vm_spec: Body) -> None:
-        """A MigratingVm was seen: when it targets Compute Engine, start loading that library now (it takes
-        seconds), before a CloneJob of it needs it."""
-        if any(migrating_vm_spec.get(key) for key in COMPUTE_ENGINE_DEFAULTS):
-            self.warm_up()
+        """A MigratingVm was seen: when its target is heavy, start loading it now (it takes seconds), before
+        a CloneJob of it needs it."""
+        target = self.registry.of_spec(migrating_vm_spec)
+        if target is not None and target.heavy:
+            self.warm_up(target)
 
-    def warm_up(self) -> None:
-        """Load the Compute Engine target in a thread of its own, once (with background loading on)."""
-        with self._start_lock:  # never the load's own lock: the caller may be the watch's event loop
-            if not self._background or self._compute_engine is not None or self._loader is not None:
+    def warm_up(self, target: Target) -> None:
+        """Build ``target``'s driver in a thread of its own, once (with background loading on)."""
+        with self._start_lock:  # never the build's own lock: the caller may be the watch's event loop
+            if not self._background or target.name in self._built or target.name in self._loaders:
                 return
-            self._loader = threading.Thread(target=self._load, name="load-computeengine", daemon=True)
-            self._loader.start()
+            loader = threading.Thread(target=self._load, args=(target,), name=f"load-{target.name}", daemon=True)
+            self._loaders[target.name] = loader
+            loader.start()
 
-    def _load(self) -> None:
+    def _load(self, target: Target) -> None:
         began = time.monotonic()
-        log.info("loading the Compute Engine client library")
+        log.info("loading the %s client library", target.title)
         try:
-            self.compute_engine  # noqa: B018 (loads it)
-            log.info("loaded the Compute Engine client library in %.1fs", time.monotonic() - began)
+            self.by_name(target.name)
+            log.info("loaded the %s client library in %.1fs", target.title, time.monotonic() - began)
         except JobError as error:  # each job that needs it says so
             log.warning("%s", error.message)
         finally:
             self.loaded()
 
-    def _ready(self) -> Driver:
-        """The Compute Engine driver when loaded; TargetLoading while a background load is under way."""
-        if self._compute_engine is not None or not self._background:
-            return self.compute_engine
-        self.warm_up()
-        loader = self._loader
-        if loader is not None and loader.is_alive():
-            raise TargetLoading("loading the Compute Engine client library (once after each start of the operator)")
-        return self.compute_engine
-
-    def by_name(self, name: str) -> Driver:
-        return self.kubevirt if name == self.kubevirt.name else self.compute_engine
+    def _ready(self, target: Target) -> Driver:
+        """The driver when built; TargetLoading while a background load of a heavy target is under way."""
+        if target.heavy and self._background and target.name not in self._built:
+            self.warm_up(target)
+            loader = self._loaders.get(target.name)
+            if loader is not None and loader.is_alive():
+                raise TargetLoading(
+                    f"loading the {target.title} client library (once after each start of the operator)"
+                )
+        return self.by_name(target.name)
 
     def classifiers(self) -> list[Classifier]:
-        """The loaded targets' own exception mappings."""
-        loaded = [self.kubevirt, *([self._compute_engine] if self._compute_engine is not None else [])]
-        return [driver.classify for driver in loaded]
+        """The built drivers' own exception mappings."""
+        return [driver.classify for driver in list(self._built.values())]
 
     def for_spec(self, spec: MigratingVmSpec) -> Driver:
         """The driver of a MigratingVm's target; TargetLoading while its library loads in the background."""
-        return self.kubevirt if spec.kubevirt_target_defaults is not None else self._ready()
+        target = self.registry.of_spec(spec.wire())
+        if target is None:
+            members = ", ".join(member for t in self.registry for member in t.defaults)
+            raise JobError(Code.INVALID_ARGUMENT, f"spec: one of {members} is required (it names no clone target)")
+        return self._ready(target)
 
     def for_status(self, status: CloneJobStatus) -> Driver | None:
         """The driver of a started job; None when it never got as far as recording its target."""
-        if status.kubevirt_target_details is not None:
-            return self.kubevirt
-        if status.compute_engine_target_details or status.compute_engine_disks_target_details:
-            return self.compute_engine
-        return None
+        target = next((t for t in self.registry if t.recorded(status)), None)
+        return self.by_name(target.name) if target is not None else None
 
     def for_cleanup(self, status: CloneJobStatus) -> list[Driver]:
-        """The job's driver, and any other whose products the status records. A job whose details are lost
-        is also surveyed by the KubeVirt target, whose products are found by label at no cost."""
+        """The job's driver, and every other whose products the status records; a job whose details are lost
+        is also surveyed by the targets whose products are found by label at no cost."""
         own = self.for_status(status)
         recorded = status.created_resources or []
         out = [own] if own is not None else []
-        if self.kubevirt not in out and (own is None or any(self.kubevirt.owns(ref) for ref in recorded)):
-            out.append(self.kubevirt)
-        if any(ref.api_version == COMPUTE_API for ref in recorded) and self.compute_engine not in out:
-            out.append(self.compute_engine)
+        for target in self.registry:
+            wanted = any(target.owns(ref) for ref in recorded) or (target.found_by_label and own is None)
+            if wanted and all(driver.name != target.name for driver in out):
+                out.append(self.by_name(target.name))
         return out
 
 
-def missing_extra(error: ImportError) -> str:
-    return (
-        f"the Compute Engine target needs Google's client libraries, which this installation lacks ({error.name}): "
-        "install the operator with pip install 'clonejob-operator[computeengine]' (the image has them)"
-    )
-
-
-__all__ = ["Driver", "Drivers", "TargetLoading"]
+__all__ = ["Driver", "Drivers", "Registry", "TargetLoading", "UnknownTarget"]

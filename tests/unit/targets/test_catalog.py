@@ -15,11 +15,11 @@ def test_an_operator_that_only_clones_onto_kubevirt_never_loads_the_compute_engi
         "from clonejob_operator.targets.catalog import Drivers\n"
         "drivers = Drivers(Kube(kubernetes.client.Configuration()))\n"
         "dv = ResourceRef(api_version='cdi.kubevirt.io/v1beta1', kind='DataVolume', name='d', uid='u')\n"
-        "assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.kubevirt]\n"
+        "assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.by_name('kubevirt')]\n"
         "assert 'google.cloud.compute_v1' not in sys.modules\n"
         "disk = ResourceRef(api_version='compute.googleapis.com/v1', kind='Disk', name='d')\n"
         "lost = CloneJobStatus(created_resources=[disk])\n"  # details lost: KubeVirt's label survey costs nothing
-        "assert drivers.for_cleanup(lost) == [drivers.kubevirt, drivers.compute_engine]\n"
+        "assert drivers.for_cleanup(lost) == [drivers.by_name('kubevirt'), drivers.by_name('computeengine')]\n"
         "assert 'google.cloud.compute_v1' in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -34,7 +34,7 @@ def test_without_the_computeengine_extra_a_compute_engine_job_is_told_which_extr
         "from clonejob_operator.kube import Kube\n"
         "from clonejob_operator.targets.catalog import Drivers\n"
         "try:\n"
-        "    Drivers(Kube(kubernetes.client.Configuration())).compute_engine\n"
+        "    Drivers(Kube(kubernetes.client.Configuration())).by_name('computeengine')\n"
         "except JobError as error:\n"
         "    assert error.code is Code.FAILED_PRECONDITION, error.code\n"
         "    print(error.message)\n"
@@ -69,7 +69,7 @@ def test_the_compute_engine_library_loads_in_the_background_and_jobs_wait_for_it
         "assert time.monotonic() - began < 0.5, 'the caller was held while the library loaded'\n"
         "assert done.wait(120), 'the end of the load was never announced'\n"
         "assert 'google.cloud.compute_v1' in sys.modules\n"
-        "assert drivers.for_spec(spec).name != drivers.kubevirt.name\n"
+        "assert drivers.for_spec(spec).name == 'computeengine'\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
@@ -88,3 +88,27 @@ def test_a_migratingvm_of_compute_engine_in_sight_starts_the_load() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_registry_raises_on_a_name_it_does_not_know_and_knows_each_targets_members() -> None:
+    import pytest
+
+    from clonejob_operator.api.migratingvm import TARGET_MEMBERS
+    from clonejob_operator.targets.catalog import REGISTRY, UnknownTarget
+
+    with pytest.raises(UnknownTarget, match="no clone target 'vsphere'; known: computeengine, kubevirt"):
+        REGISTRY["vsphere"]
+    assert sorted(m for t in REGISTRY for m in t.defaults) == sorted(TARGET_MEMBERS), "one target per member"
+    assert REGISTRY.of_spec({"computeEngineDisksTargetDefaults": {}}) is REGISTRY["computeengine"]
+    assert REGISTRY.of_spec({"kubevirtTargetDefaults": {}}) is REGISTRY["kubevirt"]
+    assert REGISTRY.of_spec({"sourceVmId": "x"}) is None
+
+
+def test_a_driver_is_built_by_its_registration_and_answers_to_its_name() -> None:
+    from clonejob_operator.targets.catalog import REGISTRY, Drivers
+    from tests.fakekube import FakeKube
+
+    drivers = Drivers(FakeKube())
+    for target in REGISTRY:
+        assert drivers.by_name(target.name).name == target.name
+        assert drivers.by_name(target.name) is drivers.by_name(target.name), "built once"

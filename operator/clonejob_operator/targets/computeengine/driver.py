@@ -20,7 +20,6 @@ from google.cloud import compute_v1
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, StepKind
 from clonejob_operator.api.computeengine import (
     API,
-    ComputeEngineDisksTargetDetails,
     ComputeEngineTargetDetails,
     DisksMigrationVmTargetDefaults,
     DisksMigrationVmTargetDetails,
@@ -40,10 +39,10 @@ from clonejob_operator.targets.base import (
     Source,
     StepReport,
 )
+from clonejob_operator.targets.computeengine import NAME, requests
 from clonejob_operator.targets.computeengine import plan as planning
-from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, Transient, call
-from clonejob_operator.targets.computeengine.plan import Clone
+from clonejob_operator.targets.computeengine.plan import Clone, DisksRecord
 from clonejob_operator.targets.computeengine.requests import operation_error
 from clonejob_operator.targets.computeengine.targetproject import Pin, TargetProjects
 
@@ -51,7 +50,7 @@ DONE = compute_v1.Operation.Status.DONE
 
 
 class ComputeEngineDriver:
-    name = "computeengine"
+    name = NAME
     polled = True  # Compute Engine has no watch: a running job is looked at every poll interval
 
     def __init__(
@@ -152,7 +151,7 @@ class ComputeEngineDriver:
             detail=detail,
             products=tuple(products),
             creates=tuple(creates),
-            disks_target_details=self._disk_uris(job.status, clone, uris) if done else None,
+            learnt=self._disk_uris(job.status, clone, uris) if done else None,
         )
 
     def _vm(self, clone: Clone, job: JobContext) -> StepReport:
@@ -171,7 +170,7 @@ class ComputeEngineDriver:
             done=running,
             detail=detail,
             products=(ref,),
-            disks_target_details=learnt,
+            learnt=learnt,
         )
 
     def _create(self, kind: str, name: str, clone: Clone, body: Any) -> CreateProduct:
@@ -270,21 +269,19 @@ class ComputeEngineDriver:
         )
 
     @staticmethod
-    def _disk_uris(
-        status: CloneJobStatus, clone: Clone, uris: dict[int, str]
-    ) -> ComputeEngineDisksTargetDetails | None:
+    def _disk_uris(status: CloneJobStatus, clone: Clone, uris: dict[int, str]) -> DisksRecord | None:
         details = status.compute_engine_disks_target_details
         if details is None:
             return None
         disks = [PersistentDisk(source_disk_number=plan.index, disk_uri=uris.get(plan.index)) for plan in clone.disks]
-        return details.model_copy(update={"disks": disks})
+        return DisksRecord(details.model_copy(update={"disks": disks}))
 
     @staticmethod
-    def _vm_uri(status: CloneJobStatus, uri: str) -> ComputeEngineDisksTargetDetails | None:
+    def _vm_uri(status: CloneJobStatus, uri: str) -> DisksRecord | None:
         details = status.compute_engine_disks_target_details
         if details is None:
             return None
-        return details.model_copy(update={"vm_target_details": DisksMigrationVmTargetDetails(vm_uri=uri)})
+        return DisksRecord(details.model_copy(update={"vm_target_details": DisksMigrationVmTargetDetails(vm_uri=uri)}))
 
     # --- cleanup ---------------------------------------------------------------------------------------
     def survey(self, job: JobContext) -> CleanupReport:

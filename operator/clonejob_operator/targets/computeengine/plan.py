@@ -15,11 +15,12 @@ from clonejob_operator.api.computeengine import (
     ComputeEngineTargetDetails,
     DisksMigrationVmTargetDefaults,
     PersistentDisk,
+    TargetVmDetails,
     legacy_details,
 )
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
-from clonejob_operator.targets.base import Plan, Source
+from clonejob_operator.targets.base import NoRecord, Plan, Source, StatusRecord
 from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, ambient_refusal
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects, target_project_name
@@ -36,6 +37,29 @@ def disks_details(defaults: ComputeEngineDisksTargetDefaults) -> ComputeEngineDi
     members: dict[str, Any] = {"vm_target_details": {}} if defaults.vm_target_defaults else {"disks_target_details": {}}
     disks = [PersistentDisk(source_disk_number=disk.source_disk_number) for disk in defaults.disks or []]
     return ComputeEngineDisksTargetDetails.model_validate({**members, "disks": disks or None})
+
+
+@dataclass(frozen=True)
+class VmRecord:
+    """A VM target's details, with the vmmigration API's deprecated mirrors of them."""
+
+    details: ComputeEngineTargetDetails
+    legacy: TargetVmDetails
+
+    def apply(self, status: CloneJobStatus) -> None:
+        status.compute_engine_target_details = self.details
+        status.target_details = self.legacy
+        status.compute_engine_vm_details = self.legacy
+
+
+@dataclass(frozen=True)
+class DisksRecord:
+    """A disks target's details: as planned, then with what its steps learn (the disks' and the VM's URIs)."""
+
+    details: ComputeEngineDisksTargetDetails
+
+    def apply(self, status: CloneJobStatus) -> None:
+        status.compute_engine_disks_target_details = self.details
 
 
 def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient: bool) -> Plan:
@@ -63,7 +87,7 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
         where = f"TargetProject {name} not found in namespace {source.namespace} ({field}.targetProject)"
         return Plan(
             steps=(),
-            target={},
+            record=NoRecord(),
             source_sync=sync,
             waiting=Activity.waiting(WaitReason.TARGET_PROJECT_NOT_FOUND, where),
         )
@@ -71,17 +95,17 @@ def plan(clone_job: str, source: Source, projects: TargetProjects, allow_ambient
     if unusable is not None:
         return Plan(
             steps=(),
-            target={},
+            record=NoRecord(),
             source_sync=sync,
             waiting=Activity.waiting(WaitReason.CREDENTIALS_SECRET_UNUSABLE, unusable),
             waiting_code=Code.PERMISSION_DENIED,
         )
-    target, steps = _target(vm, disks, pin.project, reference)
+    record, steps = _target(vm, disks, pin.project, reference)
     kept = disks.model_copy(deep=True) if disks is not None else None
     sync = pin.record(sync.model_copy(update={"disks_target_defaults": kept}))
     ambient = pin.secret is None and not allow_ambient
     refusal = JobError(Code.PERMISSION_DENIED, ambient_refusal(name)) if ambient else _refusal(source, vm, disks, field)
-    return Plan(steps=steps, target=target, source_sync=sync, refusal=refusal)
+    return Plan(steps=steps, record=record, source_sync=sync, refusal=refusal)
 
 
 def _target(
@@ -89,19 +113,14 @@ def _target(
     disks: ComputeEngineDisksTargetDefaults | None,
     project: str,
     reference: str,
-) -> tuple[dict[str, Any], tuple[StepKind, ...]]:
+) -> tuple[StatusRecord, tuple[StepKind, ...]]:
     """The target details a job records (for a VM also the deprecated mirrors), and its steps."""
     if vm is not None:
         details = vm_details(vm, project)
-        legacy = legacy_details(details, reference)
-        target = {
-            "compute_engine_target_details": details,
-            "target_details": legacy,
-            "compute_engine_vm_details": legacy,
-        }
-        return target, (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
+        record = VmRecord(details, legacy_details(details, reference))
+        return record, (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
     if disks is None:
-        return {}, ()
+        return NoRecord(), ()
     steps = (
         (StepKind.PREPARING_VM_DISKS,)
         if disks.vm_target_defaults is None
@@ -110,7 +129,7 @@ def _target(
             StepKind.INSTANTIATING_MIGRATED_VM,
         )
     )
-    return {"compute_engine_disks_target_details": disks_details(disks)}, steps
+    return DisksRecord(disks_details(disks)), steps
 
 
 def _refusal(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,6 +50,16 @@ _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 KINDS = {kind.kind: kind for kind in PRODUCTS}
 
 
+@dataclass(frozen=True)
+class KubevirtRecord:
+    """The KubeVirt target's details, recorded when a job starts."""
+
+    details: KubevirtTargetDetails
+
+    def apply(self, status: CloneJobStatus) -> None:
+        status.kubevirt_target_details = self.details
+
+
 class KubevirtDriver:
     name = "kubevirt"
     polled = False  # its products are watched
@@ -83,7 +94,7 @@ class KubevirtDriver:
             last_sync_time=source.last_sync.last_sync_time,
             snapshots=snapshots,
         )
-        return Plan(steps=_steps(details), target={"kubevirt_target_details": details}, source_sync=sync)
+        return Plan(steps=_steps(details), record=KubevirtRecord(details), source_sync=sync)
 
     def steps(self, status: CloneJobStatus) -> tuple[StepKind, ...]:
         return _steps(_details(status))
@@ -107,7 +118,8 @@ class KubevirtDriver:
     def create(self, effect: CreateProduct, job: JobContext) -> Made:
         return create_owned(self.kube, KINDS[effect.kind], effect.body, job)
 
-    def owns(self, ref: ResourceRef) -> bool:
+    @staticmethod
+    def owns(ref: ResourceRef) -> bool:
         return (ref.api_version, ref.kind) in {(k.api_version, k.kind) for k in PRODUCTS}
 
     def observes(self, status: CloneJobStatus) -> tuple[Kind, ...]:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.api.clonejob import CloneJobStatus, StepKind
 from clonejob_operator.api.computeengine import (
     ComputeEngineDisksTargetDefaults,
     ComputeEngineTargetDefaults,
@@ -17,9 +17,8 @@ from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.api.targetproject import SecretKeyRef
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient, Secret
-from clonejob_operator.machine import Plan
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.base import Plan, Source
 from clonejob_operator.targets.computeengine.client import Compute
 from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
@@ -109,9 +108,11 @@ def test_plan_resolves_the_target_project_records_details_and_mirrors_then_refus
     assert result.refusal is None
     assert result.steps == (StepKind.PREPARING_VM_DISKS, StepKind.INSTANTIATING_MIGRATED_VM)
     assert result.source_sync.target_project == "tp"
-    assert set(result.target) == {"compute_engine_target_details", "target_details", "compute_engine_vm_details"}
-    assert result.target["compute_engine_target_details"].project == "my-proj-123"
-    assert result.target["target_details"].wire() == {
+    status = recorded(result)
+    assert set(status.wire()) == {"computeEngineTargetDetails", "targetDetails", "computeEngineVmDetails"}
+    assert status.compute_engine_target_details is not None
+    assert status.compute_engine_target_details.project == "my-proj-123"
+    assert status.target_details is not None and status.target_details.wire() == {
         "name": "web",
         "zone": "z",
         "machineType": "n2-standard-2",
@@ -126,7 +127,10 @@ def test_a_missing_target_project_waits_and_another_namespace_is_never_used() ->
     result = plan({"zone": "z", "targetProject": "tp"}, kube)
     assert result.waiting is not None and result.waiting.reason == "TargetProjectNotFound"
     assert "namespace team-a" in result.waiting.message and result.waiting_code is Code.NOT_FOUND
-    assert result.target == {} and kube.asked == [("team-a", "tp"), ("team-a", "tp")]  # cache, then the API
+    assert recorded(result) == CloneJobStatus() and kube.asked == [
+        ("team-a", "tp"),
+        ("team-a", "tp"),
+    ]  # cache, then the API
 
 
 def test_ambient_credentials_are_refused_unless_the_operator_allows_them() -> None:
@@ -355,7 +359,7 @@ def test_a_secret_made_late_is_waited_for_like_a_target_project_naming_it() -> N
     waiting = plan({"zone": "z", "machineType": "m", "targetProject": "tp"}, Late(**{"team-a": {"tp": KEYED}}))
     assert waiting.waiting is not None and waiting.waiting.wait is WaitReason.CREDENTIALS_SECRET_UNUSABLE
     assert "names Secret sa, which this operator may not use" in waiting.waiting.message
-    assert waiting.waiting_code is Code.PERMISSION_DENIED and waiting.target == {}
+    assert waiting.waiting_code is Code.PERMISSION_DENIED and recorded(waiting) == CloneJobStatus()
     assert WaitReason.CREDENTIALS_SECRET_UNUSABLE.blocked, "it counts towards the pending deadline"
 
 
@@ -369,3 +373,10 @@ def test_only_the_tenants_secret_is_waited_for_never_the_operators_own_missing_r
     with pytest.raises(JobError) as raised:
         forbidden.waiting_for("team-a", PIN)
     assert raised.value.code is Code.PERMISSION_DENIED and "its role lacks get on secrets" in raised.value.message
+
+
+def recorded(result: Plan) -> CloneJobStatus:
+    """What a plan records in a status of its own."""
+    status = CloneJobStatus()
+    result.record.apply(status)
+    return status

@@ -4,11 +4,12 @@ from collections.abc import Mapping
 
 import pytest
 
-from clonejob_operator.api.clonejob import StepKind
+from clonejob_operator.api.clonejob import CloneJobStatus, StepKind
+from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import ADAPTATION_PROFILE
-from clonejob_operator.targets.base import Source
+from clonejob_operator.targets.base import Plan, Source
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver, _percent
 from tests.fakekube import FakeKube
 
@@ -20,7 +21,7 @@ def source(defaults: Mapping[str, object], snapshots: list[dict[str, object]]) -
 
 def test_plan_resolves_every_default() -> None:
     plan = KubevirtDriver(kube=None).plan("web-1-test", source({}, [{"disk": "d", "volumeSnapshot": "s"}]))  # type: ignore[arg-type]
-    details = plan.target["kubevirt_target_details"]
+    details = recorded(plan)
     assert details.wire() == {
         "vmName": "web-1-test",
         "diskBus": "virtio",
@@ -44,9 +45,9 @@ def profiles(*names: str) -> FakeKube:
 def test_plan_keeps_instancetype_without_memory_and_adds_adaptation() -> None:
     defaults = {"vmName": "clone", "instancetype": {"name": "u1.large"}, "osAdaptation": {"profile": "virt-v2v"}}
     plan = KubevirtDriver(kube=profiles("virt-v2v")).plan("cj", source(defaults, []))
-    details = plan.target["kubevirt_target_details"]
+    details = recorded(plan)
     assert details.vm_name == "clone" and details.memory is None
-    assert details.os_adaptation.profile == "virt-v2v"
+    assert details.os_adaptation is not None and details.os_adaptation.profile == "virt-v2v"
     assert plan.steps == (StepKind.PREPARING_VM_DISKS, StepKind.ADAPTING_OS, StepKind.INSTANTIATING_MIGRATED_VM)
 
 
@@ -145,3 +146,11 @@ def test_a_recorded_disk_a_filling_cache_misses_is_read_from_the_api_server_and_
     after_a_restart = CachedKube(api, Cache((DATA_VOLUME,)))  # watched, and not listed yet
     report = KubevirtDriver(kube=after_a_restart).look(StepKind.PREPARING_VM_DISKS, job)
     assert report.progress == 50 and report.creates == () and [p.name for p in report.products] == ["cj-disk-0"]
+
+
+def recorded(plan: Plan) -> KubevirtTargetDetails:
+    """The details a plan records when its job starts."""
+    status = CloneJobStatus()
+    plan.record.apply(status)
+    assert status.kubevirt_target_details is not None
+    return status.kubevirt_target_details
