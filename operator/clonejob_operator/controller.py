@@ -18,8 +18,6 @@ from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
     TARGET_PROJECT,
-    VOLUME_SNAPSHOT,
-    WATCHED,
     Body,
     Kind,
     Kube,
@@ -29,6 +27,7 @@ from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.retries import RETRIES
 from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.catalog import REGISTRY
 from clonejob_operator.waits import Trigger
 from clonejob_operator.workqueue import WorkQueue
 
@@ -44,7 +43,7 @@ class Controller:
         kinds = (
             CLONE_JOB,
             MIGRATING_VM,
-            *kube.servable(tuple(k for k in WATCHED if k not in (CLONE_JOB, MIGRATING_VM))),
+            *kube.servable(tuple(k for k in REGISTRY.watched() if k not in (CLONE_JOB, MIGRATING_VM))),
         )
         cache = Cache(kinds, settings.max_active, settings.sealer.doubt, settings.max_active_per_namespace)
         return cls(Reconciler(kube, settings, metrics=metrics, cache=cache, fence=fence))
@@ -100,7 +99,7 @@ class Controller:
             self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
         elif kind is TARGET_PROJECT:
             self.queue.add_all(self.cache.roster.waiting_in(namespace, Trigger.TARGET_PROJECT))
-        elif kind is VOLUME_SNAPSHOT:
+        elif kind in REGISTRY.inputs():
             self.queue.add_all(self.cache.roster.reading(namespace, name), urgent=True)
         else:
             key = self.cache.roster.key_of(((meta.get("labels") or {}).get(names.LABEL_JOB_UID)) or "")

@@ -14,12 +14,10 @@ from clonejob_operator import names
 from clonejob_operator.controller import Controller
 from clonejob_operator.kube import (
     CLONE_JOB,
-    MIGRATING_VM,
-    TARGET_PROJECT,
-    VOLUME_SNAPSHOT,
     Kind,
 )
 from clonejob_operator.retries import Backoffs
+from clonejob_operator.targets.catalog import REGISTRY
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
 """Products are watched only when they carry a job's uid label: the operator never looks at anything else."""
@@ -64,7 +62,7 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
 
 
 def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
-    labels = None if kind in (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT) else PRODUCT
+    labels = PRODUCT if kind in REGISTRY.products() else None
 
     if kind in BARRIER:
         # The listing barrier: kopf lists every indexed kind whole before any event handler runs. Once the

@@ -48,8 +48,8 @@ VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "Volu
 BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
 TARGET_PROJECT = Kind(GROUP, VERSION, "targetprojects", "TargetProject")
 ADAPTATION_PROFILE = Kind(GROUP, VERSION, "adaptationprofiles", "AdaptationProfile", namespaced=False)
-WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB)
-"""What the operator watches: its own kinds, the snapshots it reads, and the products it creates."""
+OWN_WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT)
+"""The operator's own kinds it watches; the targets add theirs (``catalog.REGISTRY.watched``)."""
 
 
 @dataclass(frozen=True)

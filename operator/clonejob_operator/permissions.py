@@ -20,8 +20,9 @@ class Rule:
     """resourceNames: the rule allows these objects only (none: all of the kind)."""
 
 
-# Namespaced: granted per watched namespace (Role) or everywhere (ClusterRole).
-NAMESPACED = (
+# Namespaced, granted per watched namespace (Role) or everywhere (ClusterRole): the core's, then each
+# registered target's (targets/catalog.py), in the registry's order.
+CORE = (
     Rule(
         "vmmigration.dev",
         ("clonejobs",),
@@ -42,48 +43,23 @@ NAMESPACED = (
         ("get", "list", "watch"),
         "a Compute Engine target's TargetProject, from the watch cache; its arrival wakes the jobs waiting on it",
     ),
-    Rule(
-        "cdi.kubevirt.io",
-        ("datavolumes",),
-        ("get", "list", "watch", "create", "delete"),
-        "preparingVmDisks creates them and watches their progress; cleanup deletes them",
-    ),
-    Rule(
-        "kubevirt.io",
-        ("virtualmachines",),
-        ("get", "list", "watch", "create", "delete"),
-        "instantiatingMigratedVm creates it and watches it become ready; cleanup deletes it",
-    ),
-    Rule(
-        "batch",
-        ("jobs",),
-        ("get", "list", "watch", "create", "delete"),
-        "adaptingOs runs a Job and watches it complete; cleanup removes it",
-    ),
-    Rule(
-        "snapshot.storage.k8s.io",
-        ("volumesnapshots",),
-        ("get", "list", "watch"),
-        "a disk's snapshot must exist and be ready; its readiness wakes the job",
-    ),
     Rule("", ("events",), ("create",), "an Event per transition"),
-    Rule(
-        "",
-        ("secrets",),
-        ("get",),
-        "a TargetProject's service-account key, read only when a TargetProject names it (credentialsSecretRef)",
-    ),
 )
 
-# Cluster-scoped objects the operator reads, whatever it watches (a ClusterRole of their own).
-CLUSTER_SCOPED = (
-    Rule(
-        "vmmigration.dev",
-        ("adaptationprofiles",),
-        ("get",),
-        "an adaptingOs step runs what the AdaptationProfile its MigratingVm names says (read when needed, not watched)",
-    ),
-)
+
+def namespaced() -> tuple[Rule, ...]:
+    """Every namespaced rule: the core's and each target's."""
+    from clonejob_operator.targets.catalog import REGISTRY  # the targets import Rule from here
+
+    return (*CORE, *(rule for target in REGISTRY for rule in target.rules))
+
+
+def cluster_scoped() -> tuple[Rule, ...]:
+    """Cluster-scoped objects the operator reads, whatever it watches (a ClusterRole of their own): the targets'."""
+    from clonejob_operator.targets.catalog import REGISTRY
+
+    return tuple(rule for target in REGISTRY for rule in target.cluster_rules)
+
 
 # Cluster-scoped, and only when watching all namespaces: kopf scans for CRDs coming and going.
 CLUSTER_WIDE_ONLY = (

@@ -27,11 +27,12 @@ from aiohttp import web
 
 from clonejob_operator.controller import Controller
 from clonejob_operator.handlers import build_registry, operator_settings
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, WATCHED, Kind, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
 from clonejob_operator.leadership import Candidate, Election
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.retries import RETRIES
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.catalog import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Process:
 
     def _say_unwatched(self, watched: frozenset[Kind]) -> None:
         """Once per kind and process: a kind the API server does not serve is looked at, not watched."""
-        for kind in sorted(set(WATCHED) - watched - self._unwatched, key=lambda k: k.plural):
+        for kind in sorted(set(REGISTRY.watched()) - watched - self._unwatched, key=lambda k: k.plural):
             self._unwatched.add(kind)
             missing = "its CRD is absent" if kind.custom else f"the API group {kind.group} is not enabled"
             log.warning(

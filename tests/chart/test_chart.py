@@ -125,7 +125,7 @@ def test_all_namespaces_uses_one_cluster_role_with_exactly_the_needed_rules(rend
         rules_of(permissions.SEAL_KEY),
     ]
     role = operator_role(docs)
-    assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY)
+    assert role["rules"] == rules_of(permissions.namespaced() + permissions.CLUSTER_WIDE_ONLY)
     (binding,) = [b for b in kinds(docs, "ClusterRoleBinding") if b["roleRef"]["name"] == "cj-clonejob-operator"]
     assert binding["subjects"][0]["name"] == kinds(docs, "ServiceAccount")[0]["metadata"]["name"]
 
@@ -134,12 +134,12 @@ def test_namespace_list_uses_a_role_per_namespace(render: Render) -> None:
     docs = render("watch.namespaces={team-a,team-b}")
     assert not [r for r in kinds(docs, "ClusterRole") if r["metadata"]["name"] == "cj-clonejob-operator"]
     (reads,) = [r for r in kinds(docs, "ClusterRole") if r["metadata"]["name"] == "cj-clonejob-operator-cluster-reads"]
-    assert reads["rules"] == rules_of(permissions.CLUSTER_SCOPED), "cluster-scoped reads need a ClusterRole"
+    assert reads["rules"] == rules_of(permissions.cluster_scoped()), "cluster-scoped reads need a ClusterRole"
     assert [b["roleRef"]["name"] for b in kinds(docs, "ClusterRoleBinding")] == ["cj-clonejob-operator-cluster-reads"]
     own = (rules_of(permissions.LEADER_ELECTION), rules_of(permissions.SEAL_KEY))
     roles = [r for r in kinds(docs, "Role") if r["rules"] not in own]
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]
-    assert all(role["rules"] == rules_of(permissions.NAMESPACED) for role in roles)
+    assert all(role["rules"] == rules_of(permissions.namespaced()) for role in roles)
     bindings = [
         b for b in kinds(docs, "RoleBinding") if not b["metadata"]["name"].endswith(("-leader-election", "-seal-key"))
     ]

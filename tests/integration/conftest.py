@@ -152,13 +152,13 @@ def _serves_core(kube: Kube, namespace: str) -> bool:
 @pytest.fixture
 def operator_kube(kube: Kube, namespace: str) -> Kube:
     """The operator as the chart runs it for a namespace list: a ServiceAccount whose Role in the test's
-    namespace holds exactly the rules of ``permissions.NAMESPACED``, speaking with that account's token.
+    namespace holds exactly the rules of ``permissions.namespaced()``, speaking with that account's token.
     On a server without core objects or RBAC it is the test's own client."""
     from clonejob_operator import permissions
 
     if not _serves_core(kube, namespace):
         return kube
-    return chart_identity(kube, namespace, permissions.NAMESPACED)
+    return chart_identity(kube, namespace, permissions.namespaced())
 
 
 def token_kube(kube: Kube, namespace: str, account: str) -> Kube:
@@ -184,7 +184,7 @@ def chart_identity(kube: Kube, namespace: str, granted: Sequence[Any], cluster: 
     rbac = k.RbacAuthorizationV1Api(kube.api_client)
     cluster_rules = [
         k.V1PolicyRule(api_groups=[rule.group], resources=list(rule.resources), verbs=list(rule.verbs))
-        for rule in (permissions.CLUSTER_SCOPED if cluster is None else cluster)
+        for rule in (permissions.cluster_scoped() if cluster is None else cluster)
     ]
     if cluster_rules:
         role = f"{namespace}-clonejob-operator"

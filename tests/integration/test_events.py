@@ -46,7 +46,7 @@ def test_each_transition_is_one_event_about_the_clonejob(
 def test_a_role_without_events_costs_one_warning_line_and_nothing_else(
     kube: Kube, world: World, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    granted = [rule for rule in permissions.NAMESPACED if rule.resources != ("events",)]
+    granted = [rule for rule in permissions.namespaced() if rule.resources != ("events",)]
     identity = chart_identity(kube, namespace, granted)
     CHART_IDENTITIES.discard(id(identity))  # its 403s are the point here
     world.migrating_vm("web-1")

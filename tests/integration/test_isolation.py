@@ -67,7 +67,7 @@ def test_isolation_rbac_limited_to_a_namespace_list_touches_nothing_outside(
 ) -> None:
     if not _serves_core(kube, namespace):
         pytest.skip("this API server has no RBAC (a CRD-only server)")
-    identity = chart_identity(kube, namespace, permissions.NAMESPACED)  # a Role in `namespace` only
+    identity = chart_identity(kube, namespace, permissions.namespaced())  # a Role in `namespace` only
     world.migrating_vm("web-1")
     outside = World(kube, other_namespace)
     with running_operator(identity, settings_for(namespace)):

@@ -13,7 +13,7 @@ from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
 from tests.integration.conftest import _serves_core, chart_identity
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
-NEEDED_BY_A_KUBEVIRT_CLONE = [rule for rule in permissions.NAMESPACED if rule.resources != ("secrets",)]
+NEEDED_BY_A_KUBEVIRT_CLONE = [rule for rule in permissions.namespaced() if rule.resources != ("secrets",)]
 """Every rule but the Secret read, which only a Compute Engine TargetProject's key needs: its need is shown
 in test_target_project.py (the key read as this identity, and PERMISSION_DENIED without the rule)."""
 
@@ -63,7 +63,7 @@ def _names(rule: permissions.Rule) -> Callable[[str], bool]:
 def test_with_every_rule_the_clone_goes_through_without_a_refusal(kube: Kube, world: World, namespace: str) -> None:
     if not _serves_core(kube, namespace):
         pytest.skip("this API server has no RBAC (a CRD-only server)")
-    identity = chart_identity(kube, namespace, permissions.NAMESPACED)
+    identity = chart_identity(kube, namespace, permissions.namespaced())
     with running_operator(identity, settings_for(namespace)):  # fails on any 403 the operator meets
         _clone_with_adaptation(world, 20)
 
@@ -74,7 +74,7 @@ def test_without_any_one_rule_a_clone_cannot_go_through(
 ) -> None:
     if not _serves_core(kube, namespace):
         pytest.skip("this API server has no RBAC (a CRD-only server)")
-    granted = [rule for rule in permissions.NAMESPACED if rule != missing]
+    granted = [rule for rule in permissions.namespaced() if rule != missing]
     identity = chart_identity(kube, namespace, granted)
     refused: list[str] = []
     with running_operator(identity, settings_for(namespace), refused=refused):

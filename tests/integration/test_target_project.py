@@ -107,7 +107,7 @@ def test_a_target_projects_key_is_read_from_its_secret_as_the_charts_identity(
     secret = kubernetes.client.V1Secret(metadata=meta, data={"key.json": _service_account_key()})
     kube.core.create_namespaced_secret(namespace, secret)
     world.create(TARGET_PROJECT, "tp", KEYED)
-    rules = [r for r in permissions.NAMESPACED if granted == "with the Secret rule" or r.resources != ("secrets",)]
+    rules = [r for r in permissions.namespaced() if granted == "with the Secret rule" or r.resources != ("secrets",)]
     identity = chart_identity(kube, namespace, rules)
     made: list[Any] = []
 

@@ -69,12 +69,12 @@ def test_rbac_is_exactly_what_the_operator_calls(rendered: list[dict[str, Any]])
     (role,) = [
         doc for doc in rendered if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "clonejob-operator"
     ]
-    assert role["rules"] == rules_of(permissions.NAMESPACED + permissions.CLUSTER_WIDE_ONLY, RELEASE)
+    assert role["rules"] == rules_of(permissions.namespaced() + permissions.CLUSTER_WIDE_ONLY, RELEASE)
     assert "*" not in str(role["rules"])
     (reads,) = [
         d for d in rendered if d["metadata"]["name"] == "clonejob-operator-cluster-reads" and d["kind"] == "ClusterRole"
     ]
-    assert reads["rules"] == rules_of(permissions.CLUSTER_SCOPED, RELEASE)
+    assert reads["rules"] == rules_of(permissions.cluster_scoped(), RELEASE)
     roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
     assert {role["metadata"]["namespace"] for role in roles.values()} == {"clonejob-system"}
     assert roles["clonejob-operator-leader-election"]["rules"] == rules_of(permissions.LEADER_ELECTION, RELEASE)

@@ -7,10 +7,11 @@ import logging
 import pytest
 from kubernetes.client import Configuration
 
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, WATCHED, Kube
+from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, Kube
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.catalog import REGISTRY
 
 
 def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest.LogCaptureFixture) -> None:
@@ -19,7 +20,7 @@ def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest
     process._say_unwatched(frozenset({CLONE_JOB, MIGRATING_VM}))
     process._say_unwatched(frozenset({CLONE_JOB, MIGRATING_VM}))  # the next term: nothing new to say
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == len(WATCHED) - 2
+    assert len(said) == len(REGISTRY.watched()) - 2
     (datavolumes,) = [m for m in said if m.startswith(f"{DATA_VOLUME.plural}.{DATA_VOLUME.group}")]
     assert "is not served" in datavolumes and "every 5s" in datavolumes and "install the CRD" in datavolumes
     assert "(its CRD is absent)" in datavolumes

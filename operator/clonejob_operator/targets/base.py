@@ -24,6 +24,7 @@ from clonejob_operator.codes import Code, JobError
 from clonejob_operator.conditions import Activity
 from clonejob_operator.faults import Fault
 from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
+from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,16 @@ class Driver(Protocol):
 
 
 @dataclass(frozen=True)
+class Watch:
+    """A kind a target's jobs depend on, watched into the operator's caches."""
+
+    kind: Kind
+    product: bool
+    """True: objects the target makes (only those with a job's label are watched; a change wakes that job).
+    False: objects its jobs read (a VolumeSnapshot, say; a change wakes the jobs that read that one)."""
+
+
+@dataclass(frozen=True)
 class Target:
     """A clone target as the core knows it, registered in ``catalog.REGISTRY``: its name, how its MigratingVms,
     its started jobs and its products are recognised, and how its driver is built. Nothing here loads the
@@ -205,6 +216,12 @@ class Target:
     """Whether a product recorded in status.createdResources is this target's."""
     build: Callable[[KubeClient, Settings], Driver]
     """The driver (imports the target's libraries; a JobError when they are missing)."""
+    watches: tuple[Watch, ...] = ()
+    """What it watches (a kind the API server does not serve is read when needed instead)."""
+    rules: tuple[Rule, ...] = ()
+    """The namespaced RBAC rules its code paths need (``permissions.namespaced`` gathers them)."""
+    cluster_rules: tuple[Rule, ...] = ()
+    """The cluster-scoped objects it reads (an AdaptationProfile, say)."""
     heavy: bool = False
     """Its libraries take seconds to load: loaded in the background as soon as one of its MigratingVms is seen."""
     found_by_label: bool = False

@@ -16,7 +16,7 @@ from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Classifier
-from clonejob_operator.kube import Body, KubeClient
+from clonejob_operator.kube import OWN_WATCHED, Body, Kind, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets import computeengine, kubevirt
 from clonejob_operator.targets.base import Driver, Target
@@ -42,6 +42,18 @@ class Registry:
 
     def __iter__(self) -> Iterator[Target]:
         return iter(self._targets.values())
+
+    def watched(self) -> tuple[Kind, ...]:
+        """What the operator watches: its own kinds, then each target's."""
+        return (*OWN_WATCHED, *(watch.kind for target in self for watch in target.watches))
+
+    def products(self) -> frozenset[Kind]:
+        """The kinds of what the targets make: watched only with a job's label; a change wakes that job."""
+        return frozenset(watch.kind for target in self for watch in target.watches if watch.product)
+
+    def inputs(self) -> frozenset[Kind]:
+        """The kinds of what the targets' jobs read: a change wakes the jobs that read that object."""
+        return frozenset(watch.kind for target in self for watch in target.watches if not watch.product)
 
     def of_spec(self, spec: Body) -> Target | None:
         """The target whose defaults a MigratingVm's spec (as stored) sets."""

@@ -112,3 +112,23 @@ def test_a_driver_is_built_by_its_registration_and_answers_to_its_name() -> None
     for target in REGISTRY:
         assert drivers.by_name(target.name).name == target.name
         assert drivers.by_name(target.name) is drivers.by_name(target.name), "built once"
+
+
+def test_what_the_operator_watches_and_may_do_comes_from_the_registrations() -> None:
+    """A target's kinds, their role (made by it, or read by its jobs) and its RBAC rules are its own
+    declaration: the watch list, the label filter, the wake-up routing and permissions.py gather them."""
+    from clonejob_operator import permissions
+    from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, OWN_WATCHED, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
+    from clonejob_operator.targets.catalog import REGISTRY
+
+    assert REGISTRY.watched()[: len(OWN_WATCHED)] == OWN_WATCHED
+    assert REGISTRY.products() == {DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB}
+    assert REGISTRY.inputs() == {VOLUME_SNAPSHOT}
+    rules = permissions.namespaced()
+    assert rules[: len(permissions.CORE)] == permissions.CORE
+    assert rules[len(permissions.CORE) :] == tuple(r for t in REGISTRY for r in t.rules)
+    assert {r.resources for r in REGISTRY["computeengine"].rules} == {("secrets",)}
+    assert permissions.cluster_scoped() == REGISTRY["kubevirt"].cluster_rules
+    watched = {(w.kind.group, w.kind.plural) for t in REGISTRY for w in t.watches}
+    granted = {(r.group, res) for t in REGISTRY for r in t.rules for res in r.resources if "watch" in r.verbs}
+    assert watched <= granted, "every kind a target watches, its rules let it watch"

@@ -11,6 +11,7 @@ from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.api.computeengine import API
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import KubeClient
+from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, Target
 
@@ -47,5 +48,13 @@ TARGET = Target(
     recorded=_recorded,
     owns=_owns,
     build=_build,
+    rules=(
+        Rule(
+            "",
+            ("secrets",),
+            ("get",),
+            "a TargetProject's service-account key, read only when a TargetProject names it (credentialsSecretRef)",
+        ),
+    ),
     heavy=True,
 )

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from clonejob_operator.api.clonejob import CloneJobStatus
-from clonejob_operator.kube import KubeClient
+from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, KubeClient
+from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import Driver, Target
+from clonejob_operator.targets.base import Driver, Target, Watch
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
 
 
@@ -28,5 +29,45 @@ TARGET = Target(
     recorded=_recorded,
     owns=KubevirtDriver.owns,
     build=_build,
+    watches=(
+        Watch(DATA_VOLUME, product=True),
+        Watch(VIRTUAL_MACHINE, product=True),
+        Watch(BATCH_JOB, product=True),
+        Watch(VOLUME_SNAPSHOT, product=False),
+    ),
+    rules=(
+        Rule(
+            "cdi.kubevirt.io",
+            ("datavolumes",),
+            ("get", "list", "watch", "create", "delete"),
+            "preparingVmDisks creates them and watches their progress; cleanup deletes them",
+        ),
+        Rule(
+            "kubevirt.io",
+            ("virtualmachines",),
+            ("get", "list", "watch", "create", "delete"),
+            "instantiatingMigratedVm creates it and watches it become ready; cleanup deletes it",
+        ),
+        Rule(
+            "batch",
+            ("jobs",),
+            ("get", "list", "watch", "create", "delete"),
+            "adaptingOs runs a Job and watches it complete; cleanup removes it",
+        ),
+        Rule(
+            "snapshot.storage.k8s.io",
+            ("volumesnapshots",),
+            ("get", "list", "watch"),
+            "a disk's snapshot must exist and be ready; its readiness wakes the job",
+        ),
+    ),
+    cluster_rules=(
+        Rule(
+            "vmmigration.dev",
+            ("adaptationprofiles",),
+            ("get",),
+            "an adaptingOs step runs what the AdaptationProfile its MigratingVm names says (read when needed)",
+        ),
+    ),
     found_by_label=True,
 )
