@@ -20,7 +20,12 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names, recentjobs
 from clonejob_operator.cache import CachedKube
-from clonejob_operator.effects import (
+from clonejob_operator.events import EventPoster
+from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
+from clonejob_operator.jobs import Job
+from clonejob_operator.journal import Journal
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
+from clonejob_operator.machine.effects import (
     AddFinalizer,
     Claim,
     CreateProduct,
@@ -31,13 +36,9 @@ from clonejob_operator.effects import (
     Record,
     RemoveFinalizer,
 )
-from clonejob_operator.events import EventPoster
-from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
-from clonejob_operator.journal import Journal
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
-from clonejob_operator.machine import Decision, Job
+from clonejob_operator.machine.model import Decision
+from clonejob_operator.machine.reasons import Reason
 from clonejob_operator.observe import Observer
-from clonejob_operator.reasons import Reason
 from clonejob_operator.roster import Roster
 from clonejob_operator.seal import Sealer
 from clonejob_operator.targets.catalog import Drivers

@@ -163,7 +163,7 @@ def _crd(
 
 
 READY_PATH = '.status.conditions[?(@.type=="Ready")]'
-"""Ready's reason and message say what a job waits for or how it ended (conditions.py sets them so)."""
+"""Ready's reason and message say what a job waits for or how it ended (machine/conditions.py sets them so)."""
 
 
 def _column(name: str, path: str, kind: str = "string", priority: int = 0, description: str = "") -> dict[str, Any]:

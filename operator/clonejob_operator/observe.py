@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from clonejob_operator import machine
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.cache import CachedKube
 from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
-from clonejob_operator.decision import merge
 from clonejob_operator.faults import Fault, FaultKind, classify
+from clonejob_operator.jobs import Job
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import MIGRATING_VM, Body
-from clonejob_operator.machine import Job, Need, World
+from clonejob_operator.machine import transitions
+from clonejob_operator.machine.model import Need, World, merge
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, JobContext
 from clonejob_operator.targets.catalog import Drivers
@@ -55,7 +55,7 @@ class Observer:
             return World(now=now, untrusted=doubt)
         memory = self.journal.read(job.uid)
         base = World(now=now, created=memory.created, refused_write=memory.refused_write, last_write=memory.last_write)
-        need = machine.need(job)
+        need = transitions.need(job)
         doing = _doing(job, need)
         driver: Driver | None = None
         try:

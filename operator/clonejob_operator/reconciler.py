@@ -1,6 +1,6 @@
 """One reconciliation of one CloneJob: observe (read only), decide (pure), commit (the only writer).
 
-    body --read_job--> Job --observe--> World --machine.decide--> Decision(status, effects) --commit-->
+    body --read_job--> Job --observe--> World --transitions.decide--> Decision(status, effects) --commit-->
 
 Nothing raised while observing or committing escapes (it becomes a fault for the next decision), so
 deadlines, cancel and cleanup always get their turn. A decision that moves the job on asks for one
@@ -14,16 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from clonejob_operator import machine
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.commit import Committer, job_log
 from clonejob_operator.events import EventPoster
-from clonejob_operator.jobs import read_job
+from clonejob_operator.jobs import Job, read_job
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, KubeClient
-from clonejob_operator.machine import Decision, Job
+from clonejob_operator.machine import transitions
+from clonejob_operator.machine.model import Decision
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.observe import Observer
 from clonejob_operator.settings import Settings
@@ -93,7 +93,7 @@ class Reconciler:
         if self.journal.unwritable(job.uid, job.resource_version):
             return Outcome(finished=True)  # nothing can be written to it as it is; its next change wakes it
         world = self.observer.observe(job, body)
-        decision = machine.decide(job, world, self.settings)
+        decision = transitions.decide(job, world, self.settings)
         self.cache.wake(self.cache.roster.waiting(job.uid, decision.wait))
         committed = self.committer.commit(job, body, decision)
         status = decision.status

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import STARTED, State, StepKind
 from clonejob_operator.kube import Body
-from clonejob_operator.waits import Trigger, WaitReason
+from clonejob_operator.machine.reasons import Trigger, WaitReason
 
 Key = tuple[str, str]
 """(namespace, name) of a CloneJob: what the work queue holds."""

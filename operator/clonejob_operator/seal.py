@@ -5,7 +5,7 @@ managers, labels and annotations can be named or written by any client, so none 
 status. The seal does: every status the operator writes carries ``status.seal``, an HMAC-SHA256 of the job's
 uid and the status itself under a key that only the operator (and cluster admins) can read, a Secret in
 the operator's own namespace. A status whose seal is missing or does not match was written by someone else:
-the operator never creates or deletes anything because of it (see ``machine.decide``), and the job holds no
+the operator never creates or deletes anything because of it (see ``machine.transitions.decide``), and the job holds no
 slot of ``--max-active`` (see ``roster.py``). A job that has no status yet is a new job.
 
 The key is the same for every replica (they read one Secret) and survives restarts, so a restart trusts

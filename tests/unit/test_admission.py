@@ -9,13 +9,13 @@ from clonejob_operator import names
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.codes import Code
+from clonejob_operator.jobs import Job
 from clonejob_operator.kube import CLONE_JOB, Kind
-from clonejob_operator.machine import Job
+from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, Target
 from clonejob_operator.targets.catalog import Drivers, TargetLoading
-from clonejob_operator.waits import WaitReason
 
 
 class Objects:

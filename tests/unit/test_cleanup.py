@@ -6,7 +6,8 @@ from typing import Any
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.cleanup import Sweeper
-from clonejob_operator.targets.base import CleanupReport, DeleteProduct, JobContext
+from clonejob_operator.machine.effects import DeleteProduct
+from clonejob_operator.targets.base import CleanupReport, JobContext
 
 JOB = JobContext(namespace="ns", name="cj", uid="u", migrating_vm="web", status=CloneJobStatus())
 

@@ -9,7 +9,7 @@ import pytest
 from clonejob_operator.api.clonejob import ResourceRef
 from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM
-from clonejob_operator.machine import decide
+from clonejob_operator.machine.transitions import decide
 from clonejob_operator.roster import Entry
 from tests.fakekube import FakeKube, refusal
 from tests.unit.test_reconciler import NS, SETTINGS, Clock, cluster, settle

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from clonejob_operator import names
+from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.roster import Entry, Roster
-from clonejob_operator.waits import WaitReason
 
 
 def job(

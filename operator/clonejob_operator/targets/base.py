@@ -21,9 +21,10 @@ from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
 from clonejob_operator.faults import Fault
 from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
+from clonejob_operator.machine.conditions import Activity
+from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
 from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
 
@@ -60,29 +61,6 @@ class Plan:
     """Something the target needs is missing (a TargetProject, say): stay PENDING; nothing is recorded."""
     waiting_code: Code = Code.NOT_FOUND
     """What a wait that outlasts the pending deadline fails with."""
-
-
-@dataclass(frozen=True)
-class CreateProduct:
-    """An effect: make one product that a step needs and is missing."""
-
-    target: str
-    """The driver's name (``Driver.name``)."""
-    kind: str
-    name: str
-    body: Any
-    """What the driver needs to make it: a manifest, or a cloud API request."""
-    intent: ResourceRef | None = None
-    """Recorded in status.createdResources *before* the create is sent (write-ahead): a target whose
-    cleanup needs a client that may be unavailable can then prove that nothing was ever sent."""
-
-
-@dataclass(frozen=True)
-class DeleteProduct:
-    """An effect: delete one product. The driver re-reads it and deletes only what carries the job's uid."""
-
-    target: str
-    ref: ResourceRef
 
 
 @dataclass(frozen=True)

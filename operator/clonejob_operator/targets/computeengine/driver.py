@@ -28,17 +28,9 @@ from clonejob_operator.api.computeengine import (
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.kube import Kind, KubeClient
+from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import (
-    CleanupReport,
-    CreateProduct,
-    DeleteProduct,
-    JobContext,
-    Made,
-    Plan,
-    Source,
-    StepReport,
-)
+from clonejob_operator.targets.base import CleanupReport, JobContext, Made, Plan, Source, StepReport
 from clonejob_operator.targets.computeengine import NAME, requests
 from clonejob_operator.targets.computeengine import plan as planning
 from clonejob_operator.targets.computeengine.client import Compute, Transient, call

@@ -19,12 +19,12 @@ from clonejob_operator.api.computeengine import (
     legacy_details,
 )
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
+from clonejob_operator.machine.conditions import Activity
+from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.targets.base import NoRecord, Plan, Source, StatusRecord
 from clonejob_operator.targets.computeengine import requests
 from clonejob_operator.targets.computeengine.client import Compute, ambient_refusal
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects, target_project_name
-from clonejob_operator.waits import WaitReason
 
 
 def vm_details(defaults: ComputeEngineTargetDefaults, project: str | None = None) -> ComputeEngineTargetDetails:

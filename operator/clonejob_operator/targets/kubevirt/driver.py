@@ -24,10 +24,9 @@ from clonejob_operator.kube import (
     Kind,
     KubeClient,
 )
+from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
 from clonejob_operator.targets.base import (
     CleanupReport,
-    CreateProduct,
-    DeleteProduct,
     JobContext,
     Made,
     Plan,

@@ -17,6 +17,7 @@ from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.api.targetproject import SecretKeyRef
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, Kind, KubeClient, Secret
+from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Plan, Source
 from clonejob_operator.targets.computeengine.client import Compute
@@ -24,7 +25,6 @@ from clonejob_operator.targets.computeengine.driver import ComputeEngineDriver
 from clonejob_operator.targets.computeengine.plan import disks_details, vm_details
 from clonejob_operator.targets.computeengine.targetproject import Pin, target_project_name
 from clonejob_operator.targets.computeengine.targetproject import TargetProjects as TargetProjects_
-from clonejob_operator.waits import WaitReason
 
 
 def test_vm_details_copy_the_defaults_field_for_field() -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.common import Condition
-from clonejob_operator.conditions import Activity, compute
+from clonejob_operator.machine.conditions import Activity, compute
 
 NOW = "2026-11-26T10:00:00Z"
 EARLIER = "2026-11-26T09:00:00Z"

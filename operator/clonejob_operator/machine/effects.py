@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from clonejob_operator.api.clonejob import CloneJobStatus
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.api.migratingvm import CloneJobSummary
-from clonejob_operator.targets.base import CreateProduct, DeleteProduct
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    """An effect: make one product that a step needs and is missing."""
+
+    target: str
+    """The driver's name (``Driver.name``)."""
+    kind: str
+    name: str
+    body: Any
+    """What the driver needs to make it: a manifest, or a cloud API request."""
+    intent: ResourceRef | None = None
+    """Recorded in status.createdResources *before* the create is sent (write-ahead): a target whose
+    cleanup needs a client that may be unavailable can then prove that nothing was ever sent."""
+
+
+@dataclass(frozen=True)
+class DeleteProduct:
+    """An effect: delete one product. The driver re-reads it and deletes only what carries the job's uid."""
+
+    target: str
+    ref: ResourceRef
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from clonejob_operator import conditions, names, writes
+from clonejob_operator import names
 from clonejob_operator.api.clonejob import STARTED, CloneJobStatus, CloneStep, State, StepKind
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
-from clonejob_operator.decision import (
-    Admission,
-    Decision,
-    Need,
-    World,
-    cleanup_started,
-    merge,
-)
-from clonejob_operator.effects import PatchStatus, PostEvent
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import Job
-from clonejob_operator.reasons import Reason
+from clonejob_operator.machine import conditions, ordering
+from clonejob_operator.machine.conditions import Activity
+from clonejob_operator.machine.effects import PatchStatus, PostEvent
+from clonejob_operator.machine.model import Admission, Decision, Need, World, cleanup_started, merge
+from clonejob_operator.machine.reasons import Reason, WaitReason
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import CleanupReport, DeleteProduct, Plan, StepReport
+from clonejob_operator.targets.base import StepReport
 from clonejob_operator.timestamps import format_duration, format_time, parse_time
-from clonejob_operator.waits import WaitReason
 
 STEP_WEIGHTS = {StepKind.PREPARING_VM_DISKS: 70, StepKind.ADAPTING_OS: 20, StepKind.INSTANTIATING_MIGRATED_VM: 10}
 
@@ -66,7 +59,7 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     decision.wait = activity.wait if activity is not None else None
-    decision.effects = writes.effects(job, world, settings, decision)
+    decision.effects = ordering.effects(job, world, settings, decision)
     return decision
 
 
@@ -335,22 +328,3 @@ def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> 
     total = sum(STEP_WEIGHTS[kind] for kind in kinds) or 1
     reached = sum(STEP_WEIGHTS[step.kind] * (step.progress_percent or 0) for step in status.steps if step.kind in kinds)
     return min(100, reached // total)
-
-
-next_look = writes.next_look
-
-__all__ = [
-    "Admission",
-    "CleanupReport",
-    "Decision",
-    "DeleteProduct",
-    "Job",
-    "Need",
-    "Plan",
-    "StepReport",
-    "World",
-    "decide",
-    "merge",
-    "need",
-    "next_look",
-]

@@ -8,8 +8,7 @@ from typing import Literal
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.api.common import Condition
 from clonejob_operator.codes import Code
-from clonejob_operator.reasons import Reason
-from clonejob_operator.waits import WaitReason
+from clonejob_operator.machine.reasons import Reason, WaitReason
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 

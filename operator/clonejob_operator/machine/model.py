@@ -9,12 +9,12 @@ from datetime import datetime
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, State, StepKind
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
-from clonejob_operator.effects import Effect, PostEvent
 from clonejob_operator.faults import Fault
+from clonejob_operator.machine.conditions import Activity
+from clonejob_operator.machine.effects import Effect, PostEvent
+from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.targets.base import CleanupReport, Plan, StepReport
 from clonejob_operator.timestamps import parse_time
-from clonejob_operator.waits import WaitReason
 
 
 class Need(enum.Enum):

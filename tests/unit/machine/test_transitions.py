@@ -11,25 +11,24 @@ import pytest
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.conditions import Activity
-from clonejob_operator.effects import AddFinalizer, Claim, PatchStatus, PostEvent, RemoveFinalizer
 from clonejob_operator.faults import Fault, FaultKind
-from clonejob_operator.machine import (
-    Admission,
-    CleanupReport,
-    Decision,
-    Job,
-    Need,
-    Plan,
-    StepReport,
-    World,
-    decide,
-    need,
+from clonejob_operator.jobs import Job
+from clonejob_operator.machine.conditions import Activity
+from clonejob_operator.machine.effects import (
+    AddFinalizer,
+    Claim,
+    CreateProduct,
+    DeleteProduct,
+    PatchStatus,
+    PostEvent,
+    RemoveFinalizer,
 )
+from clonejob_operator.machine.model import Admission, Decision, Need, World
+from clonejob_operator.machine.reasons import WaitReason
+from clonejob_operator.machine.transitions import decide, need
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import CreateProduct, DeleteProduct, NoRecord
+from clonejob_operator.targets.base import CleanupReport, NoRecord, Plan, StepReport
 from clonejob_operator.targets.kubevirt.driver import KubevirtRecord
-from clonejob_operator.waits import WaitReason
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -411,7 +410,8 @@ def test_condition_transition_time_kept_while_status_unchanged() -> None:
 
 def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
     from clonejob_operator.api.clonejob import CloneJobStatus
-    from clonejob_operator.machine import Job, next_look
+    from clonejob_operator.jobs import Job
+    from clonejob_operator.machine.ordering import next_look
 
     created = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     settings = Settings(pending_deadline=timedelta(minutes=5), cleanup_stall_after=timedelta(minutes=10))

@@ -1,11 +1,31 @@
-"""Why a PENDING CloneJob waits, and what wakes it: one enum, so that the reason a user reads and the
-wake-up routing can never drift apart (nothing parses a condition reason back out of a status)."""
+"""The condition and Event reasons of a CloneJob, each defined once (CamelCase, as kstatus has them).
+
+``Reason``: a job's transitions. ``WaitReason``: why a PENDING job waits, with what wakes it (``Trigger``),
+so that the reason a user reads and the wake-up routing can never drift apart (nothing parses a condition
+reason back out of a status). A running step's reason is its ``StepKind.reason``; a failed job's is its
+error code's (``Code.reason``).
+"""
 
 from __future__ import annotations
 
 import enum
+from enum import StrEnum
 
-from clonejob_operator.reasons import Reason
+
+class Reason(StrEnum):
+    PENDING = "Pending"
+    STARTED = "Started"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+    CLEANING_UP = "CleaningUp"
+    CLEANUP_STUCK = "CleanupStuck"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+    DONE = "Done"
+    UNWRITABLE = "Unwritable"
+    """The API server refuses every status write (an object stored under a looser schema, say)."""
+    UNTRUSTED_STATUS = "UntrustedStatus"
+    """The stored status carries no valid seal of the operator: the job is held, and nothing is done for it."""
 
 
 class Trigger(enum.Enum):

@@ -7,14 +7,21 @@ from datetime import datetime
 
 from clonejob_operator import recentjobs
 from clonejob_operator.api.clonejob import State
-from clonejob_operator.decision import Decision, World, cleanup_started, merge
-from clonejob_operator.effects import AddFinalizer, Claim, Effect, PatchStatus, Record, RemoveFinalizer
 from clonejob_operator.faults import FaultKind
 from clonejob_operator.jobs import Job
+from clonejob_operator.machine.effects import (
+    AddFinalizer,
+    Claim,
+    CreateProduct,
+    Effect,
+    PatchStatus,
+    Record,
+    RemoveFinalizer,
+)
+from clonejob_operator.machine.model import Decision, World, cleanup_started, merge
+from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import CreateProduct
 from clonejob_operator.timestamps import parse_time
-from clonejob_operator.waits import Trigger
 
 
 def effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
