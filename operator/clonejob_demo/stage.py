@@ -18,7 +18,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
-from clonejob_operator import crdgen
+from clonejob_operator import crdgen, names
 from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
@@ -32,7 +32,8 @@ from clonejob_operator.timestamps import format_time, now
 
 MANAGER = "clonejob-operator-demo"
 """The field manager of what the demo applies, and the value of its ``managed-by`` label."""
-MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGER}
+DEMO_LABELS = {names.MANAGED_BY[0]: MANAGER}
+"""What the demo makes carries this label: the manager is the demo."""
 MIGRATING_VM_NAME = "web-1"
 SNAPSHOT = "web-1-c3-d0"
 
@@ -72,7 +73,7 @@ class Stage:
             {
                 "apiVersion": VOLUME_SNAPSHOT.api_version,
                 "kind": VOLUME_SNAPSHOT.kind,
-                "metadata": {"name": SNAPSHOT, "namespace": self.namespace, "labels": MANAGED_BY},
+                "metadata": {"name": SNAPSHOT, "namespace": self.namespace, "labels": DEMO_LABELS},
                 "spec": {"source": {"persistentVolumeClaimName": "web-1-disk-0"}},
             },
         )
@@ -82,7 +83,7 @@ class Stage:
             {
                 "apiVersion": MIGRATING_VM.api_version,
                 "kind": MIGRATING_VM.kind,
-                "metadata": {"name": MIGRATING_VM_NAME, "namespace": self.namespace, "labels": MANAGED_BY},
+                "metadata": {"name": MIGRATING_VM_NAME, "namespace": self.namespace, "labels": DEMO_LABELS},
                 "spec": {"sourceVmId": "vm-1042", "kubevirtTargetDefaults": {"cpu": {"cores": 2}, "memory": "4Gi"}},
             },
         )
@@ -293,4 +294,4 @@ class Stage:
 
 
 def _namespace(name: str) -> Any:
-    return kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name, labels=MANAGED_BY))
+    return kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name, labels=DEMO_LABELS))

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
-from clonejob_demo.stage import MANAGED_BY, MIGRATING_VM_NAME, DemoError, Stage
+from clonejob_demo.stage import DEMO_LABELS, MIGRATING_VM_NAME, DemoError, Stage
 from clonejob_kubectl.show import table, timeline
 from clonejob_operator.api.states import FINISHED, State
 from clonejob_operator.jobs import Job, read_job
@@ -104,7 +104,7 @@ class Demo(Stage):
             {
                 "apiVersion": CLONE_JOB.api_version,
                 "kind": CLONE_JOB.kind,
-                "metadata": {"name": name, "namespace": self.namespace, "labels": MANAGED_BY},
+                "metadata": {"name": name, "namespace": self.namespace, "labels": DEMO_LABELS},
                 "spec": {"migratingVm": MIGRATING_VM_NAME},
             },
         )

@@ -21,12 +21,10 @@ from clonejob_kubectl.query import (
     no_namespace,
     page,
 )
-from clonejob_kubectl.show import dump, live, ref, table, timeline, without_managed_fields
-from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
+from clonejob_kubectl.show import dump, kubectl_name, live, table, timeline, without_managed_fields
+from clonejob_operator.api.clonejob import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kube, status_of
 from clonejob_operator.timestamps import format_duration, now
-
-FINISHED = tuple(sorted(state.value for state in FINISHED_STATES))
 
 
 class Plugin:
@@ -72,7 +70,7 @@ class Plugin:
                 raise PluginError(no_namespace(self.namespace)) from None
             raise
         print(
-            f"{ref(created['metadata']['name'])} created in namespace {self.namespace}",
+            f"{kubectl_name(created['metadata']['name'])} created in namespace {self.namespace}",
             file=self.out,
         )
         return 0
@@ -84,7 +82,7 @@ class Plugin:
         if output in ("json", "yaml"):
             print(dump(self._shown(body), output), file=self.out)
         elif output == "name":
-            print(ref(body["metadata"]["name"]), file=self.out)
+            print(kubectl_name(body["metadata"]["name"]), file=self.out)
         else:
             print(timeline(body, now()), file=self.out)
         return 0
@@ -152,7 +150,7 @@ class Plugin:
             return
         if output == "name":
             for item in items:
-                print(ref(item["metadata"]["name"]), file=self.out)
+                print(kubectl_name(item["metadata"]["name"]), file=self.out)
             return
         if items:
             print(table(items, now(), namespaces=query.all_namespaces), file=self.out)
@@ -166,26 +164,26 @@ class Plugin:
 
     def cancel(self, name: str, wait: bool, timeout: float, interval: float = 1.0) -> int:
         state = (self._get(name).get("status") or {}).get("state")
-        if state in FINISHED:
+        if state in {s.value for s in FINISHED}:
             raise PluginError(
                 f"CloneJob {name}: FAILED_PRECONDITION: the job has finished ({state}); nothing to cancel"
             )
         self.kube.patch(CLONE_JOB, self.namespace, name, {"spec": {"cancel": True}})
-        print(f"{ref(name)} cancel requested", file=self.out)
+        print(f"{kubectl_name(name)} cancel requested", file=self.out)
         if not wait:
             return 0
         deadline, shown = time.monotonic() + timeout, ""
         while time.monotonic() < deadline:
             status = self.kube.get(CLONE_JOB, self.namespace, name)
             if status is None:
-                print(f"{ref(name)} is gone", file=self.out)
+                print(f"{kubectl_name(name)} is gone", file=self.out)
                 return 0
             line = live(status)
             if line != shown:
                 self._show(line)
                 shown = line
             state = (status.get("status") or {}).get("state")
-            if state in FINISHED:
+            if state in {s.value for s in FINISHED}:
                 if self.out.isatty():
                     print(file=self.out)
                 return 0 if state == "CANCELLED" else 1

@@ -76,7 +76,7 @@ def table(items: Sequence[Body], moment: datetime, namespaces: bool = True) -> s
     )
 
 
-def ref(name: str) -> str:
+def kubectl_name(name: str) -> str:
     """A CloneJob as kubectl names it in its output: ``clonejob.vmmigration.dev/NAME``."""
     return f"{CLONE_JOB.kind.lower()}.{CLONE_JOB.group}/{name}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from clonejob_operator import names
+from clonejob_operator.api.base import describe
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.jobs import Job
@@ -17,7 +18,6 @@ from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.catalog import Drivers, TargetLoading
-from clonejob_operator.validation import describe
 
 
 def _wait(reason: WaitReason, message: str, code: Code = Code.FAILED_PRECONDITION) -> Admission:

@@ -111,7 +111,7 @@ class Committer:
         elif isinstance(effect, PostEvent):
             level = logging.WARNING if effect.type == "Warning" else logging.INFO
             job_log(job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
-            self.events.post(ref_of(done.body), effect.type, effect.reason, effect.message)
+            self.events.post(involved_object(done.body), effect.type, effect.reason, effect.message)
 
     def _refresh(self, kind: Kind, namespace: str, name: str) -> None:
         """Read an object again into the cache, so that the next look starts from the truth; an outage
@@ -187,7 +187,7 @@ class Committer:
             self.journal.give_up(job.uid, done.body["metadata"]["resourceVersion"])
             message = f"its status cannot be written ({why}); left as it is until it changes: fix or delete it"
             job_log(job, logging.ERROR, "%s", message)
-            self.events.post(ref_of(done.body), "Warning", Reason.UNWRITABLE, message)
+            self.events.post(involved_object(done.body), "Warning", Reason.UNWRITABLE, message)
             raise Stop() from None
         self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
         done.wrote_status = True
@@ -274,7 +274,7 @@ def merge_patch(old: Any, new: Any) -> Any:
     return patch
 
 
-def ref_of(body: Body) -> dict[str, str]:
+def involved_object(body: Body) -> dict[str, str]:
     meta = body.get("metadata", {})
     return {
         "apiVersion": body.get("apiVersion", ""),

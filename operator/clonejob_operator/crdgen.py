@@ -12,8 +12,7 @@ from pydantic import BaseModel
 from clonejob_operator import GROUP, VERSION
 from clonejob_operator.api import docs
 from clonejob_operator.api.adaptation import AdaptationProfileSpec, AdaptationProfileStatus
-from clonejob_operator.api.clonejob import FINISHED as FINISHED_STATES
-from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
+from clonejob_operator.api.clonejob import FINISHED, CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
 from clonejob_operator.api.targetproject import TargetProjectSpec, TargetProjectStatus
 
@@ -104,12 +103,12 @@ def _root(spec: type[BaseModel], status: type[BaseModel], description: str) -> S
     }
 
 
-FINISHED = ", ".join(f"'{state.value}'" for state in sorted(FINISHED_STATES))
+FINISHED_CEL = ", ".join(f"'{state.value}'" for state in sorted(FINISHED))
 CANCEL_OF_A_FINISHED_JOB = {
     # The vmmigration API's cancel answers a finished job with FAILED_PRECONDITION; here the API server refuses it.
     "rule": (
         "!(has(self.spec.cancel) && self.spec.cancel && !(has(oldSelf.spec.cancel) && oldSelf.spec.cancel))"
-        f" || !has(oldSelf.status) || !has(oldSelf.status.state) || !(oldSelf.status.state in [{FINISHED}])"
+        f" || !has(oldSelf.status) || !has(oldSelf.status.state) || !(oldSelf.status.state in [{FINISHED_CEL}])"
     ),
     "messageExpression": (
         "'the CloneJob has finished (status.state ' + oldSelf.status.state + '): there is nothing to cancel'"

@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from clonejob_operator import names
+from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.kube import Body
 from clonejob_operator.timestamps import parse_time
-from clonejob_operator.validation import describe
 
 
 @dataclass(frozen=True)

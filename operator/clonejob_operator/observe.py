@@ -15,7 +15,6 @@ from datetime import datetime
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.cache import CachedKube
-from clonejob_operator.cleanup import Sweeper
 from clonejob_operator.codes import JobError
 from clonejob_operator.faults import Fault, FaultKind, classify
 from clonejob_operator.jobs import Job
@@ -43,7 +42,6 @@ class Observer:
         self.kube = kube
         self.drivers = drivers
         self.gate = gate
-        self.sweeper = Sweeper(drivers)
         self.journal = journal
         self.settings = settings
         self.clock = clock
@@ -83,7 +81,7 @@ class Observer:
             steps = admission.plan.steps if admission.plan else ()
             return replace(world, steps=steps, admission=admission)
         if need is Need.CLEANUP:
-            return replace(world, cleanup=self.sweeper.survey(self.context(job, world)))
+            return replace(world, cleanup=self.drivers.survey(self.context(job, world)))
         running = job.status.running_step
         if need is Need.STEP and driver is not None and world.steps and running is not None:
             report = driver.look(running.kind, self.context(job, world))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus, CloneStep, State, StepKind
 from clonejob_operator.api.migratingvm import MigratingVmSpec
-from clonejob_operator.validation import describe
 
 
 def test_spec_round_trip_is_camel_case() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from clonejob_operator.timestamps import PATTERN as TIMESTAMP_PATTERN
@@ -68,3 +68,13 @@ Timestamp = Annotated[
 Int64 = Annotated[int, Field(json_schema_extra={"format": "int64"})]
 Name = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
 SubdomainName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
+
+
+def describe(error: ValidationError, prefix: str) -> str:
+    """A validation error as the API server words one: each field named by its path under ``prefix``."""
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        parts.append(f"{prefix}{path}: {item['msg'].removeprefix('Value error, ')}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -206,7 +206,7 @@ class Target:
     """Its products are found by the job's label at no cost: a job whose details are lost is surveyed by it."""
 
 
-def ref(kind: Kind, body: Body) -> ResourceRef:
+def resource_ref(kind: Kind, body: Body) -> ResourceRef:
     meta = body.get("metadata", {})
     return ResourceRef(
         api_version=kind.api_version,
@@ -221,14 +221,14 @@ def create_owned(kube: KubeClient, kind: Kind, manifest: Body, job: JobContext) 
     """Create ``manifest``; when it exists already (a crash, a race), adopt it only if it is this job's."""
     meta = manifest["metadata"]
     try:
-        return Made(ref(kind, kube.create(kind, meta["namespace"], manifest)))
+        return Made(resource_ref(kind, kube.create(kind, meta["namespace"], manifest)))
     except ApiException as error:
         if status_of(error) != 409:
             raise  # the reconciler turns refusals into the job's error
     existing = kube.refresh(kind, meta["namespace"], meta["name"])  # the cache may not have seen it yet
     if existing is None:
         raise JobError(Code.ABORTED, f"{kind.kind} {meta['name']} vanished while being created")
-    return Made(ref(kind, owned(kind, existing, job)), adopted=True)
+    return Made(resource_ref(kind, owned(kind, existing, job)), adopted=True)
 
 
 def owned(kind: Kind, body: Body, job: JobContext) -> Body:
@@ -271,7 +271,7 @@ def survey_objects(kube: KubeClient, target: str, kinds: tuple[Kind, ...], job: 
         meta = body["metadata"]
         remaining.append(f"{kind.kind}/{meta['name']}")
         if not meta.get("deletionTimestamp"):
-            deletable.append(DeleteProduct(target, ref(kind, body)))
+            deletable.append(DeleteProduct(target, resource_ref(kind, body)))
     return CleanupReport(remaining=tuple(remaining), deletable=tuple(deletable))
 
 

@@ -19,7 +19,7 @@ from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import OWN_WATCHED, Body, Kind, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets import computeengine, kubevirt
-from clonejob_operator.targets.base import Driver, Target
+from clonejob_operator.targets.base import CleanupReport, Driver, JobContext, Target
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,19 @@ class Drivers:
             if wanted and all(driver.name != target.name for driver in out):
                 out.append(self.by_name(target.name))
         return out
+
+    def survey(self, job: JobContext) -> CleanupReport:
+        """Cleanup's look: what of a cancelled or failed job's products still exists (deleting ones count
+        until they are gone) and what to delete now, joined from every driver ``for_cleanup`` picks. Each
+        finds its products by the job's uid label and by status.createdResources, and deletes nothing that
+        does not carry the job's uid."""
+        reports = [driver.survey(job) for driver in self.for_cleanup(job.status)]
+        blocked = [report.blocked for report in reports if report.blocked]
+        return CleanupReport(
+            remaining=tuple(item for report in reports for item in report.remaining),
+            blocked="; ".join(blocked) or None,
+            deletable=tuple(item for report in reports for item in report.deletable),
+        )
 
 
 __all__ = ["Driver", "Drivers", "Registry", "TargetLoading", "UnknownTarget"]

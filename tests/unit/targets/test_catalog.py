@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
+
+from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
+from clonejob_operator.machine.effects import DeleteProduct
+from clonejob_operator.targets.base import CleanupReport, JobContext
+from clonejob_operator.targets.catalog import Drivers
 
 
 def test_an_operator_that_only_clones_onto_kubevirt_never_loads_the_compute_engine_library() -> None:
@@ -132,3 +138,54 @@ def test_what_the_operator_watches_and_may_do_comes_from_the_registrations() -> 
     watched = {(w.kind.group, w.kind.plural) for t in REGISTRY for w in t.watches}
     granted = {(r.group, res) for t in REGISTRY for r in t.rules for res in r.resources if "watch" in r.verbs}
     assert watched <= granted, "every kind a target watches, its rules let it watch"
+
+
+JOB = JobContext(namespace="ns", name="cj", uid="u", migrating_vm="web", status=CloneJobStatus())
+
+
+class Driver:
+    def __init__(self, name: str, report: CleanupReport) -> None:
+        self.name, self.report, self.asked = name, report, 0
+
+    def survey(self, job: JobContext) -> CleanupReport:
+        self.asked += 1
+        return self.report
+
+
+class Catalog(Drivers):
+    """Drivers whose cleanup is these."""
+
+    def __init__(self, *drivers: Any) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.drivers = drivers
+
+    def for_cleanup(self, status: CloneJobStatus) -> list[Any]:
+        return list(self.drivers)
+
+
+def test_reports_are_joined() -> None:
+    dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="d", namespace="ns")
+    a = Driver("a", CleanupReport(remaining=("DataVolume/d",), deletable=(DeleteProduct("a", dv),)))
+    b = Driver("b", CleanupReport(remaining=("Disk/x",), blocked="cannot list disks (403)"))
+    report = Catalog(a, b).survey(JOB)
+    assert report.remaining == ("DataVolume/d", "Disk/x") and report.blocked == "cannot list disks (403)"
+    assert report.deletable == (DeleteProduct("a", dv),)
+    assert a.asked == b.asked == 1
+    assert Catalog().survey(JOB) == CleanupReport()
+
+
+def test_a_job_whose_details_are_lost_is_cleaned_by_whoever_made_its_recorded_products() -> None:
+    import kubernetes
+
+    from clonejob_operator.kube import Kube
+
+    drivers = Drivers(Kube(kubernetes.client.Configuration()))
+    disk = ResourceRef(api_version="compute.googleapis.com/v1", kind="Disk", name="d", uri="https://x/disks/d")
+    dv = ResourceRef(api_version="cdi.kubevirt.io/v1beta1", kind="DataVolume", name="d", namespace="ns", uid="1")
+    assert drivers.for_cleanup(CloneJobStatus(created_resources=[dv])) == [drivers.by_name("kubevirt")]
+    # With its details lost, a job is also surveyed by KubeVirt's label search, which costs nothing.
+    assert drivers.for_cleanup(CloneJobStatus(created_resources=[disk])) == [
+        drivers.by_name("kubevirt"),
+        drivers.by_name("computeengine"),
+    ]
+    assert drivers.for_cleanup(CloneJobStatus()) == [drivers.by_name("kubevirt")]

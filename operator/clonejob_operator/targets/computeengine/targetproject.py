@@ -24,13 +24,13 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from clonejob_operator import names
+from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import SourceSync
 from clonejob_operator.api.targetproject import SecretKeyRef, TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.kube import TARGET_PROJECT, KubeClient, Secret
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute, credentials_for
-from clonejob_operator.validation import describe
 
 _NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
 _PATH = re.compile(rf"^projects/[^/]+/locations/[^/]+/targetProjects/(?P<name>{_NAME})$")

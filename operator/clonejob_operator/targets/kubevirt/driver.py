@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from clonejob_operator import names
 from clonejob_operator.api.adaptation import AdaptationProfileSpec
+from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSync, StepKind
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults, KubevirtTargetDetails, with_defaults
 from clonejob_operator.codes import Code, JobError
@@ -36,11 +37,10 @@ from clonejob_operator.targets.base import (
     create_owned,
     delete_object,
     owned,
-    ref,
+    resource_ref,
     survey_objects,
 )
 from clonejob_operator.targets.kubevirt import manifests as build
-from clonejob_operator.validation import describe
 
 PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
@@ -148,7 +148,7 @@ class KubevirtDriver:
                 progress.append(0.0)
                 continue
             body = owned(DATA_VOLUME, body, job)
-            products.append(ref(DATA_VOLUME, body))
+            products.append(resource_ref(DATA_VOLUME, body))
             status = body.get("status", {})
             phase = status.get("phase", "")
             if phase == "Failed":
@@ -246,9 +246,9 @@ class KubevirtDriver:
         running = bool(body.get("status", {}).get("active"))
         progress = 100 if done else 50 if running else 0
         detail = f"Job {name} " + ("complete" if done else "running" if running else "starting")
-        releases = (DeleteProduct(self.name, ref(BATCH_JOB, body)),) if done else ()
+        releases = (DeleteProduct(self.name, resource_ref(BATCH_JOB, body)),) if done else ()
         return StepReport(
-            progress=progress, done=done, detail=detail, products=(ref(BATCH_JOB, body),), releases=releases
+            progress=progress, done=done, detail=detail, products=(resource_ref(BATCH_JOB, body),), releases=releases
         )
 
     def _helper_left(self, job: JobContext) -> tuple[str, tuple[DeleteProduct, ...]]:
@@ -261,7 +261,9 @@ class KubevirtDriver:
         if body is None or not job.made((body.get("metadata") or {}).get("labels")):
             return "", ()
         deleting = bool(body["metadata"].get("deletionTimestamp"))
-        return f"Job {name} being removed", () if deleting else (DeleteProduct(self.name, ref(BATCH_JOB, body)),)
+        return f"Job {name} being removed", () if deleting else (
+            DeleteProduct(self.name, resource_ref(BATCH_JOB, body)),
+        )
 
     def _vm(self, job: JobContext) -> StepReport:
         details = _details(job.status)
@@ -284,7 +286,7 @@ class KubevirtDriver:
         left, releases = self._helper_left(job)
         if done and left:  # a finished clone is the clone alone: the adaptation Job goes first
             done, progress, detail = False, 99, f"{detail}; {left}"
-        product = (ref(VIRTUAL_MACHINE, body),)
+        product = (resource_ref(VIRTUAL_MACHINE, body),)
         return StepReport(progress=progress, done=done, detail=detail, products=product, releases=releases)
 
 

@@ -28,8 +28,8 @@ def test_a_migratingvm_stored_with_the_old_adaptation_fields_is_told_where_they_
     import pytest
     from pydantic import ValidationError
 
+    from clonejob_operator.api.base import describe
     from clonejob_operator.api.migratingvm import MigratingVmSpec
-    from clonejob_operator.validation import describe
 
     with pytest.raises(ValidationError) as raised:
         MigratingVmSpec.model_validate({"sourceVmId": "v", "kubevirtTargetDefaults": {"osAdaptation": {}}})
