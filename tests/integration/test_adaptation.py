@@ -27,7 +27,7 @@ def _reasons(kube: Kube, namespace: str) -> list[str]:
 
 
 def test_adaptation_runs_between_disks_and_vm(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
-    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(operator_kube, settings_for(namespace)):
         job = _to_adaptation(world)
         pod = job["spec"]["template"]["spec"]
         assert job["metadata"]["labels"][names.LABEL_JOB_UID] == world.job("cj")["metadata"]["uid"]
@@ -76,7 +76,7 @@ def test_failed_adaptation_job_fails_the_clone(kube: Kube, operator_kube: Kube, 
 
 
 def test_cancel_during_adaptation(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
-    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(operator_kube, settings_for(namespace)):
         _to_adaptation(world)
         world.cancel("cj")
         status = world.wait_state("cj", "CANCELLED")

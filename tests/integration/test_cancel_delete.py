@@ -25,7 +25,7 @@ def test_cancel_during_step_removes_products_then_cancels(
     kube: Kube, operator_kube: Kube, world: World, namespace: str, step: str
 ) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(operator_kube, settings_for(namespace)):
         _run_to(world, "cj", step)
         world.cancel("cj")
 

@@ -51,7 +51,7 @@ def test_a_role_without_events_costs_one_warning_line_and_nothing_else(
     CHART_IDENTITIES.discard(id(identity))  # its 403s are the point here
     world.migrating_vm("web-1")
     caplog.set_level(logging.WARNING)
-    with running_operator(identity, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(identity, settings_for(namespace)):
         world.clone_to_success("cj")
         assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("clonejob")]

@@ -33,7 +33,7 @@ def _failed(world: World, name: str) -> dict[str, Any]:
 
 def test_datavolume_failed_fails_the_job(kube: Kube, operator_kube: Kube, world: World, namespace: str) -> None:
     world.migrating_vm("web-1", disks=2)
-    with running_operator(operator_kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         world.wait_object(DATA_VOLUME, "cj-disk-1")
         world.set_status(

@@ -151,7 +151,7 @@ def test_a_pending_job_that_is_cancelled_never_passes_through_cancelling(
 ) -> None:
     from tests.integration.kit import StateRecorder
 
-    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(kube, settings_for(namespace)):
         world.clone_job("cj", migrating_vm="not-there-yet")
         wait_for(lambda: world.state("cj") == "PENDING", 30, "PENDING")
         world.cancel("cj")

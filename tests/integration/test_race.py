@@ -39,7 +39,7 @@ def test_race_cancel_or_delete_at_a_step_boundary(
     act = (lambda: world.cancel("cj")) if action == "cancel" else (lambda: world.delete(CLONE_JOB, "cj"))
     hooked.arm(moment, kind, act)
     during_cleanup = moment == "before delete"
-    with running_operator(hooked, settings_for(namespace)), StateRecorder(kube, namespace, "cj") as states:
+    with StateRecorder(kube, namespace, "cj") as states, running_operator(hooked, settings_for(namespace)):
         world.clone_job("cj")
         if during_cleanup or kind is VIRTUAL_MACHINE:
             world.wait_object(DATA_VOLUME, "cj-disk-1")

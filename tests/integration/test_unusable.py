@@ -64,7 +64,7 @@ def _store(kube: Kube, namespace: str, kind: Any, name: str, spec: dict[str, Any
 def _fails_invalid(
     kube: Kube, world: World, namespace: str, name: str, states_: tuple[str, ...] = ("PENDING", "FAILED")
 ) -> dict[str, Any]:
-    with running_operator(kube, settings_for(namespace)), StateRecorder(kube, namespace, name) as states:
+    with StateRecorder(kube, namespace, name) as states, running_operator(kube, settings_for(namespace)):
         assert states.wait_for("FAILED") == list(states_)
     status = world.status(name)
     assert status["error"]["code"] == Code.INVALID_ARGUMENT
