@@ -33,6 +33,9 @@ class Registry:
         self._targets = {target.name: target for target in targets}
         if len(self._targets) != len(targets):
             raise ValueError("two targets of one name")
+        watches = [watch for target in targets for watch in target.watches]
+        self._products = frozenset(watch.kind for watch in watches if watch.product)
+        self._inputs = frozenset(watch.kind for watch in watches if not watch.product)
 
     def __getitem__(self, name: str) -> Target:
         try:
@@ -49,11 +52,11 @@ class Registry:
 
     def products(self) -> frozenset[Kind]:
         """The kinds of what the targets make: watched only with a job's label; a change wakes that job."""
-        return frozenset(watch.kind for target in self for watch in target.watches if watch.product)
+        return self._products
 
     def inputs(self) -> frozenset[Kind]:
         """The kinds of what the targets' jobs read: a change wakes the jobs that read that object."""
-        return frozenset(watch.kind for target in self for watch in target.watches if not watch.product)
+        return self._inputs
 
     def of_spec(self, spec: Body) -> Target | None:
         """The target whose defaults a MigratingVm's spec (as stored) sets."""
@@ -90,6 +93,9 @@ class Drivers:
 
     def by_name(self, name: str) -> Driver:
         """The driver of target ``name``, built now if it was not; UnknownTarget for a name none has."""
+        built = self._built.get(name)
+        if built is not None:  # the usual case, without the lock
+            return built
         target = self.registry[name]
         with self._build_lock:
             if name not in self._built:
@@ -140,10 +146,12 @@ class Drivers:
 
     def for_spec(self, spec: MigratingVmSpec) -> Driver:
         """The driver of a MigratingVm's target; TargetLoading while its library loads in the background."""
-        target = self.registry.of_spec(spec.wire())
+        fields = MigratingVmSpec.model_fields.items()
+        members = {field.alias or name: getattr(spec, name) for name, field in fields}  # top level: no dump
+        target = self.registry.of_spec(members)
         if target is None:
-            members = ", ".join(member for t in self.registry for member in t.defaults)
-            raise JobError(Code.INVALID_ARGUMENT, f"spec: one of {members} is required (it names no clone target)")
+            names = ", ".join(member for t in self.registry for member in t.defaults)
+            raise JobError(Code.INVALID_ARGUMENT, f"spec: one of {names} is required (it names no clone target)")
         return self._ready(target)
 
     def for_status(self, status: CloneJobStatus) -> Driver | None:
