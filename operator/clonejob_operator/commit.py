@@ -25,6 +25,7 @@ from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
 from clonejob_operator.jobs import Job
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
+from clonejob_operator.logs import job_log
 from clonejob_operator.machine.effects import (
     AddFinalizer,
     Claim,
@@ -110,7 +111,7 @@ class Committer:
             self._record(job, effect)
         elif isinstance(effect, PostEvent):
             level = logging.WARNING if effect.type == "Warning" else logging.INFO
-            job_log(job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
+            job_log(log, job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
             self.events.post(involved_object(done.body), effect.type, effect.reason, effect.message)
 
     def _refresh(self, kind: Kind, namespace: str, name: str) -> None:
@@ -127,10 +128,15 @@ class Committer:
             recentjobs.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
         except ApiException as error:
             job_log(
-                job, logging.WARNING, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, api_message(error)
+                log,
+                job,
+                logging.WARNING,
+                "cannot record it in MigratingVm %s: %s",
+                effect.migrating_vm,
+                api_message(error),
             )
         except NO_ANSWER as error:
-            job_log(job, logging.DEBUG, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, error)
+            job_log(log, job, logging.DEBUG, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, error)
 
     def _finalizer(self, job: Job, done: Committed, add: bool) -> None:
         meta = done.body["metadata"]
@@ -143,7 +149,7 @@ class Committer:
             self.journal.failed(job.uid, classify(error, "setting the finalizer"))
             raise Stop() from None
         if not add:
-            job_log(job, logging.INFO, "finished; letting the CloneJob go")
+            job_log(log, job, logging.INFO, "finished; letting the CloneJob go")
 
     def _claim(self, job: Job, done: Committed, effect: Claim, reservation: ExitStack) -> None:
         refused = reservation.enter_context(self.roster.reservation(self.roster.entry(done.body)))
@@ -181,12 +187,12 @@ class Committer:
                 raise
             why = api_message(error)
             if self.journal.refused(job.uid, why) < 2:
-                job_log(job, logging.WARNING, "the API server refused its status: %s", why)
+                job_log(log, job, logging.WARNING, "the API server refused its status: %s", why)
                 raise Stop() from None
             # Refused again, in the same words, even the failure that says so: nothing can be written to it.
             self.journal.give_up(job.uid, done.body["metadata"]["resourceVersion"])
             message = f"its status cannot be written ({why}); left as it is until it changes: fix or delete it"
-            job_log(job, logging.ERROR, "%s", message)
+            job_log(log, job, logging.ERROR, "%s", message)
             self.events.post(involved_object(done.body), "Warning", Reason.UNWRITABLE, message)
             raise Stop() from None
         self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
@@ -199,6 +205,7 @@ class Committer:
         is not this version's, and prunes or defaults fields. Said at ERROR: the job will be held."""
         changed = sorted(k for k in {*sent, *stored} if sent.get(k) != stored.get(k))
         job_log(
+            log,
             job,
             logging.ERROR,
             "the API server stored its status otherwise than it was written (%s): the cluster's CloneJob CRD is not "
@@ -222,7 +229,7 @@ class Committer:
                 raise
             fault = classify(error, "writing the CloneJob")
             if fault.kind is FaultKind.REFUSED and self.journal.streaks.first_trace(job.uid, fault.message):
-                job_log(job, logging.WARNING, "%s", fault.message)  # once: its status may be no place to say it
+                job_log(log, job, logging.WARNING, "%s", fault.message)  # once: its status may be no place to say it
             self.journal.failed(job.uid, fault)
             raise Stop() from None
         except NO_ANSWER as error:  # an outage: a fact for the next look, which comes with the backoff
@@ -239,26 +246,14 @@ class Committer:
             if isinstance(effect, CreateProduct):
                 made = driver.create(effect, context)
                 self.journal.created(job.uid, made.ref)
-                job_log(job, logging.INFO, "%s %s %s", "adopted" if made.adopted else "created", kind, name)
+                job_log(log, job, logging.INFO, "%s %s %s", "adopted" if made.adopted else "created", kind, name)
             else:
-                job_log(job, logging.INFO, "deleting %s %s", kind, name)
+                job_log(log, job, logging.INFO, "deleting %s %s", kind, name)
                 driver.delete(effect, context)
         except Exception as error:
             fault = classify(error, f"{verb} {kind} {name}", self.drivers.classifiers())
             self.journal.failed(job.uid, fault)
             done.again = True  # the other effects still run; the next look meets the fault
-
-
-def job_log(job: Job, level: int, message: str, *args: object, **fields: object) -> None:
-    """A line about one CloneJob, naming it as namespace/name (the JSON format also keeps ``object``)."""
-    ref = {
-        "apiVersion": CLONE_JOB.api_version,
-        "kind": CLONE_JOB.kind,
-        "name": job.name,
-        "namespace": job.namespace,
-        "uid": job.uid,
-    }
-    log.log(level, f"CloneJob {job.namespace}/{job.name}: {message}", *args, extra={"k8s_ref": ref, **fields})
 
 
 def merge_patch(old: Any, new: Any) -> Any:

@@ -15,6 +15,7 @@ from clonejob_operator.api.adaptation import AdaptationProfileSpec, AdaptationPr
 from clonejob_operator.api.clonejob import FINISHED, CloneJobSpec, CloneJobStatus
 from clonejob_operator.api.migratingvm import MigratingVmSpec, MigratingVmStatus
 from clonejob_operator.api.targetproject import TargetProjectSpec, TargetProjectStatus
+from clonejob_operator.machine.conditions import READY
 
 Schema = dict[str, Any]
 _DROP = {"title", "discriminator"}
@@ -161,7 +162,7 @@ def _crd(
     }
 
 
-READY_PATH = '.status.conditions[?(@.type=="Ready")]'
+READY_PATH = f'.status.conditions[?(@.type=="{READY}")]'
 """Ready's reason and message say what a job waits for or how it ended (machine/conditions.py sets them so)."""
 
 

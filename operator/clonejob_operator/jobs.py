@@ -12,6 +12,7 @@ from clonejob_operator import names
 from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import CloneJobSpec, CloneJobStatus
 from clonejob_operator.kube import Body
+from clonejob_operator.machine.conditions import RECONCILING, STALLED
 from clonejob_operator.timestamps import parse_time
 
 
@@ -46,7 +47,7 @@ class Job:
         """What the job is doing or waiting for, as its ``Reconciling`` condition says, or why it is stuck, as its
         ``Stalled`` condition says (reason: message) while it has not finished; empty when idle."""
         by_type = {c.type: c for c in self.status.conditions or []}
-        reconciling, stalled = by_type.get("Reconciling"), by_type.get("Stalled")
+        reconciling, stalled = by_type.get(RECONCILING), by_type.get(STALLED)
         if reconciling is not None and reconciling.status == "True":
             return reconciling.message or ""
         if stalled is not None and stalled.status == "True" and not self.status.current.terminal:

@@ -12,6 +12,8 @@ import logging
 import kopf
 
 from clonejob_operator import retries
+from clonejob_operator.jobs import Job
+from clonejob_operator.kube import CLONE_JOB
 
 FULL_FORMAT = "[%(asctime)s] %(name)s [%(levelname)s] %(message)s"
 """kopf's full format, with logger names whole (kopf cuts them at 20 characters)."""
@@ -51,3 +53,16 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)  # its retries: ours say it
     for name, level in QUIET.items():
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)
+
+
+def job_log(logger: logging.Logger, job: Job, level: int, message: str, *args: object, **fields: object) -> None:
+    """A line about one CloneJob on ``logger``, naming it as namespace/name (the JSON format also keeps
+    ``object``): how the operator's own lines name the job they are about."""
+    ref = {
+        "apiVersion": CLONE_JOB.api_version,
+        "kind": CLONE_JOB.kind,
+        "name": job.name,
+        "namespace": job.namespace,
+        "uid": job.uid,
+    }
+    logger.log(level, f"CloneJob {job.namespace}/{job.name}: {message}", *args, extra={"k8s_ref": ref, **fields})

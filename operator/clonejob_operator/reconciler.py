@@ -17,12 +17,14 @@ from datetime import datetime
 from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.cache import Cache, CachedKube
-from clonejob_operator.commit import Committer, job_log
+from clonejob_operator.commit import Committer
 from clonejob_operator.events import EventPoster
 from clonejob_operator.jobs import Job, read_job
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, KubeClient
+from clonejob_operator.logs import job_log
 from clonejob_operator.machine import transitions
+from clonejob_operator.machine.conditions import RECONCILING
 from clonejob_operator.machine.model import Decision
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.observe import Observer
@@ -125,8 +127,9 @@ class Reconciler:
         if after is None or before is None or before.kind is not after.kind:
             return
         if before.progress_percent != after.progress_percent:
-            condition = next((c for c in status.conditions or [] if c.type == "Reconciling"), None)
+            condition = next((c for c in status.conditions or [] if c.type == RECONCILING), None)
             job_log(
+                log,
                 job,
                 logging.INFO,
                 "%s %s%% (job %s%%): %s",

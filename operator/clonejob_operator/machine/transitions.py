@@ -258,7 +258,7 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
 def _say_what_it_waits_for(job: Job, waiting: Activity, decision: Decision) -> None:
     """An Event each time what a PENDING job waits for changes (NoSnapshots, MaxActiveReached...): the Pending
     Event of its first record could not know it yet."""
-    ready = next((c for c in job.status.conditions or [] if c.type == "Ready"), None)
+    ready = next((c for c in job.status.conditions or [] if c.type == conditions.READY), None)
     told = waiting.wait is not None and waiting.wait not in (WaitReason.PENDING, WaitReason.UNAVAILABLE)
     if told and (ready is None or ready.reason != waiting.reason):
         decision.notes.append(PostEvent("Normal", waiting.reason, waiting.message))
