@@ -37,11 +37,10 @@ from clonejob_operator.machine.effects import (
     Record,
     RemoveFinalizer,
 )
-from clonejob_operator.machine.model import Decision
+from clonejob_operator.machine.model import Decision, job_context
 from clonejob_operator.machine.reasons import Reason
-from clonejob_operator.observe import Observer
 from clonejob_operator.roster import Roster
-from clonejob_operator.seal import Sealer
+from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import Drivers
 
 log = logging.getLogger(__name__)
@@ -66,20 +65,19 @@ class Committer:
         self,
         kube: CachedKube,
         drivers: Drivers,
-        observer: Observer,
         roster: Roster,
         journal: Journal,
         events: EventPoster,
         clock: Callable[[], datetime],
+        settings: Settings,
         fence: Callable[[], bool] = lambda: True,
-        sealer: Sealer | None = None,
     ) -> None:
         self.kube = kube
-        self.sealer = sealer or Sealer.random()
+        self.settings = settings
+        self.sealer = settings.sealer
         self.fence = fence
         """Whether this process may write now (it holds the leader Lease, or runs standalone)."""
         self.drivers = drivers
-        self.observer = observer
         self.roster = roster
         self.journal = journal
         self.events = events
@@ -238,7 +236,7 @@ class Committer:
 
     def _product(self, job: Job, done: Committed, effect: CreateProduct | DeleteProduct) -> None:
         driver = self.drivers.by_name(effect.target)
-        context = self.observer.context(job)
+        context = job_context(job, self.journal.read(job.uid, consume=False).created, self.settings)
         verb = "creating" if isinstance(effect, CreateProduct) else "deleting"
         name = effect.name if isinstance(effect, CreateProduct) else effect.ref.name
         kind = effect.kind if isinstance(effect, CreateProduct) else effect.ref.kind

@@ -21,7 +21,7 @@ from clonejob_operator.jobs import Job
 from clonejob_operator.journal import Journal
 from clonejob_operator.kube import MIGRATING_VM, Body
 from clonejob_operator.machine import transitions
-from clonejob_operator.machine.model import Need, World, merge
+from clonejob_operator.machine.model import Need, World, job_context
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, JobContext
 from clonejob_operator.targets.catalog import Drivers
@@ -88,21 +88,9 @@ class Observer:
             return replace(world, step=report)
         return world
 
-    def context(self, job: Job, world: World | None = None) -> JobContext:
-        """What a driver works with: the job, with the products this process made and has not yet recorded."""
-        status = job.status
-        created = world.created if world is not None else self.journal.read(job.uid, consume=False).created
-        if created:
-            status = status.model_copy(update={"created_resources": merge(status.created_resources, created)})
-        running = status.running_step
-        context = JobContext(
-            namespace=job.namespace,
-            name=job.name,
-            uid=job.uid,
-            migrating_vm=job.spec.migrating_vm if job.spec else "",
-            status=status,
-        )
-        return replace(context, step_timeout=self.settings.step_timeout(running.kind)) if running else context
+    def context(self, job: Job, world: World) -> JobContext:
+        """What a driver works with, as this look sees it."""
+        return job_context(job, world.created, self.settings)
 
     def _trace(self, job: Job, fault: Fault | None, error: BaseException) -> None:
         if fault is None:

@@ -76,15 +76,7 @@ class Reconciler:
         self.observer = Observer(self.kube, self.drivers, gate, self.journal, settings, clock)
         events = EventPoster(kube, instance=settings.instance)
         self.committer = Committer(
-            self.kube,
-            self.drivers,
-            self.observer,
-            self.cache.roster,
-            self.journal,
-            events,
-            clock,
-            fence,
-            settings.sealer,
+            self.kube, self.drivers, self.cache.roster, self.journal, events, clock, settings, fence
         )
 
     def reconcile(self, namespace: str, name: str) -> Outcome:

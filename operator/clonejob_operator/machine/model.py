@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, State, StepKind
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
+from clonejob_operator.jobs import Job
 from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.effects import Effect, PostEvent
 from clonejob_operator.machine.reasons import WaitReason
-from clonejob_operator.targets.base import CleanupReport, Plan, StepReport
+from clonejob_operator.settings import Settings
+from clonejob_operator.targets.base import CleanupReport, JobContext, Plan, StepReport
 from clonejob_operator.timestamps import parse_time
 
 
@@ -96,6 +98,23 @@ def merge(existing: Sequence[ResourceRef] | None, found: Sequence[ResourceRef]) 
                 fresh.pop(key(newer), None)
         out.append(newer or ref)
     return out + list(fresh.values())
+
+
+def job_context(job: Job, created: Sequence[ResourceRef], settings: Settings) -> JobContext:
+    """What a driver works with: the job, with the products this process made and has not yet recorded
+    (``created``), and its running step's timeout."""
+    status = job.status
+    if created:
+        status = status.model_copy(update={"created_resources": merge(status.created_resources, created)})
+    running = status.running_step
+    context = JobContext(
+        namespace=job.namespace,
+        name=job.name,
+        uid=job.uid,
+        migrating_vm=job.spec.migrating_vm if job.spec else "",
+        status=status,
+    )
+    return replace(context, step_timeout=settings.step_timeout(running.kind)) if running else context
 
 
 def cleanup_started(status: CloneJobStatus) -> str | None:
