@@ -13,7 +13,7 @@ from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.model import Admission
 from clonejob_operator.machine.reasons import WaitReason
-from clonejob_operator.recentjobs import Holds, running_elsewhere, summary
+from clonejob_operator.recentjobs import Holds, running_elsewhere
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source
@@ -87,7 +87,7 @@ class Gate:
             return _wait(
                 WaitReason.QUEUED, f"queued behind older CloneJobs of MigratingVm {mvm}; they run first, one at a time"
             )
-        holder = running_elsewhere(migrating_vm, summary(job.status, job.uid), self.holds(job.namespace))
+        holder = running_elsewhere(migrating_vm, job.status.summary(job.uid), self.holds(job.namespace))
         if holder:
             return _wait(
                 WaitReason.WAITING_FOR_CLONE_JOB, f"CloneJob {holder} holds MigratingVm {mvm}; one runs at a time"

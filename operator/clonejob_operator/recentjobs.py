@@ -13,25 +13,13 @@ from collections.abc import Callable
 
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator.api.clonejob import CloneJobStatus, State
+from clonejob_operator.api.clonejob import State
 from clonejob_operator.api.migratingvm import CloneJobSummary
 from clonejob_operator.kube import MIGRATING_VM, Body, KubeClient, status_of
 
 log = logging.getLogger(__name__)
 Holds = Callable[[str, str | None], bool]
 """(CloneJob name, uid or None) -> whether that job really has started: whether its entry is a live claim."""
-
-
-def summary(status: CloneJobStatus, uid: str) -> CloneJobSummary:
-    return CloneJobSummary(
-        name=status.name or "",
-        uid=uid,
-        create_time=status.create_time,
-        state=status.state,
-        state_time=status.state_time,
-        end_time=status.end_time,
-        error=status.error,
-    )
 
 
 def clone_job_name(entry: CloneJobSummary) -> str:

@@ -28,7 +28,7 @@ from clonejob_operator.api.computeengine import (
     TargetVmDetails,
 )
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
-from clonejob_operator.api.migratingvm import DiskSnapshot
+from clonejob_operator.api.migratingvm import CloneJobSummary, DiskSnapshot
 from clonejob_operator.api.states import FINISHED as FINISHED  # re-exported: the CloneJob's own states
 from clonejob_operator.api.states import STARTED as STARTED
 from clonejob_operator.api.states import State as State
@@ -232,6 +232,18 @@ class CloneJobStatus(ApiModel):
     @property
     def current(self) -> State:
         return State(self.state) if self.state else State.STATE_UNSPECIFIED
+
+    def summary(self, uid: str) -> CloneJobSummary:
+        """The job's entry in its MigratingVm's ``recentCloneJobs``."""
+        return CloneJobSummary(
+            name=self.name or "",
+            uid=uid,
+            create_time=self.create_time,
+            state=self.state,
+            state_time=self.state_time,
+            end_time=self.end_time,
+            error=self.error,
+        )
 
     @property
     def running_step(self) -> CloneStep | None:

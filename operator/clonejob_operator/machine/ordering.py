@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from clonejob_operator import recentjobs
 from clonejob_operator.api.clonejob import State
 from clonejob_operator.faults import FaultKind
 from clonejob_operator.jobs import Job
@@ -37,7 +36,7 @@ def effects(job: Job, world: World, settings: Settings, decision: Decision) -> l
     if intents:
         status.created_resources = merge(status.created_resources, intents)
     write, wait = _worth_writing(job, world, settings, decision, bool(intents))
-    mine = recentjobs.summary(status, job.uid)
+    mine = status.summary(job.uid)
     if decision.claim:
         out.append(Claim(mine))
     if write and intents:  # write-ahead: recorded before anything is sent
