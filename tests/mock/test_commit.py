@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import kmock
@@ -15,17 +15,10 @@ from clonejob_operator.codes import Code
 from clonejob_operator.kube import DATA_VOLUME, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from tests.clocks import NOON, Clock
 from tests.mock.test_refusals import NS, SETTINGS, Runner, _setup
 
 STATUS = "patch /apis/vmmigration.dev/v1/namespaces/ns/clonejobs/cj/status"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.mark.asyncio
@@ -75,7 +68,7 @@ async def test_an_unexpected_exception_stalls_the_job_logs_once_and_the_step_tim
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await asyncio.to_thread(_setup, mock_kube)
-    clock = Clock()
+    clock = Clock(NOON)
     run = Runner(mock_kube)
     run.reconciler = Reconciler(mock_kube, SETTINGS, clock=clock)
     await run.tick()  # PENDING, then ACTIVE

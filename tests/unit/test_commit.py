@@ -11,15 +11,16 @@ from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM
 from clonejob_operator.machine.transitions import decide
 from clonejob_operator.roster import Entry
+from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube, refusal
-from tests.unit.test_reconciler import NS, SETTINGS, Clock, cluster, settle
+from tests.unit.test_reconciler import NS, SETTINGS, cluster, settle
 
 
 def pending() -> tuple[FakeKube, object]:
     from clonejob_operator.reconciler import Reconciler
 
     kube = cluster()
-    reconciler = Reconciler(kube, SETTINGS, clock=Clock())
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(NOON))
     reconciler.reconcile(NS, "cj")  # the finalizer and PENDING
     kube.writes.clear()
     return kube, reconciler
@@ -43,7 +44,7 @@ def test_a_failed_create_is_a_fact_and_the_other_effects_still_run() -> None:
     kube = cluster(disks=2)
     from clonejob_operator.reconciler import Reconciler
 
-    reconciler = Reconciler(kube, SETTINGS, clock=Clock())
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(NOON))
     kube.fail(
         "create", DATA_VOLUME, lambda body: refusal(422, "bad") if body["metadata"]["name"] == "cj-disk-0" else None
     )
@@ -58,7 +59,7 @@ def test_what_a_create_made_is_recorded_with_the_next_real_change() -> None:
     kube = cluster()
     from clonejob_operator.reconciler import Reconciler
 
-    reconciler = Reconciler(kube, SETTINGS, clock=Clock())
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(NOON))
     settle(reconciler)
     assert "createdResources" not in kube.status_of(CLONE_JOB, NS, "cj")  # bookkeeping rides along
     kube.patch_status(DATA_VOLUME, NS, "cj-disk-0", {"status": {"phase": "Succeeded"}})
@@ -73,7 +74,7 @@ def test_a_replica_that_lost_its_lease_carries_out_no_effect() -> None:
 
     kube = cluster()
     holding = [True]
-    reconciler = Reconciler(kube, SETTINGS, clock=Clock(), fence=lambda: holding[0])
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(NOON), fence=lambda: holding[0])
     reconciler.reconcile(NS, "cj")
     assert kube.writes, "while it leads, it writes"
     kube.writes.clear()
@@ -99,7 +100,7 @@ def test_a_status_the_api_server_stores_otherwise_is_told_as_an_outdated_crd(cap
     kube = OlderCrd()
     kube.objects.update(cluster().objects)
     with caplog.at_level(logging.ERROR):
-        Reconciler(kube, SETTINGS, clock=Clock()).reconcile(NS, "cj")
+        Reconciler(kube, SETTINGS, clock=Clock(NOON)).reconcile(NS, "cj")
     (said,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert "stored its status otherwise than it was written (createdRevision)" in said
     assert "apply this version's CRDs" in said

@@ -7,14 +7,7 @@ from typing import Any
 import pytest
 
 from clonejob_operator.leadership import Election, Fence, FencedLock
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import Clock
 
 
 class Inner:
@@ -24,7 +17,7 @@ class Inner:
     namespace = "ops"
     identity = "me_1"
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock[float]) -> None:
         self.clock = clock
         self.answer: bool | Exception = True
         self.record: Any = type("Record", (), {"holder_identity": "other_2"})()
@@ -48,8 +41,8 @@ class Inner:
         return self.update(name, namespace, election_record)
 
 
-def fenced() -> tuple[Clock, Fence, Inner, FencedLock]:
-    clock = Clock()
+def fenced() -> tuple[Clock[float], Fence, Inner, FencedLock]:
+    clock = Clock(100.0)
     fence = Fence(renew_deadline=10.0, clock=clock)
     inner = Inner(clock)
     return clock, fence, inner, FencedLock(inner, fence)  # type: ignore[arg-type]

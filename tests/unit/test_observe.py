@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +14,14 @@ from clonejob_operator.jobs import read_job
 from clonejob_operator.kube import CLONE_JOB, VOLUME_SNAPSHOT, KindNotServed
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube
-from tests.unit.test_reconciler import NS, SETTINGS, Clock, cluster, settle
+from tests.unit.test_reconciler import NS, SETTINGS, cluster, settle
 
 
-def started() -> tuple[FakeKube, Reconciler, Clock]:
+def started() -> tuple[FakeKube, Reconciler, Clock[datetime]]:
     kube = cluster()
-    clock = Clock()
+    clock = Clock(NOON)
     reconciler = Reconciler(kube, SETTINGS, clock=clock)
     settle(reconciler)
     kube.objects.pop(("datavolumes", NS, "cj-disk-0"))  # the next look reads the snapshot again

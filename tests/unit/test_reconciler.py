@@ -4,7 +4,7 @@ makes, in order, and every fault as a fact for the next look."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,18 +15,11 @@ from clonejob_operator.codes import Code
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body
 from clonejob_operator.reconciler import Outcome, Reconciler
 from clonejob_operator.settings import Settings
+from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube, refusal
 
 NS = "ns"
 SETTINGS = Settings(step_timeouts={kind: timedelta(hours=1) for kind in StepKind})
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def cluster(disks: int = 1) -> FakeKube:
@@ -116,7 +109,7 @@ def test_a_refused_create_fails_the_step_with_the_servers_words_and_leaves_nothi
 
 def test_cancel_deletes_by_effect_and_ends_only_once_everything_is_gone() -> None:
     kube = cluster(disks=2)
-    clock = Clock()
+    clock = Clock(NOON)
     reconciler = Reconciler(kube, SETTINGS, clock=clock)
     settle(reconciler)
     assert kube.names(DATA_VOLUME) == ["cj-disk-0", "cj-disk-1"]
@@ -161,7 +154,7 @@ def test_a_transient_error_while_looking_keeps_the_job_and_names_the_error(
     break_it: Callable[[FakeKube], None], kind: str
 ) -> None:
     kube = cluster()
-    clock = Clock()
+    clock = Clock(NOON)
     reconciler = Reconciler(kube, SETTINGS, clock=clock)
     settle(reconciler)  # ACTIVE; the disk exists
     kube.objects.pop(("datavolumes", NS, "cj-disk-0"))  # so that the next look reads the snapshot again

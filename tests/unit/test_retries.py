@@ -8,14 +8,7 @@ import logging
 import pytest
 
 from clonejob_operator.retries import Backoffs, RetryLog
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import Clock
 
 
 def attempt(n: int) -> logging.LogRecord:
@@ -30,7 +23,7 @@ def test_backoffs_go_on_every_2s_and_each_request_starts_afresh() -> None:
 
 
 def test_an_outage_is_one_warning_per_interval_after_a_grace(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     log = RetryLog(grace=2.0, interval=10.0, clock=clock)
     shown = []
     for n in range(1, 40):  # seven watches, an attempt each 0.5 s: 20 s of outage
@@ -48,7 +41,7 @@ def test_an_outage_is_one_warning_per_interval_after_a_grace(caplog: pytest.LogC
 
 
 def test_a_retry_that_succeeds_within_the_grace_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     log = RetryLog(grace=2.0, clock=clock)
     assert log.filter(attempt(1)) is False  # a 429 while the server's storage initialises, say
     clock.now += 1.0
@@ -134,7 +127,7 @@ def test_the_real_kopf_retries_forever_its_retry_lines_are_condensed_and_a_faile
 
 
 def test_an_outage_told_is_remembered_for_its_aftermath() -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     log = RetryLog(grace=2.0, interval=10.0, clock=clock)
     assert not log.told_within(30)
     for n in range(1, 8):  # 3.5 s of outage: told once, at 2 s

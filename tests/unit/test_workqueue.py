@@ -5,14 +5,7 @@ from __future__ import annotations
 import threading
 
 from clonejob_operator.workqueue import WorkQueue
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import Clock
 
 
 def test_a_key_is_queued_once_however_often_it_is_added() -> None:
@@ -35,7 +28,7 @@ def test_a_key_added_while_processed_comes_back_only_when_done() -> None:
 
 
 def test_delayed_adds_keep_the_earliest_and_fire_when_due() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     queue: WorkQueue[str] = WorkQueue(clock=clock)
     queue.add_after("a", 10)
     queue.add_after("a", 30)  # later: ignored
@@ -62,7 +55,7 @@ def test_urgent_keys_go_first_and_an_upgrade_moves_a_waiting_key_ahead_once() ->
 
 
 def test_a_due_deadline_is_urgent() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     queue: WorkQueue[str] = WorkQueue(clock=clock)
     queue.add("new")
     queue.add_after("deadline", 1)
@@ -71,7 +64,7 @@ def test_a_due_deadline_is_urgent() -> None:
 
 
 def test_backoff_doubles_and_forget_resets() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     queue: WorkQueue[str] = WorkQueue(base_delay=1, max_delay=5, clock=clock)
     assert [queue.retry("a") for _ in range(5)] == [1, 2, 4, 5, 5]
     queue.forget("a")
