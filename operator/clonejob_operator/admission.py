@@ -7,13 +7,13 @@ from pydantic import ValidationError
 from clonejob_operator import names
 from clonejob_operator.api.base import describe
 from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
+from clonejob_operator.claims import Holds, running_elsewhere
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.jobs import Job
 from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.model import Admission
 from clonejob_operator.machine.reasons import WaitReason
-from clonejob_operator.recentjobs import Holds, running_elsewhere
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Source

@@ -18,7 +18,7 @@ from typing import Any
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from clonejob_operator import names, recentjobs
+from clonejob_operator import claims, names
 from clonejob_operator.cache import CachedKube
 from clonejob_operator.events import EventPoster
 from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
@@ -123,7 +123,7 @@ class Committer:
     def _record(self, job: Job, effect: Record) -> None:
         """Best effort, as recentCloneJobs is: a refusal is told, an outage is not (it is told once elsewhere)."""
         try:
-            recentjobs.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
+            claims.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
         except ApiException as error:
             job_log(
                 log,
@@ -157,7 +157,7 @@ class Committer:
         migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm)
         holds = lambda name, uid: self.roster.holds(job.namespace, name, uid)  # noqa: E731
         try:
-            claimed = migrating_vm is not None and recentjobs.claim(
+            claimed = migrating_vm is not None and claims.claim(
                 self.kube, job.namespace, migrating_vm, effect.summary, holds
             )
         except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:  # a refusal, or NO_ANSWER

@@ -24,8 +24,8 @@ from clonejob_operator.kube import (
 )
 from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.metrics import Metrics
+from clonejob_operator.outages import RETRIES
 from clonejob_operator.reconciler import Reconciler
-from clonejob_operator.retries import RETRIES
 from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import REGISTRY

@@ -11,7 +11,7 @@ import logging
 
 import kopf
 
-from clonejob_operator import retries
+from clonejob_operator import outages
 from clonejob_operator.jobs import Job
 from clonejob_operator.kube import CLONE_JOB
 
@@ -47,7 +47,7 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     if log_format in ("plain", "full"):
         for handler in logging.getLogger().handlers:
             handler.setFormatter(Naming(FULL_FORMAT if log_format == "full" else PLAIN_FORMAT))
-    retries.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
+    outages.install()  # kopf's retried requests: one WARNING per outage and 10 s, not a line per attempt
     logging.getLogger("clonejob_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("leaderelection").setLevel(logging.INFO if verbose else logging.WARNING)  # a line a retry
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)  # its retries: ours say it

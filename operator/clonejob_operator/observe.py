@@ -1,6 +1,6 @@
 """``observe(job) -> World``: one look at everything a decision needs. It only reads.
 
-Reads come from the watch caches (complete before the first decision: see ``handlers.py``), the
+Reads come from the watch caches (complete before the first decision: see ``kopfwiring.py``), the
 roster, and the journal of this process's own commits. Every exception met while looking becomes a
 ``Fault`` in the World; only a bug in this module itself escapes.
 """

@@ -26,11 +26,11 @@ import kopf
 from aiohttp import web
 
 from clonejob_operator.controller import Controller
-from clonejob_operator.handlers import build_registry, operator_settings
+from clonejob_operator.kopfwiring import build_registry, operator_settings
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
 from clonejob_operator.leadership import Candidate, Election
 from clonejob_operator.metrics import Metrics
-from clonejob_operator.retries import RETRIES
+from clonejob_operator.outages import RETRIES
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import REGISTRY
 

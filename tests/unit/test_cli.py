@@ -158,7 +158,7 @@ def test_the_operators_run_loads_neither_the_plugin_nor_the_demo_nor_lark() -> N
 
     script = (
         "import sys\n"
-        "from clonejob_operator import cli, flags, runtime, controller, reconciler, handlers\n"
+        "from clonejob_operator import cli, controller, flags, kopfwiring, reconciler, runtime\n"
         "flags.parser().parse_args(['run', '-n', 'x'])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('clonejob_kubectl', 'clonejob_demo', 'lark'))\n"
         "print(loaded)\n"

@@ -30,7 +30,7 @@ def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest
 
 def test_the_aftermath_of_an_outage_already_told_is_info(monkeypatch: pytest.MonkeyPatch) -> None:
     from clonejob_operator import runtime
-    from clonejob_operator.retries import RETRIES
+    from clonejob_operator.outages import RETRIES
 
     monkeypatch.setattr(RETRIES, "told_within", lambda seconds: seconds == runtime.AFTERMATH)
     assert runtime._level() == logging.INFO

@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from clonejob_operator import recentjobs
+from clonejob_operator import claims
 from clonejob_operator.api.migratingvm import CloneJobSummary
-from clonejob_operator.recentjobs import clone_job_name, merged, running_elsewhere
+from clonejob_operator.claims import clone_job_name, merged, running_elsewhere
 
 
 def entry(name: str, state: str, end: str | None = None, uid: str | None = None) -> CloneJobSummary:
@@ -67,8 +67,8 @@ def test_record_that_keeps_meeting_conflicts_says_so(caplog: pytest.LogCaptureFi
 
     kube = Conflicting()
     mine = CloneJobSummary(name="namespaces/ns/migratingVms/web-1/cloneJobs/cj", uid="u", state="SUCCEEDED")
-    with caplog.at_level(logging.WARNING, logger="clonejob_operator.recentjobs"):
-        recentjobs.record(kube, "ns", "web-1", mine)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="clonejob_operator.claims"):
+        claims.record(kube, "ns", "web-1", mine)  # type: ignore[arg-type]
     assert kube.reads == 3
     (line,) = [r.getMessage() for r in caplog.records]
     assert "ns/web-1" in line and "cj" in line and "SUCCEEDED" in line and "stale" in line

@@ -11,7 +11,7 @@ still initialising) that a retry gets past within the moment stays at DEBUG.
 kopf has no public hook that says "a request failed and will be retried": this module recognises
 kopf's retry line by its words (``RETRY_LINE``), the one place the operator reads kopf's text. If kopf
 rewords it, nothing breaks but the condensing (every attempt is logged again), and
-``tests/unit/test_retries.py`` fails: it runs the real kopf against a server that is not there.
+``tests/unit/test_outages.py`` fails: it runs the real kopf against a server that is not there.
 When a run of kopf fails (a watch given up, the server gone), kopf logs the error with its traceback
 and ends its run (``kopf.operator`` raises); the term says it once and starts another. Such lines are
 recognised by the type of their exception, never by their words.

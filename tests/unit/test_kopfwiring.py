@@ -8,7 +8,7 @@ import kubernetes
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
 from clonejob_operator.controller import Controller
-from clonejob_operator.handlers import build_registry, connection_info, operator_settings
+from clonejob_operator.kopfwiring import build_registry, connection_info, operator_settings
 from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import Settings

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from clonejob_operator.retries import Backoffs, RetryLog
+from clonejob_operator.outages import Backoffs, RetryLog
 from tests.clocks import Clock
 
 
@@ -34,7 +34,7 @@ def test_an_outage_is_one_warning_per_interval_after_a_grace(caplog: pytest.LogC
     assert [at for at, _, _ in shown] == [2.0, 12.0], "the first after the grace, then one per 10 s"
     assert all(level == logging.WARNING for _, level, _ in shown)
     assert "has not answered for 2s (5 attempts retried" in shown[0][2] and "ClientConnectorError" in shown[0][2]
-    with caplog.at_level(logging.INFO, logger="clonejob_operator.retries"):
+    with caplog.at_level(logging.INFO, logger="clonejob_operator.outages"):
         log.answered()
         log.answered()
     assert [r.getMessage() for r in caplog.records] == ["the API server answers again, after 20s"]
@@ -85,7 +85,7 @@ def test_the_real_kopf_retries_forever_its_retry_lines_are_condensed_and_a_faile
 
     import kopf
 
-    from clonejob_operator.handlers import operator_settings
+    from clonejob_operator.kopfwiring import operator_settings
 
     with socket.socket() as sock:  # a port where nothing listens: an API server that is not there
         sock.bind(("127.0.0.1", 0))
