@@ -83,8 +83,9 @@ class Drivers:
     ) -> None:
         self._kube, self._settings, self.registry = kube, settings or Settings(), registry
         self._built: dict[str, Driver] = {}
-        self._build_lock = threading.Lock()
-        """Held while a driver is built (seconds for a heavy one): only by a worker, or a loader thread."""
+        self._build_locks = {target.name: threading.Lock() for target in registry}
+        """Each target's, held while its driver is built (seconds for a heavy one), so that a heavy load never
+        holds up another target's first use; only a worker or a loader thread takes one."""
         self._start_lock = threading.Lock()
         self._background = load_in_background
         self._loaders: dict[str, threading.Thread] = {}
@@ -97,7 +98,7 @@ class Drivers:
         if built is not None:  # the usual case, without the lock
             return built
         target = self.registry[name]
-        with self._build_lock:
+        with self._build_locks[name]:
             if name not in self._built:
                 self._built[name] = target.build(self._kube, self._settings)
             return self._built[name]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from typing import Any
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
@@ -189,3 +191,30 @@ def test_a_job_whose_details_are_lost_is_cleaned_by_whoever_made_its_recorded_pr
         drivers.by_name("computeengine"),
     ]
     assert drivers.for_cleanup(CloneJobStatus()) == [drivers.by_name("kubevirt")]
+
+
+def test_a_heavy_target_loading_never_holds_up_another_targets_first_use() -> None:
+    import threading
+
+    from clonejob_operator.targets.base import Driver as TargetDriver
+    from clonejob_operator.targets.catalog import REGISTRY, Drivers, Registry
+
+    building, release = threading.Event(), threading.Event()
+
+    def slow(kube: Any, settings: Any) -> TargetDriver:
+        building.set()
+        release.wait(10)
+        return REGISTRY["computeengine"].build(kube, settings)
+
+    heavy = replace(REGISTRY["computeengine"], build=slow)
+    drivers = Drivers(None, registry=Registry(REGISTRY["kubevirt"], heavy))  # type: ignore[arg-type]
+    loader = threading.Thread(target=drivers.by_name, args=("computeengine",))
+    loader.start()
+    try:
+        assert building.wait(10)
+        started = time.monotonic()
+        assert drivers.by_name("kubevirt").name == "kubevirt"
+        assert time.monotonic() - started < 1.0, "KubeVirt's first use waited for Compute Engine's load"
+    finally:
+        release.set()
+        loader.join(30)
