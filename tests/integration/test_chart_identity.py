@@ -17,7 +17,14 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_operator.kube import Kube
 from tests.chart.conftest import CHART, find_helm, run_helm
 from tests.integration.conftest import _serves_core, token_kube
-from tests.integration.kit import CHART_IDENTITIES, World, running_operator, settings_for, wait_for
+from tests.integration.kit import (
+    CHART_IDENTITIES,
+    World,
+    kubernetes_refusal,
+    running_operator,
+    settings_for,
+    wait_for,
+)
 from tests.integration.replicas import Replica
 
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
@@ -91,7 +98,7 @@ def test_a_namespace_list_with_leader_election_as_the_charts_roles(
         _clone(world)
     finally:
         replica.stop()
-    refused = [line for _, line in replica.lines if "403" in line or "orbidden" in line]
+    refused = [line for _, line in replica.lines if kubernetes_refusal(line)]
     assert refused == [], refused[:3]
 
 

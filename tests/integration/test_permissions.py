@@ -11,11 +11,26 @@ import pytest
 from clonejob_operator import permissions
 from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
 from tests.integration.conftest import _serves_core, chart_identity
-from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.kit import World, kubernetes_refusal, running_operator, settings_for, wait_for
 
 NEEDED_BY_A_KUBEVIRT_CLONE = [rule for rule in permissions.namespaced() if rule.resources != ("secrets",)]
 """Every rule but the Secret read, which only a Compute Engine TargetProject's key needs: its need is shown
 in test_target_project.py (the key read as this identity, and PERMISSION_DENIED without the rule)."""
+
+
+@pytest.mark.parametrize(
+    ("line", "refusal"),
+    [
+        ('datavolumes is forbidden: User "op" cannot create', True),
+        ("cannot post Events (API answered 403: no)", True),
+        ("(403)\nReason: Forbidden", True),
+        ("CloneJob cjt-33efe403/cj: created DataVolume cj-disk-0", False),
+        ("CloneJob cjt-403abcde/cj: Succeeded", False),
+        ("Compute Engine answered 403 on disks.insert", False),
+    ],
+)
+def test_a_refusal_is_told_by_its_status_not_by_a_namespace_name(line: str, refusal: bool) -> None:
+    assert kubernetes_refusal(line) is refusal
 
 
 def _clone_with_adaptation(world: World, timeout: float) -> None:
