@@ -57,7 +57,7 @@ class CountingKube(Kube):
         with self._lock:
             self.tally[(verb, resource)] += times
 
-    def call(self, fn: Any, *args: Any, attempts: int | None = None, **kwargs: Any) -> Any:
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         what = getattr(self._doing, "what", None)
 
         def counted(*a: Any, **k: Any) -> Any:
@@ -65,7 +65,7 @@ class CountingKube(Kube):
                 self.count(*what)
             return fn(*a, **k)
 
-        return super().call(counted, *args, attempts=attempts, **kwargs)
+        return super().call(counted, *args, **kwargs)
 
     def _as(self, verb: str, kind: Kind, subresource: str = "") -> None:
         self._doing.what = (verb, kind.plural + (f"/{subresource}" if subresource else ""))

@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = Metrics()
     if args.metrics_port:
         metrics.serve(args.metrics_port, args.metrics_address)
-    asyncio.run(Process(kube, Launch(settings, election, args.liveness), metrics).run())
+    worker = Kube(kube.configuration, patient=False)  # the startup above may wait; the reconciles never do
+    asyncio.run(Process(worker, Launch(settings, election, args.liveness), metrics).run())
     return 0
 
 

@@ -1,9 +1,13 @@
-"""``commit(decision)``: the only writer. It carries out a decision's effects in order.
+"""``commit(decision)``: the only writer, of the API server and of the process's memory. It carries out a
+decision's effects in order.
 
-A failed effect is never an escape: it is written into the journal as a fact for the next decision
-(a conflict asks for another look at once; a refused status write fails the job; a refused create
-fails the step). The start reservation is held, as a context manager, from the claim on the
-MigratingVm until the status that records the start is written.
+First it records that the look before it has been decided on (the last commit's fault has had its say; a
+run of faults goes on or ends; what the job waits for), and says a fault met while looking once per job.
+A failed effect is never an escape: it is written into memory as a fact for the next decision, and
+handed back as the commit's fault, for the work queue's backoff (a conflict asks for another look at
+once; a refused status write is counted, and the decision after it fails the job, or gives up on it;
+a refused create fails the step). The start reservation is held, as a context manager, from the claim
+on the MigratingVm until the status that records the start is written.
 """
 
 from __future__ import annotations
@@ -13,33 +17,33 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import claims, names
-from clonejob_operator.cache import CachedKube
+from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.events import EventPoster
-from clonejob_operator.faults import NO_ANSWER, FaultKind, api_message, classify
+from clonejob_operator.faults import NO_ANSWER, Fault, FaultKind, api_message, classify
 from clonejob_operator.jobs import Job
-from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
-from clonejob_operator.logs import job_log
+from clonejob_operator.logs import Once, job_log
 from clonejob_operator.machine.effects import (
     AddFinalizer,
     Claim,
     CreateProduct,
     DeleteProduct,
     Effect,
+    GiveUp,
     PatchStatus,
     PostEvent,
     Record,
     RemoveFinalizer,
 )
-from clonejob_operator.machine.model import Decision, job_context
+from clonejob_operator.machine.model import Decision, World, job_context
 from clonejob_operator.machine.reasons import Reason
-from clonejob_operator.roster import Roster
+from clonejob_operator.memory import Memory
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import Drivers
 
@@ -55,7 +59,9 @@ class Committed:
     body: Body
     """The CloneJob as the last write left it."""
     again: bool = False
-    """Look again at once (a conflict, a failed effect)."""
+    """Look again at once (a conflict, a claim lost, a refused status write)."""
+    fault: Fault | None = None
+    """What an effect met: the key goes back to the work queue, which owns the backoff."""
     wrote_status: bool = False
     """Whether the decision's status was written (only then did its transitions happen)."""
 
@@ -65,8 +71,8 @@ class Committer:
         self,
         kube: CachedKube,
         drivers: Drivers,
-        roster: Roster,
-        journal: Journal,
+        cache: Cache,
+        memory: Memory,
         events: EventPoster,
         clock: Callable[[], datetime],
         settings: Settings,
@@ -78,20 +84,41 @@ class Committer:
         self.fence = fence
         """Whether this process may write now (it holds the leader Lease, or runs standalone)."""
         self.drivers = drivers
-        self.roster = roster
-        self.journal = journal
+        self.cache = cache
+        self.roster = cache.roster
+        self.memory = memory
         self.events = events
         self.clock = clock
+        self._said = Once()
 
-    def commit(self, job: Job, body: Body, decision: Decision) -> Committed:
+    def commit(self, job: Job, body: Body, world: World, decision: Decision) -> Committed:
+        """Carry out ``decision``, taken on ``world``."""
+        self._looked(job, world, decision)
         done = Committed(body)
         with ExitStack() as reservation:
             try:
                 for effect in decision.effects:
                     self._one(job, done, effect, reservation)
             except (Stop, NotLeading):  # NotLeading: the Lease went between the fence's check and a write
-                done.again = True
+                done.again = done.fault is None
+        if decision.status.current.terminal and not done.again and done.fault is None:
+            self.memory.forget(job.uid)
         return done
+
+    def _looked(self, job: Job, world: World, decision: Decision) -> None:
+        self.memory.looked(job.uid, world.fault is not None, world.now)
+        self.cache.wake(self.roster.waiting(job.uid, decision.wait))
+        fault = world.fault
+        if fault is None or world.unwritable:
+            return
+        if fault.kind is FaultKind.UNEXPECTED and self._said.first(job.uid, fault.message):
+            job_log(log, job, logging.ERROR, "%s", fault.message, exc_info=fault.cause)
+        elif fault.kind is FaultKind.REFUSED and self._said.first(job.uid, fault.message):
+            # Said once: a refusal of the operator's own write (a rule missing from its RBAC) may leave it
+            # no way to record it in the status.
+            job_log(log, job, logging.WARNING, "%s", fault.message)
+        else:
+            job_log(log, job, logging.DEBUG, "%s", fault.message)
 
     def _one(self, job: Job, done: Committed, effect: Effect, reservation: ExitStack) -> None:
         if not self.fence():  # the Lease is lost: nothing more is written here; the next leader looks again
@@ -111,6 +138,10 @@ class Committer:
             level = logging.WARNING if effect.type == "Warning" else logging.INFO
             job_log(log, job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
             self.events.post(involved_object(done.body), effect.type, effect.reason, effect.message)
+        elif isinstance(effect, GiveUp):
+            job_log(log, job, logging.ERROR, "%s", effect.message)
+            self.events.post(involved_object(done.body), "Warning", Reason.UNWRITABLE, effect.message)
+            self.memory.gave_up(job.uid, effect.resource_version)
 
     def _refresh(self, kind: Kind, namespace: str, name: str) -> None:
         """Read an object again into the cache, so that the next look starts from the truth; an outage
@@ -142,10 +173,9 @@ class Committer:
         wanted = [*present, names.FINALIZER] if add else present
         patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta["resourceVersion"]}}
         try:
-            done.body = self._write(job, lambda: self.kube.patch(CLONE_JOB, job.namespace, job.name, patch), done.body)
+            done.body = self._write(job, done, lambda: self.kube.patch(CLONE_JOB, job.namespace, job.name, patch))
         except ApiException as error:  # a refusal (a policy, an admission webhook): a fact, not an escape
-            self.journal.failed(job.uid, classify(error, "setting the finalizer"))
-            raise Stop() from None
+            self._failed(job, done, classify(error, "setting the finalizer"))
         if not add:
             job_log(log, job, logging.INFO, "finished; letting the CloneJob go")
 
@@ -161,8 +191,7 @@ class Committer:
                 self.kube, job.namespace, migrating_vm, effect.summary, holds
             )
         except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:  # a refusal, or NO_ANSWER
-            self.journal.failed(job.uid, classify(error, f"claiming MigratingVm {mvm}"))
-            raise Stop() from None
+            self._failed(job, done, classify(error, f"claiming MigratingVm {mvm}"))
         if not claimed:
             self._refresh(MIGRATING_VM, job.namespace, mvm)  # it changed, or is held: read it again
             raise Stop()
@@ -178,22 +207,16 @@ class Committer:
         }
         try:
             done.body = self._write(
-                job, lambda: self.kube.patch_status(CLONE_JOB, job.namespace, job.name, patch), done.body
+                job, done, lambda: self.kube.patch_status(CLONE_JOB, job.namespace, job.name, patch)
             )
         except ApiException as error:
             if status_of(error) not in (400, 422):
                 raise
             why = api_message(error)
-            if self.journal.refused(job.uid, why) < 2:
-                job_log(log, job, logging.WARNING, "the API server refused its status: %s", why)
-                raise Stop() from None
-            # Refused again, in the same words, even the failure that says so: nothing can be written to it.
-            self.journal.give_up(job.uid, done.body["metadata"]["resourceVersion"])
-            message = f"its status cannot be written ({why}); left as it is until it changes: fix or delete it"
-            job_log(log, job, logging.ERROR, "%s", message)
-            self.events.post(involved_object(done.body), "Warning", Reason.UNWRITABLE, message)
-            raise Stop() from None
-        self.journal.wrote(job.uid, self.clock(), effect.status.created_resources or ())
+            self.memory.refused(job.uid, why, done.body["metadata"]["resourceVersion"])
+            job_log(log, job, logging.WARNING, "the API server refused its status: %s", why)
+            raise Stop() from None  # the next decision fails the job for it, or, refused again, gives up
+        self.memory.wrote(job.uid, self.clock(), effect.status.created_resources or ())
         done.wrote_status = True
         if effect.sealed and self.sealer.doubt(done.body) is not None:
             self._stored_otherwise(job, new, done.body.get("status") or {})
@@ -212,7 +235,7 @@ class Committer:
             ", ".join(changed) or "the same fields, otherwise",
         )
 
-    def _write(self, job: Job, write: Callable[[], Body], body: Body) -> Body:
+    def _write(self, job: Job, done: Committed, write: Callable[[], Body]) -> Body:
         """A conditional write of the CloneJob: a conflict or an outage asks for another look."""
         try:
             return write()
@@ -226,32 +249,37 @@ class Committer:
             if code in (400, 422):
                 raise
             fault = classify(error, "writing the CloneJob")
-            if fault.kind is FaultKind.REFUSED and self.journal.streaks.first_trace(job.uid, fault.message):
+            if fault.kind is FaultKind.REFUSED and self._said.first(job.uid, fault.message):
                 job_log(log, job, logging.WARNING, "%s", fault.message)  # once: its status may be no place to say it
-            self.journal.failed(job.uid, fault)
-            raise Stop() from None
+            self._failed(job, done, fault)
         except NO_ANSWER as error:  # an outage: a fact for the next look, which comes with the backoff
-            self.journal.failed(job.uid, classify(error, "writing the CloneJob"))
-            raise Stop() from None
+            self._failed(job, done, classify(error, "writing the CloneJob"))
 
     def _product(self, job: Job, done: Committed, effect: CreateProduct | DeleteProduct) -> None:
         driver = self.drivers.by_name(effect.target)
-        context = job_context(job, self.journal.read(job.uid, consume=False).created, self.settings)
+        context = job_context(job, self.memory.read(job.uid).created, self.settings)
         verb = "creating" if isinstance(effect, CreateProduct) else "deleting"
         name = effect.name if isinstance(effect, CreateProduct) else effect.ref.name
         kind = effect.kind if isinstance(effect, CreateProduct) else effect.ref.kind
         try:
             if isinstance(effect, CreateProduct):
                 made = driver.create(effect, context)
-                self.journal.created(job.uid, made.ref)
+                self.memory.created(job.uid, made.ref)
                 job_log(log, job, logging.INFO, "%s %s %s", "adopted" if made.adopted else "created", kind, name)
             else:
                 job_log(log, job, logging.INFO, "deleting %s %s", kind, name)
                 driver.delete(effect, context)
         except Exception as error:
             fault = classify(error, f"{verb} {kind} {name}", self.drivers.classifiers())
-            self.journal.failed(job.uid, fault)
-            done.again = True  # the other effects still run; the next look meets the fault
+            self.memory.failed(job.uid, fault)
+            done.fault = done.fault or fault  # the other effects still run; the next look meets the fault
+
+    def _failed(self, job: Job, done: Committed, fault: Fault) -> NoReturn:
+        """An effect met ``fault``: a fact for the next look, which the work queue's backoff brings; the rest
+        of the decision waits for it."""
+        self.memory.failed(job.uid, fault)
+        done.fault = fault
+        raise Stop()
 
 
 def merge_patch(old: Any, new: Any) -> Any:

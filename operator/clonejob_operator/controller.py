@@ -1,7 +1,8 @@
 """The controller: watch events fill the caches and queue job keys; a bounded pool of workers reconciles.
 
 Timers are only for time: a delayed look at a job's next deadline, and a slow safety resync. Nothing
-polls a job that is waiting on the world; the world's change (a watch event) wakes it.
+polls a job that is waiting on the world; the world's change (a watch event) wakes it. A reconcile that
+met an error hands its key back to the work queue, whose ``Backoff`` says when it is looked at again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable
 
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
-from clonejob_operator.faults import Streaks
 from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
@@ -22,6 +22,7 @@ from clonejob_operator.kube import (
     Kind,
     Kube,
 )
+from clonejob_operator.logs import Once
 from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.outages import RETRIES
@@ -29,7 +30,7 @@ from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import REGISTRY
-from clonejob_operator.workqueue import WorkQueue
+from clonejob_operator.workqueue import Backoff, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ class Controller:
         self.reconciler = reconciler
         self.cache = reconciler.cache
         self.settings = reconciler.settings
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=self.settings.retry_max.total_seconds()))
         self.cache.wake = self.queue.add_all
         reconciler.drivers.loaded = lambda: self.queue.add_all(
             self.cache.roster.waiting_in(None, Trigger.TARGET_LOADED)
         )
         self.synced = threading.Event()
         """Set once the caches hold the initial listing of every watched kind (see ``observed``)."""
-        self._bugs = Streaks()
+        self._bugs = Once()
         """Which bugs have been logged with their traceback (once per job and error)."""
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -142,11 +143,14 @@ class Controller:
             outcome = self.reconciler.reconcile(*key)
         except Exception as error:  # a bug: everything else is a fact for the next decision
             delay = self.queue.retry(key)
-            first = self._bugs.first_trace(f"{key[0]}/{key[1]}", repr(error))
+            first = self._bugs.first(f"{key[0]}/{key[1]}", repr(error))
             log.error("CloneJob %s/%s: reconciling failed (a bug); again in %.1fs", *key, delay, exc_info=first)
         else:
-            self.queue.forget(key)
-            if outcome.again:
+            if outcome.failed is not None:  # the queue owns the backoff (at least what the server asked for)
+                self.queue.retry(key, at_least=outcome.failed.retry_after or 0.0)
+            else:
+                self.queue.forget(key)
+            if outcome.again and outcome.failed is None:
                 self.queue.add(key, urgent=True)  # queued again once this look is done
             elif outcome.requeue_after is not None:
                 self.queue.add_after(key, outcome.requeue_after)

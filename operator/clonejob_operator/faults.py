@@ -12,7 +12,8 @@ A fault has a kind, which decides what the state machine does with it:
 - ``UNEXPECTED``: an exception nobody classified (a bug, or a library's surprise). Treated as
   transient, but logged once with its traceback and shown as ``Stalled=True`` at once.
 
-``Streaks`` remembers, per job, when the current run of faults began and how long it is, in memory only.
+A fault carries what the work queue needs to retry it (a server's Retry-After) and, for an unexpected
+one, the exception itself, so that whoever logs it can show its traceback.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import KindNotServed, NotLeading, status_of
+from clonejob_operator.kube import KindNotServed, NotLeading, retry_after, status_of
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,11 @@ class Fault:
     message: str
     """In the error's own words, prefixed by what was being done."""
     since: datetime | None = None
-    """When this run of faults began (set by ``Streaks``)."""
-    count: int = 1
-    """How many looks in a row met a fault."""
+    """When this run of faults began (from the job's memory: see ``memory.py``)."""
+    retry_after: float | None = None
+    """The seconds the API server asked to be left alone (Retry-After): the queue waits at least that."""
+    cause: BaseException | None = field(default=None, compare=False, repr=False)
+    """An unexpected error's exception, logged once with its traceback."""
 
     @property
     def error(self) -> JobError:
@@ -85,7 +87,8 @@ def classify(error: BaseException, doing: str, extra: Iterable[Classifier] = ())
         return _api_fault(error, doing)
     if isinstance(error, NO_ANSWER):
         return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, f"{doing}: {type(error).__name__}: {_short(error)}")
-    return Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, f"{doing}: unexpected {type(error).__name__}: {_short(error)}")
+    message = f"{doing}: unexpected {type(error).__name__}: {_short(error)}"
+    return Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, message, cause=error)
 
 
 _REFUSALS = {
@@ -104,7 +107,8 @@ def _api_fault(error: ApiException, doing: str) -> Fault:
     message = f"{doing}: {words}" + (f": {detail}" if detail else "")
     code = _REFUSALS.get(status)
     if code is None:  # 409 (somebody wrote first), 429, 5xx, or no answer at all
-        return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE if status != 409 else Code.ABORTED, message)
+        code = Code.UNAVAILABLE if status != 409 else Code.ABORTED
+        return Fault(FaultKind.TRANSIENT, code, message, retry_after=retry_after(error))
     return Fault(FaultKind.REFUSED, code, message)
 
 
@@ -120,34 +124,3 @@ def api_message(error: ApiException) -> str:
 
 def _short(error: BaseException) -> str:
     return " ".join(str(error).split())[:300] or type(error).__name__
-
-
-class Streaks:
-    """Per job: when its current run of faults began and how long it is. Memory only, under a lock."""
-
-    def __init__(self) -> None:
-        self._runs: dict[str, tuple[datetime, int, FaultKind]] = {}
-        self._traced: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-
-    def met(self, uid: str, fault: Fault, now: datetime) -> Fault:
-        """Count ``fault`` for job ``uid``; the fault with its ``since`` and ``count``."""
-        with self._lock:
-            since, count, _ = self._runs.get(uid, (now, 0, fault.kind))
-            self._runs[uid] = (since, count + 1, fault.kind)
-        return replace(fault, since=since, count=count + 1)
-
-    def cleared(self, uid: str) -> None:
-        with self._lock:
-            self._runs.pop(uid, None)
-
-    def first_trace(self, uid: str, message: str) -> bool:
-        """Whether this unexpected error is new for the job (its traceback is logged once)."""
-        with self._lock:
-            key = (uid, message)
-            if key in self._traced:
-                return False
-            self._traced.add(key)
-            if len(self._traced) > 4096:
-                self._traced.clear()
-            return True

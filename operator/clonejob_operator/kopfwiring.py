@@ -16,7 +16,7 @@ from clonejob_operator.kube import (
     CLONE_JOB,
     Kind,
 )
-from clonejob_operator.outages import Backoffs
+from clonejob_operator.outages import KOPF_BACKOFF
 from clonejob_operator.targets.catalog import REGISTRY
 
 PRODUCT = {names.LABEL_JOB_UID: kopf.PRESENT}
@@ -135,7 +135,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     out.watching.client_timeout = 330
     out.watching.connect_timeout = 30
     out.networking.request_timeout = 60
-    out.networking.error_backoffs = Backoffs()  # retried as long as an outage lasts; see outages.py
+    out.networking.error_backoffs = KOPF_BACKOFF  # retried as long as an outage lasts; see outages.py
     out.networking.connect_timeout = 30
     out.posting.enabled = False  # transitions are posted as Events by the reconciler, 403-tolerant
     # kopf schedules a SIGKILL of the process ten minutes after a run that ended without its stop flag (a

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import kubernetes
+import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
@@ -19,7 +20,6 @@ from clonejob_operator import GROUP, VERSION
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
-RETRIED = {429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -121,16 +121,23 @@ def not_served(error: ApiException) -> bool:
     return not (isinstance(body, dict) and body.get("kind") == "Status")
 
 
-_JITTER = random.Random()
-"""The retries' own generator: the global one is the application's (and property-based tests watch it)."""
+NO_RETRIES = urllib3.util.Retry(total=0, respect_retry_after_header=False, raise_on_status=False)
+"""urllib3's retries off (by default it sleeps out a 429's or 503's Retry-After in the calling thread)."""
 
 
-def _retry_after(error: ApiException, attempt: int) -> float:
+def busy(error: ApiException) -> bool:
+    """An answer that says "not now" (429, 5xx): worth another try later, unlike a refusal."""
+    code = status_of(error)
+    return code == 429 or code >= 500
+
+
+def retry_after(error: ApiException) -> float | None:
+    """The seconds a server's Retry-After header asks for (30 at most), if it sent one."""
     header = (error.headers or {}).get("Retry-After") if error.headers else None
     try:
-        return min(float(header), 30.0) if header else min(0.2 * 2**attempt, 10.0) + _JITTER.random() * 0.1
+        return min(float(header), 30.0) if header else None
     except ValueError:
-        return 1.0
+        return None
 
 
 class KubeClient(Protocol):
@@ -165,14 +172,20 @@ class KubeClient(Protocol):
 class Kube:
     """Typed-enough access to custom resources (and batch Jobs, events) in one cluster."""
 
-    def __init__(self, configuration: kubernetes.client.Configuration, attempts: int = 6) -> None:
+    def __init__(self, configuration: kubernetes.client.Configuration, patient: bool = True) -> None:
+        """``patient=False`` is the operator's client: every request is sent once, and an answer that asks to
+        be left alone a moment (a 429 or 503 with Retry-After) is raised like any other, for the work queue's
+        backoff; nothing sleeps in a worker. A command line or a test keeps the client library's own patience
+        with such answers (a few tries, each after the Retry-After)."""
+        if not patient:  # a copy: another client made from the same configuration keeps its own retries
+            configuration = copy.deepcopy(configuration)
+            configuration.retries = NO_RETRIES
         # Enough connections for every reconcile worker and the Event poster at once.
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
         self.configuration = configuration
         self.api_client = kubernetes.client.ApiClient(configuration)
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
-        self.attempts = attempts
         self.fence: Callable[[], bool] = _always
         """Whether a write may be sent now (leader election sets it; every attempt of a write asks)."""
 
@@ -182,7 +195,6 @@ class Kube:
         self.api_client = other.api_client
         self.custom = other.custom
         self.core = other.core
-        self.attempts = other.attempts
         self.fence = other.fence
 
     @classmethod
@@ -201,29 +213,18 @@ class Kube:
         )
         return cls(configuration)
 
-    def call(
-        self, fn: Callable[..., Any], *args: Any, attempts: int | None = None, write: bool = False, **kwargs: Any
-    ) -> Any:
-        """Call the API; the server's 429 and 5xx answers are retried with backoff (honouring Retry-After).
+    def call(self, fn: Callable[..., Any], *args: Any, write: bool = False, **kwargs: Any) -> Any:
+        """Call the API once. Nothing here retries or sleeps: a reconcile that meets an error hands its key
+        back to the work queue, which owns the backoff (``workqueue.Backoff``).
 
-        A ``write`` asks the fence before every attempt, so that a retry never outlives the leadership.
+        A ``write`` asks the fence first, so that no write outlives the leadership.
         """
-        tries = attempts or self.attempts
-        for attempt in range(tries):
-            if write:
-                if not self.fence():
-                    raise NotLeading()
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("sending %s %s", fn.__name__, "/".join(a for a in args if isinstance(a, str)))
-            try:
-                return fn(*args, _request_timeout=(10, 60), **kwargs)
-            except ApiException as error:
-                if status_of(error) not in RETRIED or attempt == tries - 1:
-                    raise
-                delay = _retry_after(error, attempt)
-                log.info("API answered %s; retrying in %.1fs", error.status, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        if write:
+            if not self.fence():
+                raise NotLeading()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("sending %s %s", fn.__name__, "/".join(a for a in args if isinstance(a, str)))
+        return fn(*args, _request_timeout=(10, 60), **kwargs)
 
     def served(self, kind: Kind) -> bool:
         """Whether the API server serves ``kind`` now (its CRD is established)."""
@@ -236,21 +237,30 @@ class Kube:
         return any(resource.name == kind.plural for resource in listing.resources or [])
 
     def servable(self, kinds: tuple[Kind, ...]) -> tuple[Kind, ...]:
-        """Those of ``kinds`` that the API server serves and lets us discover (a refusal counts as not served)."""
+        """Those of ``kinds`` that the API server serves and lets us discover (a refusal counts as not served;
+        a busy server's answer is raised)."""
         out = []
         for kind in kinds:
             try:
                 if self.served(kind):
                     out.append(kind)
             except ApiException as error:
+                if busy(error):  # not an answer about the kind: the caller tries again later
+                    raise
                 log.warning("cannot discover %s.%s (API answered %s)", kind.plural, kind.group, error.status)
         return tuple(out)
 
     def await_served(self, kinds: list[Kind], timeout: float, poll: float = 2.0) -> None:
-        """Wait until every kind is served; TimeoutError naming the missing ones after ``timeout`` seconds."""
+        """Wait until every kind is served; TimeoutError naming the missing ones after ``timeout`` seconds. A
+        busy or absent server counts as not serving them yet."""
         deadline = time.monotonic() + timeout
         while True:
-            missing = [kind for kind in kinds if not self.served(kind)]
+            try:
+                missing = [kind for kind in kinds if not self.served(kind)]
+            except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+                if isinstance(error, ApiException) and not busy(error):
+                    raise
+                missing = list(kinds)
             if not missing:
                 return
             if time.monotonic() >= deadline:
@@ -374,4 +384,4 @@ class Kube:
         self.call(self.core.create_namespaced_secret, namespace, body, write=True)
 
     def post_event(self, namespace: str, body: Body) -> None:
-        self.call(self.core.create_namespaced_event, namespace, body, attempts=1, write=True)
+        self.call(self.core.create_namespaced_event, namespace, body, write=True)

@@ -8,6 +8,7 @@ from ``Naming`` in the plain and full formats. The JSON format keeps the object 
 from __future__ import annotations
 
 import logging
+import threading
 
 import kopf
 
@@ -55,7 +56,15 @@ def configure_logging(log_format: str, verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else level)
 
 
-def job_log(logger: logging.Logger, job: Job, level: int, message: str, *args: object, **fields: object) -> None:
+def job_log(
+    logger: logging.Logger,
+    job: Job,
+    level: int,
+    message: str,
+    *args: object,
+    exc_info: BaseException | None = None,
+    **fields: object,
+) -> None:
     """A line about one CloneJob on ``logger``, naming it as namespace/name (the JSON format also keeps
     ``object``): how the operator's own lines name the job they are about."""
     ref = {
@@ -65,4 +74,24 @@ def job_log(logger: logging.Logger, job: Job, level: int, message: str, *args: o
         "namespace": job.namespace,
         "uid": job.uid,
     }
-    logger.log(level, f"CloneJob {job.namespace}/{job.name}: {message}", *args, extra={"k8s_ref": ref, **fields})
+    where = f"CloneJob {job.namespace}/{job.name}: "
+    logger.log(level, where + message, *args, exc_info=exc_info, extra={"k8s_ref": ref, **fields})
+
+
+class Once:
+    """What has been said, per key and words: a traceback or a refusal is logged once per job, not per look."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._said: set[tuple[str, str]] = set()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def first(self, key: str, words: str) -> bool:
+        """Whether these words are new for ``key`` (from now on they are not)."""
+        with self._lock:
+            if (key, words) in self._said:
+                return False
+            if len(self._said) >= self._limit:
+                self._said.clear()
+            self._said.add((key, words))
+            return True

@@ -1,13 +1,13 @@
 """``observe(job) -> World``: one look at everything a decision needs. It only reads.
 
 Reads come from the watch caches (complete before the first decision: see ``kopfwiring.py``), the
-roster, and the journal of this process's own commits. Every exception met while looking becomes a
-``Fault`` in the World; only a bug in this module itself escapes.
+roster, and the memory of this process's own commits (read, never changed: the committer writes it).
+Every exception met while looking becomes a ``Fault`` in the World (the committer logs it); only a bug
+in this module itself escapes.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,17 +16,15 @@ from clonejob_operator.admission import Gate
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.cache import CachedKube
 from clonejob_operator.codes import JobError
-from clonejob_operator.faults import Fault, FaultKind, classify
+from clonejob_operator.faults import classify
 from clonejob_operator.jobs import Job
-from clonejob_operator.journal import Journal
 from clonejob_operator.kube import MIGRATING_VM, Body
 from clonejob_operator.machine import transitions
 from clonejob_operator.machine.model import Need, World, job_context
+from clonejob_operator.memory import Memory
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, JobContext
 from clonejob_operator.targets.catalog import Drivers
-
-log = logging.getLogger(__name__)
 
 
 class Observer:
@@ -35,14 +33,14 @@ class Observer:
         kube: CachedKube,
         drivers: Drivers,
         gate: Gate,
-        journal: Journal,
+        memory: Memory,
         settings: Settings,
         clock: Callable[[], datetime],
     ) -> None:
         self.kube = kube
         self.drivers = drivers
         self.gate = gate
-        self.journal = journal
+        self.memory = memory
         self.settings = settings
         self.clock = clock
 
@@ -51,8 +49,13 @@ class Observer:
         doubt = self.settings.sealer.doubt(body)
         if doubt is not None:  # not the operator's writing: nothing more is looked at, nothing will be done
             return World(now=now, untrusted=doubt)
-        memory = self.journal.read(job.uid)
-        base = World(now=now, created=memory.created, refused_write=memory.refused_write, last_write=memory.last_write)
+        memory = self.memory.read(job.uid)
+        if memory.unwritable == job.resource_version:  # decided so; nothing to look at until the job changes
+            return World(now=now, unwritable=True)
+        refused, refusals = memory.refusal(job.resource_version)
+        base = World(
+            now=now, created=memory.created, refused_write=refused, refusals=refusals, last_write=memory.last_write
+        )
         need = transitions.need(job)
         doing = _doing(job, need)
         driver: Driver | None = None
@@ -62,13 +65,10 @@ class Observer:
             world = self._look(job, body, need, driver, base)
         except Exception as error:
             world = replace(base, fault=classify(error, doing, self.drivers.classifiers()))
-            self._trace(job, world.fault, error)
         fault = world.fault or memory.fault
         if fault is None:
-            self.journal.streaks.cleared(job.uid)
             return world
-        counted = self.journal.streaks.met(job.uid, fault, now)
-        return replace(world, fault=counted)
+        return replace(world, fault=replace(fault, since=memory.fault_since or now))
 
     def _look(self, job: Job, body: Body, need: Need, driver: Driver | None, world: World) -> World:
         if need is Need.ADMISSION:
@@ -91,19 +91,6 @@ class Observer:
     def context(self, job: Job, world: World) -> JobContext:
         """What a driver works with, as this look sees it."""
         return job_context(job, world.created, self.settings)
-
-    def _trace(self, job: Job, fault: Fault | None, error: BaseException) -> None:
-        if fault is None:
-            return
-        where = f"CloneJob {job.namespace}/{job.name}"
-        if fault.kind is FaultKind.UNEXPECTED and self.journal.streaks.first_trace(job.uid, fault.message):
-            log.error("%s: %s", where, fault.message, exc_info=error)
-        elif fault.kind is FaultKind.REFUSED and self.journal.streaks.first_trace(job.uid, fault.message):
-            # Said once: a refusal of the operator's own write (a rule missing from its RBAC) may leave it
-            # no way to record it in the status.
-            log.warning("%s: %s", where, fault.message)
-        else:
-            log.debug("%s: %s", where, fault.message)
 
 
 def _planned(driver: Driver | None, job: Job) -> tuple[StepKind, ...]:

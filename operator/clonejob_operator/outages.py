@@ -3,7 +3,8 @@
 kopf retries a failed request (a watch, a list) on a schedule that ends after about a minute, and
 logs an ERROR line for every request and every attempt: an outage of the API server is seven lines
 a second, then the watches give up. Here the schedule goes on every 2 s for as long as the outage
-lasts (``Backoffs``, kopf's public ``networking.error_backoffs``; a watch resumes within 2 s of the
+lasts (``KOPF_BACKOFF``, the operator's one ``Backoff`` policy given to kopf's public
+``networking.error_backoffs``; a watch resumes within 2 s of the
 server's return), and the lines become one WARNING once the trouble has lasted a moment, then at most
 one per 10 s, and one INFO line when the server answers again. A 429 at start (the server's storage
 still initialising) that a retry gets past within the moment stays at DEBUG.
@@ -23,22 +24,16 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import aiohttp
 
+from clonejob_operator.workqueue import Backoff
+
 log = logging.getLogger(__name__)
 RETRY_EVERY = 2.0
-
-
-class Backoffs:
-    """kopf's ``error_backoffs``: 0.5 s, 1 s, then every 2 s without end. Each request iterates afresh."""
-
-    def __iter__(self) -> Iterator[float]:
-        yield 0.5
-        yield 1.0
-        while True:
-            yield RETRY_EVERY
+KOPF_BACKOFF = Backoff(first=0.5, most=RETRY_EVERY)
+"""kopf's ``error_backoffs``: 0.5 s, 1 s, then every 2 s without end. Each request iterates afresh."""
 
 
 class RetryLog(logging.Filter):

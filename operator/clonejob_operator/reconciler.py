@@ -3,8 +3,9 @@
     body --read_job--> Job --observe--> World --transitions.decide--> Decision(status, effects) --commit-->
 
 Nothing raised while observing or committing escapes (it becomes a fault for the next decision), so
-deadlines, cancel and cleanup always get their turn. A decision that moves the job on asks for one
-more look at once, through the work queue.
+deadlines, cancel and cleanup always get their turn. The outcome tells the work queue what comes next:
+a decision that moves the job on asks for one more look at once; a fault met (while looking, or by the
+commit) hands the key back to the queue, which owns the backoff; ``requeue_after`` is for time alone.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from clonejob_operator.api.clonejob import CloneJobStatus, State
 from clonejob_operator.cache import Cache, CachedKube
 from clonejob_operator.commit import Committer
 from clonejob_operator.events import EventPoster
+from clonejob_operator.faults import Fault
 from clonejob_operator.jobs import Job, read_job
-from clonejob_operator.journal import Journal
 from clonejob_operator.kube import CLONE_JOB, KubeClient
 from clonejob_operator.logs import job_log
 from clonejob_operator.machine import transitions
 from clonejob_operator.machine.conditions import RECONCILING
-from clonejob_operator.machine.model import Decision
+from clonejob_operator.machine.model import Decision, World
+from clonejob_operator.memory import Memory
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.observe import Observer
 from clonejob_operator.settings import Settings
@@ -38,12 +40,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Outcome:
     finished: bool
-    """The job is terminal or gone: nothing more will happen to it."""
+    """The job is terminal or gone, or left alone until it changes: nothing more will happen to it."""
     state: State | None = None
     requeue_after: float | None = None
-    """Seconds until time alone changes the decision (a deadline, a retry): look again then."""
+    """Seconds until time alone changes the decision (a deadline, a stall): look again then."""
     again: bool = False
     """Look again at once (the job moved on, or an effect asks for a fresh look)."""
+    failed: Fault | None = None
+    """A fault met while looking or committing: the work queue looks again after its backoff."""
 
 
 class Reconciler:
@@ -71,37 +75,33 @@ class Reconciler:
         )
         self.kube = CachedKube(kube, self.cache)
         self.drivers = Drivers(self.kube, settings, load_in_background=True)
-        self.journal = Journal()
+        self.memory = Memory()
         gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
-        self.observer = Observer(self.kube, self.drivers, gate, self.journal, settings, clock)
+        self.observer = Observer(self.kube, self.drivers, gate, self.memory, settings, clock)
         events = EventPoster(kube, instance=settings.instance)
-        self.committer = Committer(
-            self.kube, self.drivers, self.cache.roster, self.journal, events, clock, settings, fence
-        )
+        self.committer = Committer(self.kube, self.drivers, self.cache, self.memory, events, clock, settings, fence)
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
         body = self.kube.get(CLONE_JOB, namespace, name)
         if body is None:
             return Outcome(finished=True)
         job = read_job(body)
-        if self.journal.unwritable(job.uid, job.resource_version):
-            return Outcome(finished=True)  # nothing can be written to it as it is; its next change wakes it
         world = self.observer.observe(job, body)
         decision = transitions.decide(job, world, self.settings)
-        self.cache.wake(self.cache.roster.waiting(job.uid, decision.wait))
-        committed = self.committer.commit(job, body, decision)
+        committed = self.committer.commit(job, body, world, decision)
         status = decision.status
-        finished = status.current.terminal and not committed.again
-        if finished:
-            self.journal.forget(job.uid)
         if committed.wrote_status:  # a decision whose write met a conflict is decided again: counted once
             self.metrics.decided(job.status, status)
         self._log_progress(job, status)
+        failed = committed.fault or _unsettled(world, decision)
+        finished = (status.current.terminal or decision.unwritable is not None) and not committed.again
+        finished = finished and failed is None
         return Outcome(
             finished=finished,
             state=status.state,
             requeue_after=None if finished else self._after(status, decision),
-            again=(decision.again or committed.again) and not finished,
+            again=(decision.again or committed.again) and not finished and failed is None,
+            failed=failed,
         )
 
     def _after(self, status: CloneJobStatus, decision: Decision) -> float | None:
@@ -132,3 +132,11 @@ class Reconciler:
                 step=after.kind.value,
                 progress=after.progress_percent,
             )
+
+
+def _unsettled(world: World, decision: Decision) -> Fault | None:
+    """The fault a look met that the decision could not move past (a transient error, cleanup stuck on a
+    refusal): the job's key goes back to the work queue, for another look after its backoff."""
+    if world.fault is None or decision.again or decision.status.current.terminal or decision.unwritable:
+        return None
+    return world.fault

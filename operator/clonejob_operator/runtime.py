@@ -33,10 +33,13 @@ from clonejob_operator.metrics import Metrics
 from clonejob_operator.outages import RETRIES
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import REGISTRY
+from clonejob_operator.workqueue import Backoff
 
 log = logging.getLogger(__name__)
 
 CORE_KINDS = (CLONE_JOB, MIGRATING_VM)
+RESTARTS = Backoff(first=1.0, most=30.0)
+"""The pauses before kopf's run is started again after it failed (a run that lasted a minute starts afresh)."""
 """The kinds without which a run watches nothing worth running for."""
 
 
@@ -123,10 +126,9 @@ class Process:
     async def _term(self, lost: asyncio.Event | None = None, candidate: Candidate | None = None) -> None:
         """Run kopf and the controller until the Lease is lost or the process stops.
 
-        kopf ends its run when a watch fails for good (a ``404 page not found`` while a restarted API
-        server registers its CRDs, say). The term then starts them again, with fresh caches, after a
-        pause that doubles up to 30 s; the kinds watched before are waited for (30 s at most), so that
-        none falls back to polling for want of a moment's patience.
+        kopf ends its run when a watch fails for good (a ``404 page not found`` while a restarted API server
+        registers its CRDs, say). The term then starts it again, with fresh caches, after a ``RESTARTS`` pause;
+        the kinds watched before are waited for (30 s at most): none falls back to polling for want of patience.
         """
         assert self._stopping is not None
         stopping = self._stopping
@@ -144,9 +146,10 @@ class Process:
         self.leading = True
         self.metrics.term(leading=True)
         watched: frozenset[Kind] = frozenset()
-        pause = 1.0
+        failures = 0
         try:
             while not ended():
+                pause = RESTARTS.delay(failures)
                 try:
                     controller = await asyncio.to_thread(self._assemble, watched)
                 except Exception as error:  # discovery got no answer: the API server is not back yet
@@ -154,19 +157,18 @@ class Process:
                         _level(), "cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause
                     )
                     await _first(asyncio.sleep(pause), *ends())
-                    pause = min(pause * 2, 30.0)
+                    failures += 1
                     continue
-                watched = frozenset(controller.cache.watched)
-                self._say_unwatched(watched)
+                self._say_unwatched(watched := frozenset(controller.cache.watched))
                 began = time.monotonic()
                 crash = await self._run(controller, ends())
                 if crash is None or ended():
                     return
-                pause = 1.0 if time.monotonic() - began > 60 else min(pause * 2, 30.0)
+                failures = 0 if time.monotonic() - began > 60 else failures + 1
                 log.log(_level(), "the watches failed (%s); starting them again in %.0fs, with fresh caches",
-                        _short(crash), pause)  # fmt: skip
+                        _short(crash), RESTARTS.delay(failures))  # fmt: skip
                 log.debug("the watches failed", exc_info=crash)
-                await _first(asyncio.sleep(pause), *ends())
+                await _first(asyncio.sleep(RESTARTS.delay(failures)), *ends())
         finally:
             self.leading = False
             self.metrics.term(leading=False)

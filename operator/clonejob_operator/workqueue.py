@@ -3,9 +3,13 @@
 - a key waiting in the queue is there once, however often it is added;
 - a key is handed to one worker at a time: added while being processed, it is queued again when done;
 - ``add_after`` schedules a look at a deadline, keeping only the earliest one per key;
-- ``retry`` re-queues a failed key with exponential backoff, ``forget`` resets it after a success;
+- ``retry`` re-queues a failed key after its ``Backoff`` delay, ``forget`` resets it after a success;
 - an ``urgent`` key (work that moves a started job on, a deadline, a cancel) is handed out before any
   other, so that a burst of new jobs never delays jobs already under way.
+
+The queue owns the backoff: a reconcile that met an error says so, and the queue decides when the key
+is looked at again. ``Backoff`` is the operator's one retry policy (the runtime's restarts of kopf's run
+and kopf's own request retries follow it too); a decision's ``requeue_after`` is for time alone.
 
 The lock guards memory only; nothing here calls out while holding it.
 """
@@ -16,21 +20,39 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """``first`` seconds after the first failure, doubling with each failure in a row, ``most`` at most."""
+
+    first: float = 0.25
+    most: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        """The wait after ``failures`` failures in a row (0: the first failure)."""
+        return min(self.most, self.first * 2.0 ** min(failures, 60))
+
+    def __iter__(self) -> Iterator[float]:
+        """The waits of an endless run of failures (kopf iterates its ``error_backoffs`` afresh per request)."""
+        failures = 0
+        while True:
+            yield self.delay(failures)
+            failures += 1
+
+
 class WorkQueue(Generic[K]):
     def __init__(
         self,
-        base_delay: float = 0.25,
-        max_delay: float = 60.0,
+        backoff: Backoff = Backoff(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.backoff = backoff
         self._clock = clock
         self._urgent: deque[K] = deque()
         self._normal: deque[K] = deque()
@@ -91,12 +113,13 @@ class WorkQueue(Generic[K]):
             heapq.heappush(self._timers, (due, self._seq, key))
             self._changed.notify()
 
-    def retry(self, key: K) -> float:
-        """Queue ``key`` again after its next backoff delay; the delay chosen."""
+    def retry(self, key: K, at_least: float = 0.0) -> float:
+        """Queue ``key`` again after its next backoff delay (``at_least`` that: a server's Retry-After); the
+        delay chosen. The failures are counted until ``forget``."""
         with self._changed:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
-        delay = min(self.max_delay, self.base_delay * 2.0**failures)
+        delay = max(at_least, self.backoff.delay(failures))
         self.add_after(key, delay)
         return delay
 

@@ -13,4 +13,4 @@ from clonejob_operator.kube import Kube
 def mock_kube(kmock: kmock.KubernetesEmulator) -> Kube:
     configuration = kubernetes.client.Configuration()
     configuration.host = str(kmock.url).rstrip("/")
-    return Kube(configuration, attempts=3)
+    return Kube(configuration)

@@ -35,7 +35,7 @@ def test_a_start_whose_slot_was_taken_meanwhile_writes_nothing() -> None:
     decision = decide(job, world, SETTINGS)
     other = kube.put(CLONE_JOB, NS, "other", SETTINGS.sealer, spec={"migratingVm": "web-1"}, status={"state": "ACTIVE"})
     reconciler.cache.roster.observe(other)  # type: ignore[attr-defined]  # another job started first
-    done = reconciler.committer.commit(job, body, decision)  # type: ignore[attr-defined]
+    done = reconciler.committer.commit(job, body, world, decision)  # type: ignore[attr-defined]
     assert done.again and kube.writes == [], "neither the claim nor the start was written"
     assert reconciler.cache.roster.refusal(Entry.of(body)) is not None  # type: ignore[attr-defined]
 

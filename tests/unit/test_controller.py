@@ -108,3 +108,34 @@ def test_a_bug_in_a_reconcile_is_retried_and_its_traceback_logged_once(
     assert calls == ["cj", "cj", "cj"]
     lines = [r for r in caplog.records if "reconciling failed (a bug)" in r.getMessage()]
     assert len(lines) == 3 and sum(1 for r in lines if r.exc_info) == 1, "the traceback once, then a line each"
+
+
+def test_a_reconcile_that_met_a_fault_goes_back_to_the_queue_which_owns_the_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from clonejob_operator.codes import Code
+    from clonejob_operator.faults import Fault, FaultKind
+    from clonejob_operator.reconciler import Outcome
+    from clonejob_operator.workqueue import Backoff, WorkQueue
+    from tests.clocks import Clock
+
+    c = Controller(Reconciler(FakeKube(), Settings()))
+    clock = Clock(100.0)
+    c.queue = WorkQueue(Backoff(first=4.0, most=16.0), clock=clock)
+    busy = Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, "reading: the API answered 429", retry_after=5.0)
+    outcomes = iter([Outcome(False, again=True, failed=busy), Outcome(False, failed=busy), Outcome(True)])
+    monkeypatch.setattr(c.reconciler, "reconcile", lambda namespace, name: next(outcomes))
+    c.queue.add(("ns", "cj"))
+    assert c._work_once(timeout=0)
+    assert c.queue.get(0) is None, "not again at once, though the decision asked: the fault came first"
+    clock.now += 4.9
+    assert c.queue.get(0) is None, "the server's Retry-After is respected"
+    clock.now += 0.2
+    assert c.queue.get(0) == ("ns", "cj")
+    c.queue.done(("ns", "cj"))
+    c.queue.add(("ns", "cj"))
+    assert c._work_once(timeout=0)
+    clock.now += 5.0
+    assert c.queue.get(0) is None, "the second failure in a row waits longer than Retry-After: 8 s"
+    clock.now += 3.0
+    assert c.queue.get(0) == ("ns", "cj")

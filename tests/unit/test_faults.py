@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.faults import Fault, FaultKind, Streaks, api_message, classify
+from clonejob_operator.faults import Fault, FaultKind, api_message, classify
 from clonejob_operator.kube import DATA_VOLUME, KindNotServed, not_served
-
-T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 def api(status: int, body: object, reason: str = "") -> ApiException:
@@ -53,12 +50,14 @@ def test_a_path_the_server_does_not_serve_is_told_from_a_missing_object() -> Non
     assert api_message(api(404, "404 page not found\n")) == "404 page not found"
 
 
-def test_streaks_count_a_run_of_faults_from_its_start() -> None:
-    streaks = Streaks()
-    fault = Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, "refused")
-    first = streaks.met("u", fault, T0)
-    later = streaks.met("u", fault, T0 + timedelta(seconds=30))
-    assert (first.since, first.count) == (T0, 1) and (later.since, later.count) == (T0, 2)
-    streaks.cleared("u")
-    assert streaks.met("u", fault, T0 + timedelta(minutes=5)).since == T0 + timedelta(minutes=5)
-    assert streaks.first_trace("u", "boom") and not streaks.first_trace("u", "boom")
+def test_a_busy_server_s_retry_after_is_carried_for_the_queue_and_an_unexpected_error_its_traceback() -> None:
+    busy = api(429, {"kind": "Status"})
+    busy.headers = {"Retry-After": "7"}
+    assert classify(busy, "reading").retry_after == 7.0
+    assert classify(api(503, {"kind": "Status"}), "reading").retry_after is None
+    try:
+        raise TypeError("oops")
+    except TypeError as error:
+        unexpected = classify(error, "step preparingVmDisks")
+    assert isinstance(unexpected.cause, TypeError) and unexpected.cause.__traceback__ is not None
+    assert unexpected == Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, unexpected.message), "the cause is not compared"

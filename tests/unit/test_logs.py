@@ -74,3 +74,11 @@ def test_a_line_of_a_real_kopf_object_logger_names_its_object() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == "CloneJob migration/web-1-test-3: Patching failed\n"
+
+
+def test_once_says_each_words_once_per_key_and_forgets_all_past_its_limit() -> None:
+    once = logs.Once(limit=2)
+    assert once.first("job-a", "boom") and not once.first("job-a", "boom")
+    assert once.first("job-b", "boom"), "another job's same error is news"
+    assert once.first("job-a", "bang"), "past the limit everything is forgotten, then kept again"
+    assert once.first("job-a", "boom")

@@ -1,4 +1,5 @@
-"""observe: reads only, and every exception it meets is a fault in the World, counted in a run."""
+"""observe: reads only (the API server and memory), and every exception it meets is a fault in the World,
+dated from the start of its run; the committer says it once."""
 
 from __future__ import annotations
 
@@ -50,15 +51,21 @@ def test_an_unexpected_exception_is_a_fault_and_its_traceback_is_logged_once(
         raise KeyError("volumeSnapshot")
 
     monkeypatch.setattr(KubevirtDriver, "look", broken)
-    with caplog.at_level(logging.ERROR, logger="clonejob_operator.observe"):
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="clonejob_operator"):
         first = look(kube, reconciler)
+        assert caplog.records == [], "observe says nothing: the committer does"
+        outcome = reconciler.reconcile(NS, "cj")
         clock.now += timedelta(seconds=5)
         second = look(kube, reconciler)
+        reconciler.reconcile(NS, "cj")
     assert (
         first.fault.kind is FaultKind.UNEXPECTED and "step preparingVmDisks: unexpected KeyError" in first.fault.message
     )
-    assert (second.fault.since, second.fault.count) == (first.fault.since, 2)
-    assert len([r for r in caplog.records if r.exc_info]) == 1
+    assert outcome.failed is not None and not outcome.again, "back to the work queue, for its backoff"
+    assert second.fault.since == first.fault.since == NOON, "one run of faults, from its start"
+    traced = [r for r in caplog.records if r.exc_info]
+    assert len(traced) == 1 and "unexpected KeyError" in traced[0].getMessage(), caplog.records
     monkeypatch.undo()
     assert look(kube, reconciler).fault is None, "a clean look ends the run"
 
@@ -84,9 +91,11 @@ def test_a_missing_snapshot_and_a_missing_snapshot_crd_say_which_it_is() -> None
     assert "not found" not in unserved.message
 
 
-def test_a_commits_fault_reaches_exactly_one_next_look() -> None:
+def test_a_commits_fault_is_read_not_consumed_and_the_next_commit_settles_it() -> None:
     kube, reconciler, _ = started()
     uid = kube.objects[("clonejobs", NS, "cj")]["metadata"]["uid"]
-    reconciler.journal.failed(uid, Fault(FaultKind.REFUSED, Code.PERMISSION_DENIED, "creating DataVolume: 403"))
+    reconciler.memory.failed(uid, Fault(FaultKind.REFUSED, Code.PERMISSION_DENIED, "creating DataVolume: 403"))
     assert look(kube, reconciler).fault.code is Code.PERMISSION_DENIED
-    assert look(kube, reconciler).fault is None
+    assert look(kube, reconciler).fault.code is Code.PERMISSION_DENIED, "a look changes nothing"
+    reconciler.reconcile(NS, "cj")  # decided with it in view: the job fails for it
+    assert reconciler.memory.read(uid).fault is None

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from clonejob_operator.outages import Backoffs, RetryLog
+from clonejob_operator.outages import KOPF_BACKOFF, RetryLog
 from tests.clocks import Clock
 
 
@@ -17,7 +17,7 @@ def attempt(n: int) -> logging.LogRecord:
 
 
 def test_backoffs_go_on_every_2s_and_each_request_starts_afresh() -> None:
-    backoffs = Backoffs()
+    backoffs = KOPF_BACKOFF
     assert list(itertools.islice(backoffs, 6)) == [0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
     assert next(iter(backoffs)) == 0.5, "a new request iterates from the start"
 

@@ -40,12 +40,13 @@ def cluster(disks: int = 1) -> FakeKube:
 
 
 def settle(reconciler: Reconciler, times: int = 1) -> Outcome:
-    """``times`` wake-ups; each looks again at once while the job asks for it, as the work queue does."""
+    """``times`` wake-ups; each looks again while the job asks for it (at once) or met a fault (after the work
+    queue's backoff, here at once), as the work queue does."""
     outcome = Outcome(finished=False)
     for _ in range(times):
         for _ in range(10):
             outcome = reconciler.reconcile(NS, "cj")
-            if not outcome.again:
+            if not outcome.again and outcome.failed is None:
                 break
     return outcome
 
@@ -178,3 +179,25 @@ def test_a_new_job_is_recorded_with_its_creation_revision_then_held() -> None:
     assert names.FINALIZER in kube.objects[("clonejobs", NS, "cj")]["metadata"]["finalizers"]
     assert kube.writes[:2] == [("patch_status", "clonejobs", "cj"), ("patch", "clonejobs", "cj")]
     assert job_status(kube)["createdRevision"] == created
+
+
+def test_a_status_the_api_server_always_refuses_is_decided_unwritable_once_and_left_until_it_changes() -> None:
+    kube = cluster()
+    reconciler = Reconciler(kube, SETTINGS, clock=Clock(NOON))
+    for _ in range(2):  # the first record, then the failure that says it: both refused in the same words
+        kube.fail("patch_status", CLONE_JOB, refusal(422, "status.name: Too long"))
+    outcome = settle(reconciler)
+    unwritable = [e for e in kube.events if e["reason"] == "Unwritable"]
+    assert outcome.finished and outcome.failed is None and not outcome.again, outcome
+    assert len(unwritable) == 1 and "status.name: Too long" in unwritable[0]["message"]
+    assert "state" not in job_status(kube), "nothing was written"
+    kube.writes.clear()
+    again = reconciler.reconcile(NS, "cj")  # woken by something else: the same job, the same decision
+    assert again.finished and kube.writes == [] and len(kube.events) == len(unwritable) + _others(kube)
+    kube.patch(CLONE_JOB, NS, "cj", {"metadata": {"labels": {"fixed": "yes"}}})  # the job changed: another try
+    settle(reconciler)
+    assert job_status(kube)["state"] in ("PENDING", "ACTIVE"), "written at last"
+
+
+def _others(kube: FakeKube) -> int:
+    return len([e for e in kube.events if e["reason"] != "Unwritable"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from clonejob_operator.workqueue import WorkQueue
+from clonejob_operator.workqueue import Backoff, WorkQueue
 from tests.clocks import Clock
 
 
@@ -65,10 +65,17 @@ def test_a_due_deadline_is_urgent() -> None:
 
 def test_backoff_doubles_and_forget_resets() -> None:
     clock = Clock(100.0)
-    queue: WorkQueue[str] = WorkQueue(base_delay=1, max_delay=5, clock=clock)
+    queue: WorkQueue[str] = WorkQueue(Backoff(first=1, most=5), clock=clock)
     assert [queue.retry("a") for _ in range(5)] == [1, 2, 4, 5, 5]
     queue.forget("a")
     assert queue.retry("a") == 1
+    assert queue.retry("a", at_least=30) == 30  # a server's Retry-After
+
+
+def test_the_backoff_is_one_policy_for_the_queue_and_for_kopf() -> None:
+    waits = iter(Backoff(first=0.5, most=2.0))
+    assert [next(waits) for _ in range(5)] == [0.5, 1.0, 2.0, 2.0, 2.0]
+    assert Backoff().delay(1000) == Backoff().most
 
 
 def test_get_blocks_until_an_add_from_another_thread_and_close_releases_it() -> None:

@@ -73,7 +73,17 @@ class PostEvent:
     message: str
 
 
-Effect = AddFinalizer | RemoveFinalizer | Claim | PatchStatus | Record | PostEvent | CreateProduct | DeleteProduct
+@dataclass(frozen=True)
+class GiveUp:
+    """Leave a job whose status cannot be written alone until it changes: say so (an ERROR line and a Warning
+    Event, the one place left to say it), and remember the version of the job it was decided on."""
+
+    resource_version: str
+    message: str
+
+
+ProductEffect = CreateProduct | DeleteProduct
+Effect = AddFinalizer | RemoveFinalizer | Claim | PatchStatus | Record | PostEvent | GiveUp | ProductEffect
 
 __all__ = [
     "AddFinalizer",
@@ -81,8 +91,10 @@ __all__ = [
     "CreateProduct",
     "DeleteProduct",
     "Effect",
+    "GiveUp",
     "PatchStatus",
     "PostEvent",
+    "ProductEffect",
     "Record",
     "RemoveFinalizer",
 ]

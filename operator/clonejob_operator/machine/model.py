@@ -12,7 +12,7 @@ from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
 from clonejob_operator.jobs import Job
 from clonejob_operator.machine.conditions import Activity
-from clonejob_operator.machine.effects import Effect, PostEvent
+from clonejob_operator.machine.effects import Effect, PostEvent, ProductEffect
 from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CleanupReport, JobContext, Plan, StepReport
@@ -56,6 +56,10 @@ class World:
     """Products the last commit made that the status may not list yet."""
     refused_write: str | None = None
     """The API server refused the last status write (422, say): why."""
+    refusals: int = 0
+    """How many status writes in a row it refused in those words, the job unchanged meanwhile."""
+    unwritable: bool = False
+    """The job, as it is, was decided unwritable and told so: nothing is to be done until it changes."""
     last_write: datetime | None = None
     """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
     untrusted: str | None = None
@@ -65,12 +69,18 @@ class World:
 @dataclass
 class Decision:
     status: CloneJobStatus
+    products: list[ProductEffect] = field(default_factory=list)
+    """What a step or a cleanup asks to be created, deleted or released, gathered while deciding."""
     effects: list[Effect] = field(default_factory=list)
+    """Everything the committer is to carry out, in order (``ordering.order``: the products among them)."""
     notes: list[PostEvent] = field(default_factory=list)
     again: bool = False
     """Look again at once: the state or step moved on, and the next one has work to start."""
     requeue_after: float | None = None
-    """Seconds until time alone changes the decision (a deadline, a retry, a deferred message)."""
+    """Seconds until time alone changes the decision (a deadline, a stall, a deferred message). Errors are
+    not time: the work queue owns their backoff."""
+    unwritable: str | None = None
+    """Why nothing can be written to the job as it is: it is left alone until it changes."""
     wait: WaitReason | None = None
     """Why a PENDING job waits: the roster routes wake-ups by it."""
     claim: bool = False

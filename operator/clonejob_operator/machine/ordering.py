@@ -1,11 +1,12 @@
-"""What a decision writes, in which order, and when time alone should bring another look. Pure."""
+"""What a decision writes, in which order, and when time alone should bring another look. Pure: it returns
+both and changes nothing."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
 
-from clonejob_operator.api.clonejob import State
+from clonejob_operator.api.clonejob import ResourceRef, State
 from clonejob_operator.faults import FaultKind
 from clonejob_operator.jobs import Job
 from clonejob_operator.machine.effects import (
@@ -14,27 +15,27 @@ from clonejob_operator.machine.effects import (
     CreateProduct,
     Effect,
     PatchStatus,
+    ProductEffect,
     Record,
     RemoveFinalizer,
 )
-from clonejob_operator.machine.model import Decision, World, cleanup_started, merge
+from clonejob_operator.machine.model import Decision, World, cleanup_started
 from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.settings import Settings
 from clonejob_operator.timestamps import parse_time
 
 
-def effects(job: Job, world: World, settings: Settings, decision: Decision) -> list[Effect]:
-    """The decision's effects, in the order commit must carry them out."""
+def order(job: Job, world: World, settings: Settings, decision: Decision) -> tuple[list[Effect], float | None]:
+    """The decision's effects, in the order commit must carry them out, and the seconds until time alone
+    should bring another look (None: only a change will)."""
     status = decision.status
     out: list[Effect] = []
     hold = not job.held and not job.deleting and not status.current.terminal
     first_record = job.status.current is State.STATE_UNSPECIFIED
     if hold and not first_record:  # before anything is created (someone removed it by hand)
         out.append(AddFinalizer())
-    products = list(decision.effects)  # the creates and deletes a step or a cleanup asked for
-    intents = [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
-    if intents:
-        status.created_resources = merge(status.created_resources, intents)
+    products = decision.products
+    intents = intended(products)
     write, wait = _worth_writing(job, world, settings, decision, bool(intents))
     mine = status.summary(job.uid)
     if decision.claim:
@@ -53,8 +54,12 @@ def effects(job: Job, world: World, settings: Settings, decision: Decision) -> l
     out.extend(decision.notes if write else [])
     if job.held and status.current.terminal:  # nothing is left to clean up: it may go without an operator
         out.append(RemoveFinalizer())
-    decision.requeue_after = _next_look(job, world, settings, decision, wait)
-    return out
+    return out, _next_look(job, world, settings, decision, wait)
+
+
+def intended(products: list[ProductEffect]) -> list[ResourceRef]:
+    """The products to be recorded in status.createdResources before their create is sent (write-ahead)."""
+    return [e.intent for e in products if isinstance(e, CreateProduct) and e.intent is not None]
 
 
 def _worth_writing(
@@ -93,7 +98,8 @@ LOAD_LOOK = 2.0
 
 
 def _next_look(job: Job, world: World, settings: Settings, decision: Decision, deferred: float | None) -> float | None:
-    """Seconds until time alone may change the decision: a deadline, a retry after a fault, a deferred write."""
+    """Seconds until time alone may change the decision: a deadline, a fault's run becoming a stall, a
+    deferred write. A fault's retry is not here: the work queue owns its backoff."""
     status = decision.status
     looks: list[float] = [deferred] if deferred is not None else []
     deadline = next_look(replace(job, status=status), settings)
@@ -104,12 +110,11 @@ def _next_look(job: Job, world: World, settings: Settings, decision: Decision, d
     if decision.wait is not None and decision.wait.trigger is Trigger.TARGET_LOADED:
         looks.append(LOAD_LOOK)  # the load's end wakes it; this covers an end that came before the write
     fault = world.fault
-    if fault is not None and not status.current.terminal:
-        looks.append(min(settings.retry_max.total_seconds(), 0.5 * 2 ** min(fault.count, 10)))
-        if fault.since is not None and fault.kind is FaultKind.TRANSIENT:
-            until_stall = (fault.since + settings.stall_after - world.now).total_seconds()
-            if until_stall > 0:
-                looks.append(until_stall + 0.05)
+    transient = fault is not None and fault.kind is FaultKind.TRANSIENT and not status.current.terminal
+    if transient and fault is not None and fault.since is not None:  # when its run shows as Stalled
+        until_stall = (fault.since + settings.stall_after - world.now).total_seconds()
+        if until_stall > 0:
+            looks.append(until_stall + 0.05)
     return min(looks) if looks else None
 
 

@@ -19,7 +19,7 @@ from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import Job
 from clonejob_operator.machine import conditions, ordering
 from clonejob_operator.machine.conditions import Activity
-from clonejob_operator.machine.effects import PatchStatus, PostEvent
+from clonejob_operator.machine.effects import GiveUp, PatchStatus, PostEvent
 from clonejob_operator.machine.model import Admission, Decision, Need, World, cleanup_started, merge
 from clonejob_operator.machine.reasons import Reason, WaitReason
 from clonejob_operator.settings import Settings
@@ -49,6 +49,8 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     decision = Decision(status=status)
     if world.untrusted is not None:
         return _hold(job, world.untrusted, decision, now)
+    if world.unwritable or world.refusals >= 2:
+        return _unwritable(job, world, decision)
     if not status.current.terminal and not world.refused_write:
         _learn(status, world)
     activity = _transition(job, world, settings, decision, now)
@@ -59,7 +61,10 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     status.observed_generation = job.generation
     status.conditions = conditions.compute(status, job.generation, activity, job.status.conditions, now)
     decision.wait = activity.wait if activity is not None else None
-    decision.effects = ordering.effects(job, world, settings, decision)
+    intents = ordering.intended(decision.products)
+    if intents:  # written ahead of the creates
+        status.created_resources = merge(status.created_resources, intents)
+    decision.effects, decision.requeue_after = ordering.order(job, world, settings, decision)
     return decision
 
 
@@ -79,6 +84,16 @@ def _hold(job: Job, why: str, decision: Decision, now: str) -> Decision:
         decision.effects = [PatchStatus(status, sealed=False)]
         if Reason.UNTRUSTED_STATUS not in {c.reason for c in job.status.conditions or []}:
             decision.effects.append(PostEvent("Warning", Reason.UNTRUSTED_STATUS, message))
+    return decision
+
+
+def _unwritable(job: Job, world: World, decision: Decision) -> Decision:
+    """Every status write refused in the same words, even the failure that says so: nothing can be
+    recorded, so nothing is done; the job is left as it is until it changes (any change is another try)."""
+    why = world.refused_write or "refused"
+    decision.unwritable = f"its status cannot be written ({why}); left as it is until it changes: fix or delete it"
+    if not world.unwritable:  # told once per version of the job
+        decision.effects = [GiveUp(job.resource_version, decision.unwritable)]
     return decision
 
 
@@ -198,7 +213,7 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
             message = f"{Code(error.code).name}: {error.message}; everything it created was removed"
             _enter(decision, State.FAILED, now, Reason.FAILED, message, warning=True)
         return Activity(Reason.DONE, "")
-    decision.effects.extend(report.deletable)
+    decision.products.extend(report.deletable)
     started = parse_time(cleanup_started(status) or now)
     stalled = world.now - started > settings.cleanup_stall_after
     shown = ", ".join(report.remaining[:5]) + (
@@ -281,7 +296,7 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
         detail = error.message.removeprefix(f"step {kind.value}: ")  # a fault says where it met the error too
         _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {detail}"))
         return Activity(Reason.CLEANING_UP, "removing products after a failure")
-    decision.effects.extend(report.releases)
+    decision.products.extend(report.releases)
     if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now
@@ -297,7 +312,7 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
     if fault is not None:
         return Activity(kind.reason, f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings))
     step.progress_percent = max(0, min(99, report.progress))
-    decision.effects.extend(report.creates)
+    decision.products.extend(report.creates)
     return Activity(kind.reason, report.detail or f"{kind.value} in progress")
 
 

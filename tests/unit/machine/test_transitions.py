@@ -19,6 +19,7 @@ from clonejob_operator.machine.effects import (
     Claim,
     CreateProduct,
     DeleteProduct,
+    GiveUp,
     PatchStatus,
     PostEvent,
     RemoveFinalizer,
@@ -431,7 +432,7 @@ def test_next_look_is_the_next_deadline_time_alone_can_bring() -> None:
 
 # --- faults as facts, effects, and writes -------------------------------------------------------------------
 def fault(kind: FaultKind, seconds_ago: float = 0.0, message: str = "ConnectionError: refused") -> Fault:
-    return Fault(kind, Code.UNAVAILABLE, message, since=NOW - timedelta(seconds=seconds_ago), count=2)
+    return Fault(kind, Code.UNAVAILABLE, message, since=NOW - timedelta(seconds=seconds_ago))
 
 
 def conditions_of(decision: Decision) -> dict[str, tuple[str, str]]:
@@ -522,6 +523,18 @@ def test_a_refused_status_write_fails_the_job_with_the_servers_words() -> None:
     decision = decide(RUNNING, World(NOW, steps=TWO, refused_write=refused), SETTINGS)
     assert decision.status.error is not None and decision.status.error.code == Code.INVALID_ARGUMENT
     assert refused in (decision.status.error.message or "")
+
+
+def test_a_status_refused_twice_in_the_same_words_is_decided_unwritable_and_told_once_per_version() -> None:
+    refused = "status.name: Too long"
+    first = decide(RUNNING, World(NOW, steps=TWO, refused_write=refused, refusals=1), SETTINGS)
+    assert first.unwritable is None and first.status.error is not None, "the first refusal fails the job"
+    gave_up = decide(RUNNING, World(NOW, steps=TWO, refused_write=refused, refusals=2), SETTINGS)
+    assert gave_up.unwritable is not None and refused in gave_up.unwritable
+    assert gave_up.effects == [GiveUp(RUNNING.resource_version, gave_up.unwritable)], "nothing else is tried"
+    assert gave_up.status == RUNNING.status and gave_up.requeue_after is None and not gave_up.again
+    told = decide(RUNNING, World(NOW, unwritable=True), SETTINGS)
+    assert told.unwritable is not None and told.effects == [], "told once for this version of the job"
 
 
 def test_effects_come_in_commit_order() -> None:
