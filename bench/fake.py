@@ -13,7 +13,8 @@ from typing import Any
 from bench.counting import CountingKube
 from bench.watching import Follower
 from clonejob_operator import names
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kind
+from clonejob_operator.kube import Kind
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 
 log = logging.getLogger(__name__)
 READY: dict[Kind, dict[str, Any]] = {

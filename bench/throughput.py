@@ -50,8 +50,9 @@ from bench.watching import Follower
 from clonejob_demo import standins
 from clonejob_operator import crdgen, names
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.targets.kubevirt import manifests as build
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = ("POST", "PATCH", "PUT", "DELETE", "APPLY")

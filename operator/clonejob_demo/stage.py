@@ -19,15 +19,8 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
 from clonejob_operator import crdgen, names
-from clonejob_operator.kube import (
-    CLONE_JOB,
-    MIGRATING_VM,
-    VOLUME_SNAPSHOT,
-    Body,
-    Kind,
-    Kube,
-    status_of,
-)
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, Kube, status_of
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
 from clonejob_operator.timestamps import format_time, now
 
 MANAGER = "clonejob-operator-demo"

@@ -13,8 +13,9 @@ from importlib import resources
 
 import yaml
 
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body, Kind, Kube
+from clonejob_operator.kube import Body, Kind, Kube
 from clonejob_operator.names import LABEL_JOB
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
 LABEL = "vmmigration.dev/stand-in"
 """On a stand-in CRD: it is ours, and no real controller serves its kind."""

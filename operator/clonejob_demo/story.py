@@ -21,17 +21,9 @@ from clonejob_demo.stage import DEMO_LABELS, MIGRATING_VM_NAME, DemoError, Stage
 from clonejob_kubectl.show import table, timeline
 from clonejob_operator.api.states import FINISHED, State
 from clonejob_operator.jobs import Job, read_job
-from clonejob_operator.kube import (
-    CLONE_JOB,
-    DATA_VOLUME,
-    KUBECONFIG_ERRORS,
-    VIRTUAL_MACHINE,
-    Body,
-    Kind,
-    Kube,
-    kubeconfig_problem,
-)
+from clonejob_operator.kube import CLONE_JOB, KUBECONFIG_ERRORS, Body, Kind, Kube, kubeconfig_problem
 from clonejob_operator.names import LABEL_JOB_UID
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from clonejob_operator.timestamps import now
 
 

@@ -24,11 +24,6 @@ class Code(enum.IntEnum):
     DATA_LOSS = 15
     UNAUTHENTICATED = 16
 
-    @property
-    def reason(self) -> str:
-        """CamelCase form for condition reasons and Events: ``DEADLINE_EXCEEDED`` -> ``DeadlineExceeded``."""
-        return "".join(part.capitalize() for part in self.name.split("_"))
-
 
 class JobError(Exception):
     """A failure that ends a CloneJob with ``status.error`` set to ``code`` and ``message``."""

@@ -17,7 +17,6 @@ from clonejob_operator.cache import Cache
 from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
-    TARGET_PROJECT,
     Body,
     Kind,
     Kube,
@@ -61,6 +60,9 @@ class Controller:
         self.synced = threading.Event()
         """Set once the caches hold the initial listing of every watched kind (see ``observed``)."""
         self._bugs = Once()
+        self._unanswered: set[Key] = set()
+        """Keys whose last look got no answer from the API server: woken, their backoff reset, when it answers."""
+        self._unanswered_lock = threading.Lock()
         """Which bugs have been logged with their traceback (once per job and error)."""
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -80,6 +82,7 @@ class Controller:
         """
         self.synced.set()
         RETRIES.answered()
+        self._server_answers()
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         if deleted:
@@ -98,14 +101,26 @@ class Controller:
                 self.queue.add((namespace, name), urgent=entry.started or entry.leaving)
         elif kind is MIGRATING_VM:
             self.queue.add_all(self.cache.roster.for_migrating_vm(namespace, name))
-        elif kind is TARGET_PROJECT:
-            self.queue.add_all(self.cache.roster.waiting_in(namespace, Trigger.TARGET_PROJECT))
-        elif kind in REGISTRY.inputs():
-            self.queue.add_all(self.cache.roster.reading(namespace, name), urgent=True)
+        elif (watch := REGISTRY.input(kind)) is not None:  # read by a target's jobs: wake those it concerns
+            if watch.reads is not None:
+                self.queue.add_all(self.cache.roster.reading(kind, namespace, name), urgent=True)
+            if watch.wakes is not None:
+                self.queue.add_all(self.cache.roster.waiting_in(namespace, watch.wakes))
         else:
             key = self.cache.roster.key_of(((meta.get("labels") or {}).get(names.LABEL_JOB_UID)) or "")
             if key is not None:
                 self.queue.add(key, urgent=True)
+
+    def _server_answers(self) -> None:
+        """A watch event came: the API server answers. Jobs that an outage left backing off are looked at now,
+        their backoff reset (a backoff grown through a minute's outage must not hold them a minute more)."""
+        if not self._unanswered:  # the usual case, without taking the lock
+            return
+        with self._unanswered_lock:
+            keys, self._unanswered = self._unanswered, set()
+        for key in keys:
+            self.queue.forget(key)
+        self.queue.add_all(keys)
 
     # --- workers ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +163,9 @@ class Controller:
         else:
             if outcome.failed is not None:  # the queue owns the backoff (at least what the server asked for)
                 self.queue.retry(key, at_least=outcome.failed.retry_after or 0.0)
+                if outcome.failed.unanswered:
+                    with self._unanswered_lock:
+                        self._unanswered.add(key)
             else:
                 self.queue.forget(key)
             if outcome.again and outcome.failed is None:

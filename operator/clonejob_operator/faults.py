@@ -56,6 +56,8 @@ class Fault:
     """When this run of faults began (from the job's memory: see ``memory.py``)."""
     retry_after: float | None = None
     """The seconds the API server asked to be left alone (Retry-After): the queue waits at least that."""
+    unanswered: bool = False
+    """No answer came at all (refused, reset, timed out): the server's return is worth another look at once."""
     cause: BaseException | None = field(default=None, compare=False, repr=False)
     """An unexpected error's exception, logged once with its traceback."""
 
@@ -86,7 +88,8 @@ def classify(error: BaseException, doing: str, extra: Iterable[Classifier] = ())
     if isinstance(error, ApiException):
         return _api_fault(error, doing)
     if isinstance(error, NO_ANSWER):
-        return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, f"{doing}: {type(error).__name__}: {_short(error)}")
+        message = f"{doing}: {type(error).__name__}: {_short(error)}"
+        return Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, message, unanswered=True)
     message = f"{doing}: unexpected {type(error).__name__}: {_short(error)}"
     return Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, message, cause=error)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import kopf
@@ -43,10 +46,12 @@ def build_registry(controller: Controller, configuration: kubernetes.client.Conf
     """
     registry = kopf.OperatorRegistry()
 
+    logins = Logins()
+
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         """The cluster the operator was pointed at: never an ambient one."""
-        return connection_info(configuration)
+        return logins.fresh(connection_info(configuration))
 
     @kopf.on.startup(registry=registry)
     async def start(**_: Any) -> None:
@@ -98,6 +103,38 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+class Logins:
+    """Each login's credentials told apart from the last ones (by ``priority``, which only orders several).
+
+    kopf discards credentials when a request meets a 401 or a closed session, and refuses to take the very
+    same ones back (it guards against a loop with credentials that are really wrong). An API server that is
+    restarting may answer so for a moment: the operator's credentials, read again from its kubeconfig or its
+    pod's token, are then still good, yet kopf would wait for other ones for ever, and no watch would resume.
+    Told apart, they are taken back. Logins come a second apart at most (kopf runs this handler in its own
+    thread pool, never in a reconcile worker), so credentials that are really wrong are tried no faster.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.clock, self.sleep = clock, sleep
+        self._count = 0
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def fresh(self, info: kopf.ConnectionInfo) -> kopf.ConnectionInfo:
+        with self._lock:
+            if self._last is not None and self.clock() - self._last < PACE:
+                self.sleep(PACE - (self.clock() - self._last))
+            self._count += 1
+            self._last = self.clock()
+            return dataclasses.replace(info, priority=self._count)
+
+
+PACE = 1.0
+"""Seconds between two logins at least."""
+
+
 def connection_info(configuration: kubernetes.client.Configuration) -> kopf.ConnectionInfo:
     header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
         "authorization"
@@ -141,6 +178,7 @@ def operator_settings(namespaces: Sequence[str] = (), workers: int = 2) -> kopf.
     # kopf schedules a SIGKILL of the process ten minutes after a run that ended without its stop flag (a
     # watch that failed for good); the term ends such a run and starts another, so that is switched off.
     out.process.ultimate_exiting_timeout = None
+    out.queueing.exit_timeout = 0.5  # the event handlers keep memory only: a failed run's next one lists afresh
     out.execution.max_workers = workers  # only the login handler is synchronous; reconciles have their own pool
     out.scanning.disabled = bool(namespaces) and not any(set("*?!,") & set(ns) for ns in namespaces)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per timer tick; our own say more

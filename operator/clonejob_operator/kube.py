@@ -42,13 +42,9 @@ class Kind:
 
 CLONE_JOB = Kind(GROUP, VERSION, "clonejobs", "CloneJob")
 MIGRATING_VM = Kind(GROUP, VERSION, "migratingvms", "MigratingVm")
-DATA_VOLUME = Kind("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume")
-VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
-VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
-BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
 TARGET_PROJECT = Kind(GROUP, VERSION, "targetprojects", "TargetProject")
 ADAPTATION_PROFILE = Kind(GROUP, VERSION, "adaptationprofiles", "AdaptationProfile", namespaced=False)
-OWN_WATCHED = (CLONE_JOB, MIGRATING_VM, TARGET_PROJECT)
+OWN_WATCHED = (CLONE_JOB, MIGRATING_VM)
 """The operator's own kinds it watches; the targets add theirs (``catalog.REGISTRY.watched``)."""
 
 

@@ -49,9 +49,14 @@ class RetryLog(logging.Filter):
         self._warned_at: float | None = None
         self._told_at: float | None = None
         """When an outage was last told at WARNING (kept after the server answers again)."""
+        self.failing: Callable[[BaseException], None] | None = None
+        """Told when kopf's run fails (set by the runtime for the run under way): kopf's teardown may then hang
+        in a re-authentication that never comes, so the runtime ends the run itself rather than wait for it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _run_failure(record):
+            if self.failing is not None and record.exc_info and record.exc_info[1] is not None:
+                self.failing(record.exc_info[1])
             return _quiet(record)  # the term says it once, without a traceback, and starts the run again
         message = record.getMessage()
         if not RETRY_LINE.match(message):

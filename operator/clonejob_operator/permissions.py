@@ -37,12 +37,6 @@ CORE = (
         "admission reads MigratingVms from the watch cache; a change wakes the jobs waiting on it",
     ),
     Rule("vmmigration.dev", ("migratingvms/status",), ("get", "patch"), "recentCloneJobs: the claim and the record"),
-    Rule(
-        "vmmigration.dev",
-        ("targetprojects",),
-        ("get", "list", "watch"),
-        "a Compute Engine target's TargetProject, from the watch cache; its arrival wakes the jobs waiting on it",
-    ),
     Rule("", ("events",), ("create",), "an Event per transition"),
 )
 

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from clonejob_operator import names
-from clonejob_operator.api.clonejob import STARTED, State, StepKind
-from clonejob_operator.kube import Body
+from clonejob_operator.api.clonejob import STARTED, State
+from clonejob_operator.kube import Body, Kind
 from clonejob_operator.machine.reasons import Trigger, WaitReason
+from clonejob_operator.targets.catalog import REGISTRY
 
 Key = tuple[str, str]
 """(namespace, name) of a CloneJob: what the work queue holds."""
@@ -42,13 +43,13 @@ class Entry:
     timestamp has a one-second resolution; the revision (see ``creation_revision``) breaks its ties."""
     leaving: bool
     """Cancelled or being deleted: it will never start."""
-    snapshots: tuple[str, ...]
-    """VolumeSnapshots a job preparing its disks reads."""
+    reads: frozenset[tuple[str, str]]
+    """(plural, name) of the inputs the job reads by name now (its target's ``Watch.reads``)."""
     attention: bool
     """The operator has something to do with it: unfinished, a spec change to observe, or a deletion."""
     held: bool = False
     """Its status is not the operator's writing (see ``seal.py``): whatever it says, the job holds no slot,
-    is in no queue and reads no snapshot; it is looked at only to say that it is held."""
+    is in no queue and reads nothing; it is looked at only to say that it is held."""
 
     @classmethod
     def of(cls, body: Body, held: bool = False) -> Entry:
@@ -58,8 +59,6 @@ class Entry:
         state = State.of(status.get("state"))
         deleting = bool(meta.get("deletionTimestamp"))
         finalizer = names.FINALIZER in (meta.get("finalizers") or [])
-        preparing = state is State.ACTIVE and status.get("currentStep") == StepKind.PREPARING_VM_DISKS.value
-        snapshots = (status.get("sourceSync") or {}).get("snapshots") or [] if preparing else []
         stale = status.get("observedGeneration") != meta.get("generation")
         return cls(
             namespace=meta.get("namespace", ""),
@@ -69,7 +68,7 @@ class Entry:
             state=state,
             order=(meta.get("creationTimestamp", ""), creation_revision(body), meta.get("name", "")),
             leaving=bool(spec.get("cancel")) or deleting,
-            snapshots=tuple(str(s["volumeSnapshot"]) for s in snapshots if s.get("volumeSnapshot")),
+            reads=REGISTRY.reads(status),
             attention=held or not state.terminal or stale or finalizer,
             held=held,
         )
@@ -115,7 +114,8 @@ class Roster:
         self._entries: dict[str, Entry] = {}
         self._by_name: dict[Key, str] = {}
         self._by_mvm: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._by_snapshot: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._by_read: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        """(namespace, plural, name) of an input -> the uids of the jobs that read it."""
         self._reserved: dict[str, tuple[str, str]] = {}
         self._waits: dict[str, WaitReason] = {}
         """Why each PENDING job waits, as its last decision said (never read back from a status)."""
@@ -157,8 +157,8 @@ class Roster:
             self._entries[after.uid] = after
             self._by_name[after.key] = after.uid
             self._by_mvm[(after.namespace, after.migrating_vm)].add(after.uid)
-            for snapshot in after.snapshots:
-                self._by_snapshot[(after.namespace, snapshot)].add(after.uid)
+            for plural, name in after.reads:
+                self._by_read[(after.namespace, plural, name)].add(after.uid)
             return self._wakes(before, after)
 
     def forget(self, body: Body) -> set[Key]:
@@ -180,12 +180,12 @@ class Roster:
             peers.discard(entry.uid)
             if not peers:
                 del self._by_mvm[(entry.namespace, entry.migrating_vm)]
-        for snapshot in entry.snapshots:
-            readers = self._by_snapshot.get((entry.namespace, snapshot))
+        for plural, name in entry.reads:
+            readers = self._by_read.get((entry.namespace, plural, name))
             if readers is not None:
                 readers.discard(entry.uid)
                 if not readers:
-                    del self._by_snapshot[(entry.namespace, snapshot)]
+                    del self._by_read[(entry.namespace, plural, name)]
 
     def _wakes(self, before: Entry | None, after: Entry | None) -> set[Key]:
         if before is None:
@@ -331,9 +331,10 @@ class Roster:
                 if namespace in (None, e.namespace) and e.queued and self._trigger(e) is trigger
             }
 
-    def reading(self, namespace: str, snapshot: str) -> set[Key]:
+    def reading(self, kind: Kind, namespace: str, name: str) -> set[Key]:
+        """The jobs that read this input now."""
         with self._lock:
-            return {self._entries[uid].key for uid in self._by_snapshot.get((namespace, snapshot), ())}
+            return {self._entries[uid].key for uid in self._by_read.get((namespace, kind.plural, name), ())}
 
     def needing_attention(self) -> list[Key]:
         with self._lock:

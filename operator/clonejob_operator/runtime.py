@@ -38,7 +38,7 @@ from clonejob_operator.workqueue import Backoff
 log = logging.getLogger(__name__)
 
 CORE_KINDS = (CLONE_JOB, MIGRATING_VM)
-RESTARTS = Backoff(first=1.0, most=30.0)
+RESTARTS = Backoff(first=0.5, most=30.0)
 """The pauses before kopf's run is started again after it failed (a run that lasted a minute starts afresh)."""
 """The kinds without which a run watches nothing worth running for."""
 
@@ -223,21 +223,23 @@ class Process:
         # resolves the kinds once, as it starts; one the API server did not serve then is never watched.
         unserved: list[str] = []
         deaf = asyncio.create_task(self._unserved_once_ready(ready, unserved), name="served check")
-        self.controller = controller
+        failed = _Failing(asyncio.get_running_loop())
+        RETRIES.failing, self.controller = failed.tell, controller
         try:
-            await _first(operator, deaf, *ends)
+            await _first(operator, deaf, failed.event.wait(), *ends)
         finally:
-            self.controller = None
+            RETRIES.failing, self.controller = None, None
             self.serving.clear()
             signals.cancel()
             deaf.cancel()
             stopped = stop_flag.is_set() or not operator.done()
             stop_flag.set()
-            await _settle(operator)
+            await _settle(operator, patience=1.0 if failed.error else 10.0)
             self._own_signals()  # kopf installed its own handlers for its run
         if unserved:
             return RuntimeError(f"{', '.join(unserved)} not served as the watches started")
-        crash = operator.exception() if operator.done() and not operator.cancelled() else None
+        done = operator.done() and not operator.cancelled()
+        crash = (operator.exception() if done else None) or failed.error
         if crash is None and not stopped:
             self._stopping.set()  # kopf ended on its own without an error: it caught SIGTERM or SIGINT
         return crash
@@ -285,10 +287,23 @@ class Process:
         return runner
 
 
-async def _settle(operator: asyncio.Task[None]) -> None:
+class _Failing:
+    """kopf's run failing, as told by its log line's exception (``outages.RetryLog.failing``), from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.event = loop, asyncio.Event()
+        self.error: BaseException | None = None
+
+    def tell(self, error: BaseException) -> None:
+        self.error = self.error or error
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+async def _settle(operator: asyncio.Task[None], patience: float) -> None:
     """Let kopf's run end; after a failed watch some of its tasks may hang in a re-authentication that
-    never comes (its credentials task is gone): cancel it, and at worst leave it behind."""
-    await asyncio.wait([operator], timeout=10)
+    never comes (its credentials task is gone): cancel it after ``patience`` seconds (a run that failed has
+    nothing to finish), and at worst leave it behind."""
+    await asyncio.wait([operator], timeout=patience)
     if not operator.done():
         operator.cancel()
         await asyncio.wait([operator], timeout=5)

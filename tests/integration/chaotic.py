@@ -17,7 +17,8 @@ from bench.watching import Follower
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kind, Kube
+from clonejob_operator.kube import Kind, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World
 from tests.integration.replicas import child_env, run_command, terminate
 

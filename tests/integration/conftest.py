@@ -14,15 +14,8 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
 from clonejob_operator import crdgen
-from clonejob_operator.kube import (
-    CLONE_JOB,
-    DATA_VOLUME,
-    MIGRATING_VM,
-    TARGET_PROJECT,
-    VIRTUAL_MACHINE,
-    VOLUME_SNAPSHOT,
-    Kube,
-)
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.integration.kit import CHART_IDENTITIES, World, after, clean_up, wait_for
 
 pytestmark = pytest.mark.cluster

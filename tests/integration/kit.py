@@ -19,22 +19,13 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.controller import Controller
-from clonejob_operator.kube import (
-    ADAPTATION_PROFILE,
-    CLONE_JOB,
-    DATA_VOLUME,
-    MIGRATING_VM,
-    VIRTUAL_MACHINE,
-    VOLUME_SNAPSHOT,
-    Body,
-    Kind,
-    Kube,
-)
+from clonejob_operator.kube import ADAPTATION_PROFILE, CLONE_JOB, MIGRATING_VM, Body, Kind, Kube
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.seal import Sealer
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.integration.sealing import SEALER, merged
 
 T = TypeVar("T")

@@ -7,7 +7,8 @@ from typing import Any
 
 from clonejob_operator import names
 from clonejob_operator.codes import Code
-from clonejob_operator.kube import BATCH_JOB, CLONE_JOB, DATA_VOLUME, Kube
+from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 STEPS = ["preparingVmDisks", "instantiatingMigratedVm"]

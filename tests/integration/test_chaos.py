@@ -15,7 +15,8 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import FINISHED, State
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.conftest import Outage
 from tests.integration.chaotic import ChaosInfrastructure, KilledOperator, leftovers
 from tests.integration.history import History

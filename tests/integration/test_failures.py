@@ -9,7 +9,9 @@ import pytest
 
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
-from clonejob_operator.kube import DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import MIGRATING_VM, Kube
+from clonejob_operator.machine.reasons import Reason
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 
 
@@ -27,7 +29,7 @@ def _failed(world: World, name: str) -> dict[str, Any]:
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Stalled"]["status"] == "True"
     assert conditions["Ready"]["status"] == "False"
-    assert conditions["Ready"]["reason"] == Code(status["error"]["code"]).reason
+    assert conditions["Ready"]["reason"] == Reason.of_code(Code(status["error"]["code"]))
     return status
 
 

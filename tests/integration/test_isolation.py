@@ -14,8 +14,9 @@ import pytest
 
 from clonejob_operator import names, permissions
 from clonejob_operator.api.clonejob import FINISHED
-from clonejob_operator.kube import DATA_VOLUME, MIGRATING_VM, TARGET_PROJECT, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import MIGRATING_VM, TARGET_PROJECT, Kube
 from clonejob_operator.targets.computeengine.client import Compute
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.computeengine.fake import FakeCompute
 from tests.computeengine.keys import service_account_key
 from tests.integration.conftest import _serves_core, chart_identity

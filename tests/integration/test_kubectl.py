@@ -14,7 +14,8 @@ import pytest
 
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Kube
+from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 

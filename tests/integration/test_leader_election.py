@@ -15,7 +15,8 @@ from bench.fake import FakeInfrastructure
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import State
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.conftest import Outage
 from tests.integration.history import History
 from tests.integration.kit import World, wait_for

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from clonejob_operator import names
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from clonejob_operator.timestamps import PATTERN, parse_time
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from clonejob_operator import permissions
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import Kube
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.conftest import _serves_core, chart_identity
 from tests.integration.kit import World, kubernetes_refusal, running_operator, settings_for, wait_for
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from clonejob_operator import names
 from clonejob_operator.api.bounds import MAX_DISKS
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Body, Kube
+from clonejob_operator.kube import CLONE_JOB, Body, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 

@@ -11,7 +11,8 @@ from bench.counting import CountingKube
 from bench.fake import FakeInfrastructure
 
 from clonejob_operator.api.clonejob import FINISHED, State
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, VIRTUAL_MACHINE, Kind, Kube
+from clonejob_operator.kube import CLONE_JOB, Kind, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.history import History
 from tests.integration.hooks import HookedKube, Moment
 from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for

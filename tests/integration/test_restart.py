@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from clonejob_operator import names
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 from tests.integration.replicas import child_env, run_command
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from clonejob_operator.kube import (
-    CLONE_JOB,
-    DATA_VOLUME,
-    MIGRATING_VM,
-    TARGET_PROJECT,
-    VIRTUAL_MACHINE,
-    Kube,
-)
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 

@@ -42,7 +42,7 @@ def test_the_cancel_patch_is_kept_apart_and_cancels(kube: Kube, namespace: str) 
 
 
 def test_the_replication_sample_and_the_synced_patch_name_the_same_snapshot(kube: Kube, namespace: str) -> None:
-    from clonejob_operator.kube import VOLUME_SNAPSHOT
+    from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
 
     snapshot = yaml.safe_load((SAMPLES / "replication" / "volumesnapshot.yaml").read_text())
     snapshot["metadata"]["namespace"] = namespace

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from clonejob_operator.kube import MIGRATING_VM, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.kube import MIGRATING_VM, Kube
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
 from tests.integration.kit import World, running_operator, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from clonejob_operator.kube import BATCH_JOB, CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 from tests.integration.tenants import CARELESS, chart_objects, full_server, refused, tenant
 

@@ -12,9 +12,10 @@ import kmock
 import pytest
 
 from clonejob_operator.codes import Code
-from clonejob_operator.kube import DATA_VOLUME, Kube
+from clonejob_operator.kube import Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 from tests.clocks import NOON, Clock
 from tests.mock.test_refusals import NS, SETTINGS, Runner, _setup
 

@@ -10,7 +10,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.faults import classify
-from clonejob_operator.kube import DATA_VOLUME, Kube, retry_after
+from clonejob_operator.kube import Kube, retry_after
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 PATH = "/apis/cdi.kubevirt.io/v1beta1/namespaces/ns/datavolumes/a"
 BODY = {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": "a", "namespace": "ns"}}
@@ -85,7 +86,8 @@ def test_a_write_asks_the_fence_and_a_read_does_not() -> None:
 @pytest.mark.asyncio
 async def test_an_api_group_that_is_off_is_named_in_one_line(kmock: kmock.KubernetesEmulator, mock_kube: Kube) -> None:
     """adaptingOs where batch/v1 is not enabled: no raw '404 page not found' body, no stray newline."""
-    from clonejob_operator.kube import BATCH_JOB, KindNotServed
+    from clonejob_operator.kube import KindNotServed
+    from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB
 
     kmock["post /apis/batch/v1/namespaces/ns/jobs"] << 404 << b"404 page not found\n"
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "a", "namespace": "ns"}}

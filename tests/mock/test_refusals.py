@@ -13,15 +13,10 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
-from clonejob_operator.kube import (
-    ADAPTATION_PROFILE,
-    CLONE_JOB,
-    MIGRATING_VM,
-    VOLUME_SNAPSHOT,
-    Kube,
-)
+from clonejob_operator.kube import ADAPTATION_PROFILE, CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.reconciler import Outcome, Reconciler
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
 
 NS = "ns"
 SETTINGS = Settings(step_timeouts={kind: timedelta(hours=1) for kind in StepKind})

@@ -10,8 +10,9 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import DATA_VOLUME, Kube
+from clonejob_operator.kube import Kube
 from clonejob_operator.targets.base import JobContext, create_owned
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 
 def manifest(uid: str, run: int | None = None) -> dict[str, object]:

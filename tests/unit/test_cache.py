@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from clonejob_operator.cache import Cache, Kept
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, Body, Kind
+from clonejob_operator.kube import CLONE_JOB, Body, Kind
 from clonejob_operator.roster import Entry
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 
 def obj(name: str, version: str, uid: str = "u1", **labels: str) -> dict[str, Any]:

@@ -8,9 +8,10 @@ import pytest
 
 from clonejob_operator.api.clonejob import ResourceRef
 from clonejob_operator.jobs import read_job
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM
 from clonejob_operator.machine.transitions import decide
 from clonejob_operator.roster import Entry
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube, refusal
 from tests.unit.test_reconciler import NS, SETTINGS, cluster, settle

@@ -11,9 +11,11 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.cache import Cache
 from clonejob_operator.controller import Controller
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VOLUME_SNAPSHOT
+from tests.builders import body, clone_job
 from tests.fakekube import FakeKube
 
 
@@ -22,16 +24,8 @@ def controller() -> Controller:
     return Controller(Reconciler(Kube(kubernetes.client.Configuration()), Settings(), cache=cache))
 
 
-def body(name: str, version: str, **fields: Any) -> dict[str, Any]:
-    meta = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": version}
-    meta.update(fields.pop("metadata", {}))
-    return {"metadata": meta, **fields}
-
-
 def job(name: str, version: str, state: str, **status: Any) -> dict[str, Any]:
-    meta = {"creationTimestamp": "2026-11-26T10:00:00Z", "generation": 1}
-    spec = {"migratingVm": "web-1"}
-    return body(name, version, metadata=meta, spec=spec, status={"state": state, "observedGeneration": 1, **status})
+    return clone_job(name, state, status=status, resourceVersion=version)
 
 
 def drain(c: Controller) -> list[tuple[str, str]]:
@@ -56,15 +50,15 @@ def test_events_wake_the_jobs_they_concern() -> None:
         deleted=False,
     )
     assert drain(c) == [("ns", "cj")] and c.synced.is_set()
-    labelled = body("cj-disk-0", "2", metadata={"labels": {names.LABEL_JOB_UID: "uid-cj"}})
+    labelled = body("cj-disk-0", resourceVersion="2", labels={names.LABEL_JOB_UID: "uid-cj"})
     c.observed(DATA_VOLUME, labelled, deleted=False)
     assert drain(c) == [("ns", "cj")]
     c.observed(DATA_VOLUME, labelled, deleted=True)
     assert drain(c) == [("ns", "cj")]
-    c.observed(VOLUME_SNAPSHOT, body("s0", "3"), deleted=False)
+    c.observed(VOLUME_SNAPSHOT, body("s0", resourceVersion="3"), deleted=False)
     assert drain(c) == [("ns", "cj")]
-    c.observed(VOLUME_SNAPSHOT, body("other", "4"), deleted=False)
-    c.observed(DATA_VOLUME, body("foreign", "5", metadata={"labels": {names.LABEL_JOB_UID: "nobody"}}), deleted=False)
+    c.observed(VOLUME_SNAPSHOT, body("other", resourceVersion="4"), deleted=False)
+    c.observed(DATA_VOLUME, body("foreign", resourceVersion="5", labels={names.LABEL_JOB_UID: "nobody"}), deleted=False)
     assert drain(c) == []
 
 
@@ -76,7 +70,7 @@ def test_own_writes_coming_back_and_finished_jobs_wake_nothing() -> None:
     assert drain(c) == []
     c.observed(CLONE_JOB, job("cj", "8", "SUCCEEDED"), deleted=False)
     assert drain(c) == []
-    c.observed(DATA_VOLUME, body("d", "9", metadata={"labels": {names.LABEL_JOB_UID: "uid-cj"}}), deleted=False)
+    c.observed(DATA_VOLUME, body("d", resourceVersion="9", labels={names.LABEL_JOB_UID: "uid-cj"}), deleted=False)
     assert drain(c) == []  # the clone of a finished job is never looked at again
 
 
@@ -85,7 +79,7 @@ def test_a_migratingvm_change_wakes_its_waiting_job() -> None:
     waiting = job("cj", "1", "PENDING", conditions=[{"type": "Reconciling", "reason": "MigratingVmNotFound"}])
     c.observed(CLONE_JOB, waiting, deleted=False)
     drain(c)
-    c.observed(MIGRATING_VM, body("web-1", "2"), deleted=False)
+    c.observed(MIGRATING_VM, body("web-1", resourceVersion="2"), deleted=False)
     assert drain(c) == [("ns", "cj")]
 
 
@@ -139,3 +133,24 @@ def test_a_reconcile_that_met_a_fault_goes_back_to_the_queue_which_owns_the_back
     assert c.queue.get(0) is None, "the second failure in a row waits longer than Retry-After: 8 s"
     clock.now += 3.0
     assert c.queue.get(0) == ("ns", "cj")
+
+
+def test_the_api_servers_return_wakes_the_jobs_an_outage_left_backing_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clonejob_operator.codes import Code
+    from clonejob_operator.faults import Fault, FaultKind
+    from clonejob_operator.reconciler import Outcome
+    from clonejob_operator.workqueue import Backoff, WorkQueue
+    from tests.clocks import Clock
+
+    c = controller()
+    clock = Clock(100.0)
+    c.queue = WorkQueue(Backoff(first=30.0, most=60.0), clock=clock)
+    gone = Fault(FaultKind.TRANSIENT, Code.UNAVAILABLE, "reading: ConnectionRefusedError", unanswered=True)
+    monkeypatch.setattr(c.reconciler, "reconcile", lambda namespace, name: Outcome(False, failed=gone))
+    c.queue.add(("ns", "cj"))
+    assert c._work_once(timeout=0)
+    assert c.queue.get(0) is None, "backing off"
+    c.observed(MIGRATING_VM, body("web-9", resourceVersion="5"), deleted=False)  # the server answers again
+    assert c.queue.get(0) == ("ns", "cj"), "looked at on the server's return, not after its backoff"
+    c.queue.done(("ns", "cj"))
+    assert c.queue.retry(("ns", "cj")) == 30.0, "its backoff starts afresh"

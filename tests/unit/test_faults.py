@@ -8,7 +8,8 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind, api_message, classify
-from clonejob_operator.kube import DATA_VOLUME, KindNotServed, not_served
+from clonejob_operator.kube import KindNotServed, not_served
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 
 def api(status: int, body: object, reason: str = "") -> ApiException:

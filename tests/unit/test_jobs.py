@@ -5,20 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from clonejob_operator.jobs import read_job
+from tests.builders import clone_job
 
 
 def body(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "metadata": {
-            "name": "cj",
-            "namespace": "ns",
-            "uid": "u",
-            "generation": 2,
-            "creationTimestamp": "2026-11-26T10:00:00Z",
-        },
-        "spec": spec,
-        "status": status or {},
-    }
+    built = clone_job(status=status, uid="u", generation=2)
+    built["spec"] = spec  # as stored, whatever it holds
+    return built
 
 
 def test_read_job() -> None:

@@ -9,9 +9,10 @@ from clonejob_operator import names
 from clonejob_operator.cache import Cache
 from clonejob_operator.controller import Controller
 from clonejob_operator.kopfwiring import build_registry, connection_info, operator_settings
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 
 def test_registry_only_watches_and_never_writes_through_kopf() -> None:
@@ -61,3 +62,26 @@ def test_settings_use_our_finalizer_prefix_and_watch_timeouts() -> None:
     assert settings.scanning.disabled  # exact namespaces: no Namespace listing needed
     assert not operator_settings(["team-*"]).scanning.disabled
     assert not operator_settings([]).scanning.disabled
+
+
+def test_each_login_is_told_apart_so_kopf_takes_good_credentials_back_and_logins_are_paced() -> None:
+    """kopf refuses credentials equal to ones it discarded (a 401 or a closed session while the API server
+    restarts): identical ones would leave every watch waiting for ever."""
+    from clonejob_operator.kopfwiring import PACE, Logins
+    from tests.clocks import Clock
+
+    clock = Clock(100.0)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    logins = Logins(clock=clock, sleep=sleep)
+    info = kopf.ConnectionInfo(server="https://api:6443", token="t", scheme="Bearer")
+    first, second = logins.fresh(info), logins.fresh(info)
+    assert first != second and first != info and {first.token, second.token} == {"t"}
+    assert slept == [PACE], "the second login came at once: it waited a second"
+    clock.now += 5
+    logins.fresh(info)
+    assert slept == [PACE]

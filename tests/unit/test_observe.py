@@ -12,9 +12,10 @@ import pytest
 from clonejob_operator.codes import Code
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import read_job
-from clonejob_operator.kube import CLONE_JOB, VOLUME_SNAPSHOT, KindNotServed
+from clonejob_operator.kube import CLONE_JOB, KindNotServed
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
 from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube
 from tests.unit.test_reconciler import NS, SETTINGS, cluster, settle

@@ -74,6 +74,12 @@ def test_a_failed_run_is_recognised_by_its_exception_and_its_traceback_dropped()
     assert log.filter(failed(Answer(403))) is True, "a refusal is no outage: shown"
     assert log.filter(failed(ValueError("a bug"))) is True, "a bug is shown, traceback and all"
     assert log.filter(failed(OSError("x"), name="clonejob_operator.x")) is True, "only kopf's lines"
+    told: list[BaseException] = []
+    log.failing = told.append  # what the runtime sets for the run under way: it ends the run at once
+    gone = aiohttp.ClientConnectionError("gone")
+    log.filter(failed(gone))
+    log.filter(failed(ValueError("a bug")))
+    assert told == [gone], "a failed run is told; a bug in a handler is not a failed run"
 
 
 def test_the_real_kopf_retries_forever_its_retry_lines_are_condensed_and_a_failed_run_raises() -> None:

@@ -12,9 +12,10 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import StepKind
 from clonejob_operator.codes import Code
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, Body
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body
 from clonejob_operator.reconciler import Outcome, Reconciler
 from clonejob_operator.settings import Settings
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.clocks import NOON, Clock
 from tests.fakekube import FakeKube, refusal
 

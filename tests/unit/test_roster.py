@@ -4,33 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from clonejob_operator import names
 from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.roster import Entry, Roster
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
+from tests.builders import CREATED, clone_job
 
 
 def job(
     name: str,
     state: str | None = None,
     mvm: str = "web-1",
-    created: str = "2026-11-26T10:00:00Z",
+    created: str = CREATED,
     **extra: Any,
 ) -> dict[str, Any]:
-    status: dict[str, Any] = {"state": state} if state else {}
-    status.update(extra.pop("status", {}))
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": "ns",
-            "uid": f"uid-{name}",
-            "creationTimestamp": created,
-            "generation": 1,
-            "finalizers": [names.FINALIZER],
-            **extra.pop("metadata", {}),
-        },
-        "spec": {"migratingVm": mvm, **extra.pop("spec", {})},
-        "status": {"observedGeneration": 1, **status},
-    }
+    return clone_job(name, state, migrating_vm=mvm, held=True, creationTimestamp=created, **_parts(extra))
+
+
+def _parts(extra: dict[str, Any]) -> dict[str, Any]:
+    """``status``, ``spec`` and ``metadata`` overrides as the builder takes them."""
+    return {"status": extra.pop("status", {}), "spec": extra.pop("spec", {}), **extra.pop("metadata", {}), **extra}
 
 
 def test_a_reservation_holds_the_migratingvm_and_the_active_limit_while_the_start_is_written() -> None:
@@ -105,9 +97,9 @@ def test_snapshot_readers_are_only_jobs_preparing_disks() -> None:
     sync = {"sourceSync": {"snapshots": [{"disk": "d0", "volumeSnapshot": "s0"}]}}
     roster.observe(job("a", "ACTIVE", status={"currentStep": "preparingVmDisks", **sync}))
     roster.observe(job("b", "ACTIVE", mvm="web-2", status={"currentStep": "instantiatingMigratedVm", **sync}))
-    assert roster.reading("ns", "s0") == {("ns", "a")}
+    assert roster.reading(VOLUME_SNAPSHOT, "ns", "s0") == {("ns", "a")}
     roster.observe(job("a", "ACTIVE", status={"currentStep": "instantiatingMigratedVm", **sync}))
-    assert roster.reading("ns", "s0") == set()
+    assert roster.reading(VOLUME_SNAPSHOT, "ns", "s0") == set()
 
 
 def test_a_job_whose_status_the_operator_did_not_write_holds_no_slot_and_no_queue() -> None:
@@ -126,7 +118,7 @@ def test_a_job_whose_status_the_operator_did_not_write_holds_no_slot_and_no_queu
     roster.observe(queued)
     held = roster.entry(forged)
     assert held.held and not held.started and not held.queued and held.attention
-    assert roster.active() == 0 and roster.reading("ns", "s") == set()
+    assert roster.active() == 0 and roster.reading(VOLUME_SNAPSHOT, "ns", "s") == set()
     newer = roster.entry(job("newer", "PENDING", created="2026-11-26T11:00:00Z"))
     assert roster.refusal(newer) is None, "the forged job holds neither the MigratingVm nor an active slot"
     assert roster.ahead(newer) is not None and roster.ahead(newer).name == "queued"  # type: ignore[union-attr]

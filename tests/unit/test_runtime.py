@@ -7,11 +7,12 @@ import logging
 import pytest
 from kubernetes.client import Configuration
 
-from clonejob_operator.kube import CLONE_JOB, DATA_VOLUME, MIGRATING_VM, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.runtime import Launch, Process
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.catalog import REGISTRY
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
 
 def test_a_kind_that_cannot_be_watched_is_said_once_with_its_cost(caplog: pytest.LogCaptureFixture) -> None:

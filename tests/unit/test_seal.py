@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_operator import seal
 from clonejob_operator.kube import Secret
 from clonejob_operator.seal import Sealer
+from tests.builders import clone_job
 
 STATUS: dict[str, Any] = {
     "state": "SUCCEEDED",
@@ -20,7 +21,7 @@ STATUS: dict[str, Any] = {
 
 
 def body(status: dict[str, Any], uid: str = "u-1") -> dict[str, Any]:
-    return {"metadata": {"name": "cj", "namespace": "ns", "uid": uid}, "status": status}
+    return clone_job(status=status, uid=uid)
 
 
 def test_a_status_sealed_by_the_operator_is_believed() -> None:

@@ -47,11 +47,6 @@ class StepKind(StrEnum):
         return State.ADAPTING_OS if self is StepKind.ADAPTING_OS else State.ACTIVE
 
     @property
-    def reason(self) -> str:
-        """The step as a condition or Event reason: ``preparingVmDisks`` -> ``PreparingVmDisks``."""
-        return self.value[0].upper() + self.value[1:]
-
-    @property
     def attribute(self) -> str:
         """The member's name in CloneStep: ``preparingVmDisks`` -> ``preparing_vm_disks``."""
         return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.value)

@@ -17,7 +17,7 @@ READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 class Activity:
     """What a job that is not finished is doing or waiting for, in condition terms."""
 
-    reason: str
+    reason: Reason
     message: str
     stalled: bool = False
     wait: WaitReason | None = None
@@ -79,9 +79,9 @@ def _wanted(status: CloneJobStatus, activity: Activity | None) -> Wanted:
         code = Code(status.error.code) if status.error else Code.UNKNOWN
         message = (status.error.message if status.error else None) or "failed"
         return [
-            (READY, "False", code.reason, message),
+            (READY, "False", Reason.of_code(code), message),
             (RECONCILING, "False", Reason.FAILED, ""),
-            (STALLED, "True", code.reason, message),
+            (STALLED, "True", Reason.of_code(code), message),
         ]
     if state is State.CANCELLED:
         message = "cancelled; everything it created was removed"

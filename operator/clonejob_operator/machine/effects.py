@@ -7,6 +7,7 @@ from typing import Any
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.api.migratingvm import CloneJobSummary
+from clonejob_operator.machine.reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Record:
 @dataclass(frozen=True)
 class PostEvent:
     type: str
-    reason: str
+    reason: Reason
     message: str
 
 

@@ -1,18 +1,25 @@
-"""The condition and Event reasons of a CloneJob, each defined once (CamelCase, as kstatus has them).
+"""The condition and Event reasons of a CloneJob: one vocabulary, each reason defined once (CamelCase, as
+kstatus has them).
 
-``Reason``: a job's transitions. ``WaitReason``: why a PENDING job waits, with what wakes it (``Trigger``),
-so that the reason a user reads and the wake-up routing can never drift apart (nothing parses a condition
-reason back out of a status). A running step's reason is its ``StepKind.reason``; a failed job's is its
-error code's (``Code.reason``).
+``Reason`` holds every reason a user can read: a job's transitions, its waits, its running steps
+(``Reason.of_step``) and the error code of a failed job (``Reason.of_code``). ``WaitReason`` pairs a wait's
+reason with what wakes it (``Trigger``), so that the reason a user reads and the wake-up routing can never
+drift apart (nothing parses a condition reason back out of a status).
 """
 
 from __future__ import annotations
 
 import enum
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clonejob_operator.api.clonejob import StepKind
+    from clonejob_operator.codes import Code
 
 
 class Reason(StrEnum):
+    # A job's transitions.
     PENDING = "Pending"
     STARTED = "Started"
     CANCELLING = "Cancelling"
@@ -26,6 +33,48 @@ class Reason(StrEnum):
     """The API server refuses every status write (an object stored under a looser schema, say)."""
     UNTRUSTED_STATUS = "UntrustedStatus"
     """The stored status carries no valid seal of the operator: the job is held, and nothing is done for it."""
+    # Why a PENDING job waits (see WaitReason for what wakes each).
+    AWAITING_FINALIZER = "AwaitingFinalizer"
+    MIGRATING_VM_NOT_FOUND = "MigratingVmNotFound"
+    NO_SNAPSHOTS = "NoSnapshots"
+    QUEUED = "Queued"
+    WAITING_FOR_CLONE_JOB = "WaitingForCloneJob"
+    MAX_ACTIVE_REACHED = "MaxActiveReached"
+    MAX_ACTIVE_PER_NAMESPACE_REACHED = "MaxActivePerNamespaceReached"
+    TARGET_PROJECT_NOT_FOUND = "TargetProjectNotFound"
+    LOADING_TARGET_CLIENT = "LoadingTargetClient"
+    CREDENTIALS_SECRET_UNUSABLE = "CredentialsSecretUnusable"
+    UNAVAILABLE = "Unavailable"
+    # A running step (StepKind in CamelCase).
+    PREPARING_VM_DISKS = "PreparingVmDisks"
+    ADAPTING_OS = "AdaptingOs"
+    INSTANTIATING_MIGRATED_VM = "InstantiatingMigratedVm"
+    # A failed job: its error code (google.rpc.Code in CamelCase; Cancelled and Unavailable are above).
+    OK = "Ok"
+    UNKNOWN = "Unknown"
+    INVALID_ARGUMENT = "InvalidArgument"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    NOT_FOUND = "NotFound"
+    ALREADY_EXISTS = "AlreadyExists"
+    PERMISSION_DENIED = "PermissionDenied"
+    RESOURCE_EXHAUSTED = "ResourceExhausted"
+    FAILED_PRECONDITION = "FailedPrecondition"
+    ABORTED = "Aborted"
+    OUT_OF_RANGE = "OutOfRange"
+    UNIMPLEMENTED = "Unimplemented"
+    INTERNAL = "Internal"
+    DATA_LOSS = "DataLoss"
+    UNAUTHENTICATED = "Unauthenticated"
+
+    @classmethod
+    def of_step(cls, kind: StepKind) -> Reason:
+        """``preparingVmDisks`` -> ``PreparingVmDisks``."""
+        return cls(kind.value[0].upper() + kind.value[1:])
+
+    @classmethod
+    def of_code(cls, code: Code) -> Reason:
+        """``DEADLINE_EXCEEDED`` -> ``DeadlineExceeded``."""
+        return cls("".join(part.capitalize() for part in code.name.split("_")))
 
 
 class Trigger(enum.Enum):
@@ -48,24 +97,24 @@ class Trigger(enum.Enum):
 class WaitReason(enum.Enum):
     """The ``Reconciling`` reason of a waiting job, with its wake trigger."""
 
-    PENDING = (Reason.PENDING.value, Trigger.MIGRATING_VM)
-    AWAITING_FINALIZER = ("AwaitingFinalizer", Trigger.TIME)
-    MIGRATING_VM_NOT_FOUND = ("MigratingVmNotFound", Trigger.MIGRATING_VM)
-    NO_SNAPSHOTS = ("NoSnapshots", Trigger.MIGRATING_VM)
-    QUEUED = ("Queued", Trigger.QUEUE)
-    WAITING_FOR_CLONE_JOB = ("WaitingForCloneJob", Trigger.QUEUE)
-    MAX_ACTIVE_REACHED = ("MaxActiveReached", Trigger.ACTIVE_SLOT)
-    MAX_ACTIVE_PER_NAMESPACE_REACHED = ("MaxActivePerNamespaceReached", Trigger.ACTIVE_SLOT)
-    TARGET_PROJECT_NOT_FOUND = ("TargetProjectNotFound", Trigger.TARGET_PROJECT)
-    LOADING_TARGET = ("LoadingTargetClient", Trigger.TARGET_LOADED)
+    PENDING = (Reason.PENDING, Trigger.MIGRATING_VM)
+    AWAITING_FINALIZER = (Reason.AWAITING_FINALIZER, Trigger.TIME)
+    MIGRATING_VM_NOT_FOUND = (Reason.MIGRATING_VM_NOT_FOUND, Trigger.MIGRATING_VM)
+    NO_SNAPSHOTS = (Reason.NO_SNAPSHOTS, Trigger.MIGRATING_VM)
+    QUEUED = (Reason.QUEUED, Trigger.QUEUE)
+    WAITING_FOR_CLONE_JOB = (Reason.WAITING_FOR_CLONE_JOB, Trigger.QUEUE)
+    MAX_ACTIVE_REACHED = (Reason.MAX_ACTIVE_REACHED, Trigger.ACTIVE_SLOT)
+    MAX_ACTIVE_PER_NAMESPACE_REACHED = (Reason.MAX_ACTIVE_PER_NAMESPACE_REACHED, Trigger.ACTIVE_SLOT)
+    TARGET_PROJECT_NOT_FOUND = (Reason.TARGET_PROJECT_NOT_FOUND, Trigger.TARGET_PROJECT)
+    LOADING_TARGET = (Reason.LOADING_TARGET_CLIENT, Trigger.TARGET_LOADED)
     """The target's client library is loading (seconds, once per start); never counts towards a deadline."""
-    CREDENTIALS_SECRET_UNUSABLE = ("CredentialsSecretUnusable", Trigger.TIME)
+    CREDENTIALS_SECRET_UNUSABLE = (Reason.CREDENTIALS_SECRET_UNUSABLE, Trigger.TIME)
     """The TargetProject's Secret is missing, not labelled for the operator, or lacks its key: looked at again
     every little while (Secrets are not watched)."""
-    UNAVAILABLE = ("Unavailable", Trigger.TIME)
-    """Admission met a transient error: looked at again after a backoff."""
+    UNAVAILABLE = (Reason.UNAVAILABLE, Trigger.TIME)
+    """Admission met a transient error: looked at again after the work queue's backoff."""
 
-    def __init__(self, reason: str, trigger: Trigger) -> None:
+    def __init__(self, reason: Reason, trigger: Trigger) -> None:
         self.reason = reason
         self.trigger = trigger
 

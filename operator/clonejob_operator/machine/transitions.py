@@ -157,7 +157,7 @@ def _started(status: CloneJobStatus) -> bool:
     return status.current in STARTED or bool(status.steps) or bool(status.created_resources)
 
 
-def _enter(decision: Decision, state: State, now: str, reason: str, message: str, warning: bool = False) -> None:
+def _enter(decision: Decision, state: State, now: str, reason: Reason, message: str, warning: bool = False) -> None:
     status = decision.status
     if status.current is not state:
         status.state = state
@@ -267,7 +267,7 @@ def _admit(job: Job, world: World, settings: Settings, decision: Decision, now: 
         Reason.STARTED,
         f"cloning MigratingVm {job.migrating_vm}; step {first.value} started",
     )
-    return Activity(first.reason, f"{first.value} started")
+    return Activity(Reason.of_step(first), f"{first.value} started")
 
 
 def _say_what_it_waits_for(job: Job, waiting: Activity, decision: Decision) -> None:
@@ -310,10 +310,12 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
         _fail(decision, now, JobError(Code.DEADLINE_EXCEEDED, message))
         return Activity(Reason.CLEANING_UP, "removing products after a timeout")
     if fault is not None:
-        return Activity(kind.reason, f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings))
+        return Activity(
+            Reason.of_step(kind), f"retrying: {fault.message}", stalled=_stalled(fault, world.now, settings)
+        )
     step.progress_percent = max(0, min(99, report.progress))
     decision.products.extend(report.creates)
-    return Activity(kind.reason, report.detail or f"{kind.value} in progress")
+    return Activity(Reason.of_step(kind), report.detail or f"{kind.value} in progress")
 
 
 def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = "") -> Activity | None:
@@ -328,10 +330,12 @@ def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, end
     kind = following[0]
     status.steps = [*(status.steps or []), CloneStep.begin(kind, now)]
     if status.current is kind.state:
-        decision.notes.append(PostEvent("Normal", kind.reason, f"{before}step {kind.value} started"))
+        decision.notes.append(PostEvent("Normal", Reason.of_step(kind), f"{before}step {kind.value} started"))
     else:  # one Event for the transition, which names the step
-        _enter(decision, kind.state, now, kind.reason, f"{before}{kind.state.value}: step {kind.value} started")
-    return Activity(kind.reason, f"{kind.value} started")
+        _enter(
+            decision, kind.state, now, Reason.of_step(kind), f"{before}{kind.state.value}: step {kind.value} started"
+        )
+    return Activity(Reason.of_step(kind), f"{kind.value} started")
 
 
 def _overall_progress(status: CloneJobStatus, planned: tuple[StepKind, ...]) -> int | None:

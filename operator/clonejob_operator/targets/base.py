@@ -25,6 +25,7 @@ from clonejob_operator.faults import Fault
 from clonejob_operator.kube import Body, Kind, KindNotServed, KubeClient, status_of
 from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
+from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
 
@@ -168,12 +169,19 @@ class Driver(Protocol):
 
 @dataclass(frozen=True)
 class Watch:
-    """A kind a target's jobs depend on, watched into the operator's caches."""
+    """A kind a target's jobs depend on, watched into the operator's caches, and which jobs its changes wake:
+
+    - ``product``: objects the target makes (only those with a job's label are watched; a change wakes that job);
+    - ``reads``: objects its jobs read by name (a VolumeSnapshot, say): given a CloneJob's stored status, the
+      names of this kind that the job reads now; a change of one wakes the jobs that read it;
+    - ``wakes``: objects its jobs look up in their namespace (a TargetProject): a change wakes the jobs of
+      that namespace whose wait it may end.
+    """
 
     kind: Kind
-    product: bool
-    """True: objects the target makes (only those with a job's label are watched; a change wakes that job).
-    False: objects its jobs read (a VolumeSnapshot, say; a change wakes the jobs that read that one)."""
+    product: bool = False
+    reads: Callable[[Body], tuple[str, ...]] | None = None
+    wakes: Trigger | None = None
 
 
 @dataclass(frozen=True)

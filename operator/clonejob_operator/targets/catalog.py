@@ -19,7 +19,7 @@ from clonejob_operator.faults import Classifier
 from clonejob_operator.kube import OWN_WATCHED, Body, Kind, KubeClient
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets import computeengine, kubevirt
-from clonejob_operator.targets.base import CleanupReport, Driver, JobContext, Target
+from clonejob_operator.targets.base import CleanupReport, Driver, JobContext, Target, Watch
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Registry:
             raise ValueError("two targets of one name")
         watches = [watch for target in targets for watch in target.watches]
         self._products = frozenset(watch.kind for watch in watches if watch.product)
-        self._inputs = frozenset(watch.kind for watch in watches if not watch.product)
+        self._inputs = {watch.kind: watch for watch in watches if not watch.product}
 
     def __getitem__(self, name: str) -> Target:
         try:
@@ -56,7 +56,17 @@ class Registry:
 
     def inputs(self) -> frozenset[Kind]:
         """The kinds of what the targets' jobs read: a change wakes the jobs that read that object."""
-        return self._inputs
+        return frozenset(self._inputs)
+
+    def input(self, kind: Kind) -> Watch | None:
+        """How a change of an input of this kind is routed (``Watch.reads`` or ``Watch.wakes``)."""
+        return self._inputs.get(kind)
+
+    def reads(self, status: Body) -> frozenset[tuple[str, str]]:
+        """(plural, name) of every input that a CloneJob with this stored status reads by name now."""
+        return frozenset(
+            (watch.kind.plural, name) for watch in self._inputs.values() if watch.reads for name in watch.reads(status)
+        )
 
     def of_spec(self, spec: Body) -> Target | None:
         """The target whose defaults a MigratingVm's spec (as stored) sets."""

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from clonejob_demo import standins
-from clonejob_operator.kube import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from clonejob_operator.names import LABEL_JOB
+from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.fakekube import FakeKube
 
 

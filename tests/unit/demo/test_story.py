@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from clonejob_demo.story import _progress_line
 from clonejob_operator.jobs import read_job
+from tests.builders import clone_job
 
 
 def body(status: dict[str, object]) -> dict[str, object]:
-    meta = {"name": "web-1-test-1", "namespace": "d", "uid": "u", "creationTimestamp": "2026-12-04T00:00:00Z"}
-    return {"metadata": meta, "spec": {"migratingVm": "web-1"}, "status": status}
+    return clone_job("web-1-test-1", namespace="d", status=status)
 
 
 def test_a_job_the_operator_has_not_looked_at_reads_created_not_state_unspecified() -> None:

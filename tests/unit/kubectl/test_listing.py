@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from clonejob_kubectl.listing import FilterError, Order, field_selector, order_key, parse_filter
+from tests.builders import clone_job
 
 
 def job(name: str, state: str | None, created: str, ended: str | None = None, mvm: str = "web-1") -> dict[str, Any]:
@@ -15,8 +16,7 @@ def job(name: str, state: str | None, created: str, ended: str | None = None, mv
         status["state"] = state
     if ended:
         status["endTime"] = ended
-    meta = {"name": name, "namespace": "ns", "creationTimestamp": created}
-    return {"metadata": meta, "spec": {"migratingVm": mvm}, "status": status}
+    return clone_job(name, migrating_vm=mvm, status=status, creationTimestamp=created)
 
 
 JOBS = [

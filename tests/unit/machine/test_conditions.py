@@ -5,6 +5,7 @@ import pytest
 from clonejob_operator.api.clonejob import CloneJobStatus
 from clonejob_operator.api.common import Condition
 from clonejob_operator.machine.conditions import Activity, compute
+from clonejob_operator.machine.reasons import Reason
 
 NOW = "2026-11-26T10:00:00Z"
 EARLIER = "2026-11-26T09:00:00Z"
@@ -38,12 +39,12 @@ def _by_type(conditions: list[Condition]) -> dict[str, tuple[str, str]]:
         ),
         (
             {"state": "PENDING"},
-            Activity("Queued", "behind a"),
+            Activity(Reason("Queued"), "behind a"),
             {"Ready": ("False", "Queued"), "Reconciling": ("True", "Queued"), "Stalled": ("False", "Queued")},
         ),
         (
             {"state": "ACTIVE"},
-            Activity("PreparingVmDisks", "1/2"),
+            Activity(Reason("PreparingVmDisks"), "1/2"),
             {
                 "Ready": ("False", "PreparingVmDisks"),
                 "Reconciling": ("True", "PreparingVmDisks"),
@@ -52,7 +53,7 @@ def _by_type(conditions: list[Condition]) -> dict[str, tuple[str, str]]:
         ),
         (
             {"state": "CANCELLING"},
-            Activity("CleanupStuck", "forbidden", stalled=True),
+            Activity(Reason("CleanupStuck"), "forbidden", stalled=True),
             {
                 "Ready": ("False", "CleanupStuck"),
                 "Reconciling": ("False", "CleanupStuck"),
@@ -74,8 +75,8 @@ def test_failed_message_is_the_error_message() -> None:
 
 
 def test_transition_time_moves_only_when_status_flips() -> None:
-    old = compute(CloneJobStatus(state="ACTIVE"), 1, Activity("PreparingVmDisks", ""), None, EARLIER)
-    same = compute(CloneJobStatus(state="ACTIVE"), 1, Activity("InstantiatingMigratedVm", ""), old, NOW)
+    old = compute(CloneJobStatus(state="ACTIVE"), 1, Activity(Reason("PreparingVmDisks"), ""), None, EARLIER)
+    same = compute(CloneJobStatus(state="ACTIVE"), 1, Activity(Reason("InstantiatingMigratedVm"), ""), old, NOW)
     assert {c.last_transition_time for c in same} == {EARLIER}
     done = compute(CloneJobStatus(state="SUCCEEDED"), 1, None, old, NOW)
     times = {c.type: c.last_transition_time for c in done}

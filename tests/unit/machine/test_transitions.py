@@ -25,7 +25,7 @@ from clonejob_operator.machine.effects import (
     RemoveFinalizer,
 )
 from clonejob_operator.machine.model import Admission, Decision, Need, World
-from clonejob_operator.machine.reasons import WaitReason
+from clonejob_operator.machine.reasons import Reason, WaitReason
 from clonejob_operator.machine.transitions import decide, need
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import CleanupReport, NoRecord, Plan, StepReport
@@ -133,7 +133,7 @@ ROWS = [
         World(
             NOW,
             admission=Admission(
-                waiting=Activity("MigratingVmNotFound", "MigratingVm web-1 not found"), code=Code.NOT_FOUND
+                waiting=Activity(Reason.MIGRATING_VM_NOT_FOUND, "MigratingVm web-1 not found"), code=Code.NOT_FOUND
             ),
         ),
         "PENDING",

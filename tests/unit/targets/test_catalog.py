@@ -126,16 +126,29 @@ def test_what_the_operator_watches_and_may_do_comes_from_the_registrations() -> 
     """A target's kinds, their role (made by it, or read by its jobs) and its RBAC rules are its own
     declaration: the watch list, the label filter, the wake-up routing and permissions.py gather them."""
     from clonejob_operator import permissions
-    from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, OWN_WATCHED, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
+    from clonejob_operator.kube import OWN_WATCHED, TARGET_PROJECT
+    from clonejob_operator.machine.reasons import Trigger
     from clonejob_operator.targets.catalog import REGISTRY
+    from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
     assert REGISTRY.watched()[: len(OWN_WATCHED)] == OWN_WATCHED
     assert REGISTRY.products() == {DATA_VOLUME, VIRTUAL_MACHINE, BATCH_JOB}
-    assert REGISTRY.inputs() == {VOLUME_SNAPSHOT}
+    assert REGISTRY.inputs() == {VOLUME_SNAPSHOT, TARGET_PROJECT}
+    reading = REGISTRY.input(VOLUME_SNAPSHOT)
+    assert reading is not None and reading.reads is not None and reading.wakes is None
+    preparing = {
+        "state": "ACTIVE",
+        "currentStep": "preparingVmDisks",
+        "sourceSync": {"snapshots": [{"volumeSnapshot": "s0"}]},
+    }
+    assert REGISTRY.reads(preparing) == {("volumesnapshots", "s0")}
+    assert REGISTRY.reads({**preparing, "currentStep": "instantiatingMigratedVm"}) == set(), "read while preparing"
+    looked_up = REGISTRY.input(TARGET_PROJECT)
+    assert looked_up is not None and looked_up.wakes is Trigger.TARGET_PROJECT and looked_up.reads is None
     rules = permissions.namespaced()
     assert rules[: len(permissions.CORE)] == permissions.CORE
     assert rules[len(permissions.CORE) :] == tuple(r for t in REGISTRY for r in t.rules)
-    assert {r.resources for r in REGISTRY["computeengine"].rules} == {("secrets",)}
+    assert {r.resources for r in REGISTRY["computeengine"].rules} == {("targetprojects",), ("secrets",)}
     assert permissions.cluster_scoped() == REGISTRY["kubevirt"].cluster_rules
     watched = {(w.kind.group, w.kind.plural) for t in REGISTRY for w in t.watches}
     granted = {(r.group, res) for t in REGISTRY for r in t.rules for res in r.resources if "watch" in r.verbs}

@@ -10,10 +10,11 @@ from __future__ import annotations
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.api.computeengine import API
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import KubeClient
+from clonejob_operator.kube import TARGET_PROJECT, KubeClient
+from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
-from clonejob_operator.targets.base import Driver, Target
+from clonejob_operator.targets.base import Driver, Target, Watch
 
 NAME = "computeengine"
 
@@ -48,7 +49,14 @@ TARGET = Target(
     recorded=_recorded,
     owns=_owns,
     build=_build,
+    watches=(Watch(TARGET_PROJECT, wakes=Trigger.TARGET_PROJECT),),
     rules=(
+        Rule(
+            "vmmigration.dev",
+            ("targetprojects",),
+            ("get", "list", "watch"),
+            "a Compute Engine target's TargetProject, from the watch cache; its arrival wakes the jobs waiting on it",
+        ),
         Rule(
             "",
             ("secrets",),

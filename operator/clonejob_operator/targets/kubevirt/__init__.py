@@ -6,16 +6,25 @@
 
 from __future__ import annotations
 
-from clonejob_operator.api.clonejob import CloneJobStatus
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT, KubeClient
+from clonejob_operator.api.clonejob import CloneJobStatus, StepKind
+from clonejob_operator.kube import Body, KubeClient
 from clonejob_operator.permissions import Rule
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.base import Driver, Target, Watch
 from clonejob_operator.targets.kubevirt.driver import KubevirtDriver
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
 
 def _build(kube: KubeClient, settings: Settings) -> Driver:
     return KubevirtDriver(kube)
+
+
+def _restoring_from(status: Body) -> tuple[str, ...]:
+    """The VolumeSnapshots a job preparing its disks restores from (its status.sourceSync): a snapshot that
+    becomes ready, or goes, moves such a job on."""
+    preparing = status.get("state") == "ACTIVE" and status.get("currentStep") == StepKind.PREPARING_VM_DISKS.value
+    snapshots = (status.get("sourceSync") or {}).get("snapshots") or [] if preparing else []
+    return tuple(str(s["volumeSnapshot"]) for s in snapshots if isinstance(s, dict) and s.get("volumeSnapshot"))
 
 
 def _recorded(status: CloneJobStatus) -> bool:
@@ -33,7 +42,7 @@ TARGET = Target(
         Watch(DATA_VOLUME, product=True),
         Watch(VIRTUAL_MACHINE, product=True),
         Watch(BATCH_JOB, product=True),
-        Watch(VOLUME_SNAPSHOT, product=False),
+        Watch(VOLUME_SNAPSHOT, reads=_restoring_from),
     ),
     rules=(
         Rule(

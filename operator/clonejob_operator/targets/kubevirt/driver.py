@@ -15,16 +15,7 @@ from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSy
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults, KubevirtTargetDetails, with_defaults
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
-from clonejob_operator.kube import (
-    ADAPTATION_PROFILE,
-    BATCH_JOB,
-    DATA_VOLUME,
-    VIRTUAL_MACHINE,
-    VOLUME_SNAPSHOT,
-    Body,
-    Kind,
-    KubeClient,
-)
+from clonejob_operator.kube import ADAPTATION_PROFILE, Body, Kind, KubeClient
 from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
 from clonejob_operator.targets.base import (
     CleanupReport,
@@ -41,6 +32,7 @@ from clonejob_operator.targets.base import (
     survey_objects,
 )
 from clonejob_operator.targets.kubevirt import manifests as build
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
 PRODUCTS = (VIRTUAL_MACHINE, BATCH_JOB, DATA_VOLUME)
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")

@@ -10,7 +10,7 @@ from typing import Any
 
 from clonejob_operator.api.adaptation import RESTRICTED, AdaptationProfileSpec
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails, Network, with_defaults
-from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
+from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
 
 Manifest = dict[str, Any]
 BIND_IMMEDIATE = "cdi.kubevirt.io/storage.bind.immediate.requested"

@@ -94,8 +94,8 @@ def test_a_multus_network_of_another_namespace_is_refused_naming_the_field(name:
 def test_the_adaptation_job_is_released_when_its_step_ends_and_the_clone_waits_for_it_to_go() -> None:
     from clonejob_operator import names
     from clonejob_operator.api.clonejob import CloneJobStatus
-    from clonejob_operator.kube import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
     from clonejob_operator.targets.base import JobContext
+    from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
 
     kube = profiles("virt-v2v")
     status = CloneJobStatus.model_validate(
@@ -128,8 +128,8 @@ def test_the_adaptation_job_is_released_when_its_step_ends_and_the_clone_waits_f
 def test_a_recorded_disk_a_filling_cache_misses_is_read_from_the_api_server_and_progress_never_goes_back() -> None:
     from clonejob_operator.api.clonejob import CloneJobStatus
     from clonejob_operator.cache import Cache, CachedKube
-    from clonejob_operator.kube import DATA_VOLUME
     from clonejob_operator.targets.base import JobContext
+    from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 
     status = CloneJobStatus.model_validate(
         {
