@@ -24,7 +24,7 @@ from clonejob_operator.kube import (
 from clonejob_operator.logs import Once
 from clonejob_operator.machine.reasons import Trigger
 from clonejob_operator.metrics import Metrics
-from clonejob_operator.outages import RETRIES
+from clonejob_operator.outages import KOPF_BACKOFF, RETRIES
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
@@ -162,7 +162,10 @@ class Controller:
             log.error("CloneJob %s/%s: reconciling failed (a bug); again in %.1fs", *key, delay, exc_info=first)
         else:
             if outcome.failed is not None:  # the queue owns the backoff (at least what the server asked for)
-                self.queue.retry(key, at_least=outcome.failed.retry_after or 0.0)
+                # No answer at all (an outage): looked at on kopf's outage schedule, every 2 s at most, so that
+                # a job moves within moments of the server's return even if no watch event says so.
+                outage = KOPF_BACKOFF if outcome.failed.unanswered else None
+                self.queue.retry(key, at_least=outcome.failed.retry_after or 0.0, backoff=outage)
                 if outcome.failed.unanswered:
                     with self._unanswered_lock:
                         self._unanswered.add(key)

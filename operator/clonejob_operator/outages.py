@@ -110,7 +110,17 @@ def _run_failure(record: logging.LogRecord) -> bool:
         return False
     error = record.exc_info[1]
     status = getattr(error, "status", None)
+    if isinstance(error, RuntimeError) and _raised_in(error, "aiohttp."):
+        return True  # aiohttp's stream read from a connection the server closed (a RuntimeError of its own)
     return isinstance(error, CONNECTION_FAULTS) or (isinstance(status, int) and (status in (404, 429) or status >= 500))
+
+
+def _raised_in(error: BaseException, package: str) -> bool:
+    """Whether the innermost frame of ``error``'s traceback is in ``package``."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith(package)
 
 
 def _quiet(record: logging.LogRecord) -> bool:

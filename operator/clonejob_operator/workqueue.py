@@ -113,13 +113,14 @@ class WorkQueue(Generic[K]):
             heapq.heappush(self._timers, (due, self._seq, key))
             self._changed.notify()
 
-    def retry(self, key: K, at_least: float = 0.0) -> float:
-        """Queue ``key`` again after its next backoff delay (``at_least`` that: a server's Retry-After); the
-        delay chosen. The failures are counted until ``forget``."""
+    def retry(self, key: K, at_least: float = 0.0, backoff: Backoff | None = None) -> float:
+        """Queue ``key`` again after its next backoff delay (``at_least`` that: a server's Retry-After; by
+        ``backoff`` instead of the queue's own, for an outage); the delay chosen. The failures are counted
+        until ``forget``."""
         with self._changed:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
-        delay = max(at_least, self.backoff.delay(failures))
+        delay = max(at_least, (backoff or self.backoff).delay(failures))
         self.add_after(key, delay)
         return delay
 

@@ -74,6 +74,11 @@ def test_a_failed_run_is_recognised_by_its_exception_and_its_traceback_dropped()
     assert log.filter(failed(Answer(403))) is True, "a refusal is no outage: shown"
     assert log.filter(failed(ValueError("a bug"))) is True, "a bug is shown, traceback and all"
     assert log.filter(failed(OSError("x"), name="clonejob_operator.x")) is True, "only kopf's lines"
+    from aiohttp import streams
+
+    closed = _raise_from(streams.__dict__)
+    assert log.filter(failed(closed)) is False, "aiohttp's RuntimeError('Connection closed.') is an outage"
+    assert log.filter(failed(RuntimeError("elsewhere"))) is True, "any other RuntimeError is shown"
     told: list[BaseException] = []
     log.failing = told.append  # what the runtime sets for the run under way: it ends the run at once
     gone = aiohttp.ClientConnectionError("gone")
@@ -162,3 +167,14 @@ class _Keep(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.seen.append(record)
+
+
+def _raise_from(module_globals: dict[str, object]) -> BaseException:
+    """A RuntimeError raised by code whose globals are ``module_globals`` (as aiohttp's stream raises it)."""
+    scope: dict[str, object] = dict(module_globals)
+    exec("def read():\n    raise RuntimeError('Connection closed.')", scope)
+    try:
+        scope["read"]()  # type: ignore[operator]
+    except RuntimeError as error:
+        return error
+    raise AssertionError("not raised")
