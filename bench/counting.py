@@ -67,6 +67,12 @@ class CountingKube(Kube):
 
         return super().call(counted, *args, **kwargs)
 
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        what = getattr(self._doing, "what", None)
+        if what is not None:
+            self.count(*what)
+        return super().send(*args, **kwargs)
+
     def _as(self, verb: str, kind: Kind, subresource: str = "") -> None:
         self._doing.what = (verb, kind.plural + (f"/{subresource}" if subresource else ""))
 

@@ -19,7 +19,7 @@ from clonejob_operator.kube import CLONE_JOB, KUBECONFIG_ERRORS, MIGRATING_VM, K
 from clonejob_operator.leadership import Election, own_identity, own_namespace
 from clonejob_operator.logs import configure_logging
 from clonejob_operator.metrics import Metrics
-from clonejob_operator.runtime import Launch, Process
+from clonejob_operator.runtime import Launch, Process, steady_heap
 from clonejob_operator.seal import KeySource, Sealer
 from clonejob_operator.settings import DEFAULT_STEP_TIMEOUTS, Settings
 
@@ -177,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.metrics_port:
         metrics.serve(args.metrics_port, args.metrics_address)
     worker = Kube(kube.configuration, patient=False)  # the startup above may wait; the reconciles never do
+    steady_heap()
     asyncio.run(Process(worker, Launch(settings, election, args.liveness), metrics).run())
     return 0
 

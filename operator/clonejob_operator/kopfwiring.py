@@ -85,8 +85,10 @@ def _watch(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) 
             controller.indexed(kind, dict(body))  # nothing is kept in kopf's index: the cache is ours
 
     @kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, registry=registry, id=f"watch/{kind.plural}")
-    async def event(body: kopf.Body, type: str | None, **_: Any) -> None:
-        controller.observed(kind, dict(body), deleted=type == "DELETED")
+    async def event(event: kopf.RawEvent, **_: Any) -> None:
+        # The event's own object, not kopf's Body view over it: copying that view costs a lookup per field.
+        # Never changed here: the cache keeps its own encoding of it.
+        controller.observed(kind, dict(event["object"]), deleted=event["type"] == "DELETED")
 
 
 class NoDiffBase(kopf.DiffBaseStorage):

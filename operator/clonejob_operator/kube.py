@@ -17,6 +17,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import GROUP, VERSION
+from clonejob_operator.rest import JSON, MERGE_PATCH, Paced, Rest, path
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -178,10 +179,12 @@ class Kube:
             configuration.retries = NO_RETRIES
         # Enough connections for every reconcile worker and the Event poster at once.
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 32)
+        Paced.install(configuration)
         self.configuration = configuration
         self.api_client = kubernetes.client.ApiClient(configuration)
         self.custom = kubernetes.client.CustomObjectsApi(self.api_client)
         self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.rest = Rest(self.api_client)
         self.fence: Callable[[], bool] = _always
         """Whether a write may be sent now (leader election sets it; every attempt of a write asks)."""
 
@@ -191,6 +194,7 @@ class Kube:
         self.api_client = other.api_client
         self.custom = other.custom
         self.core = other.core
+        self.rest = other.rest
         self.fence = other.fence
 
     @classmethod
@@ -270,14 +274,7 @@ class Kube:
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
         """The object (a cluster-scoped kind ignores ``namespace``), or None when it does not exist."""
         try:
-            if not kind.namespaced:
-                cluster: Body = self.call(
-                    self.custom.get_cluster_custom_object, kind.group, kind.version, kind.plural, name
-                )
-                return cluster
-            found: Body = self.call(
-                self.custom.get_namespaced_custom_object, kind.group, kind.version, namespace, kind.plural, name
-            )
+            found: Body = self.send("GET", path(kind, namespace, name))
             return found
         except ApiException as error:
             if not_served(error):
@@ -293,23 +290,7 @@ class Kube:
     def fresh_list(self, kind: Kind, namespace: str | None, selector: str | None = None) -> list[Body]:
         """``list`` from the API server itself, whatever cache stands in front of this client."""
         try:
-            if namespace is None:
-                result = self.call(
-                    self.custom.list_cluster_custom_object,
-                    kind.group,
-                    kind.version,
-                    kind.plural,
-                    label_selector=selector or "",
-                )
-            else:
-                result = self.call(
-                    self.custom.list_namespaced_custom_object,
-                    kind.group,
-                    kind.version,
-                    namespace,
-                    kind.plural,
-                    label_selector=selector or "",
-                )
+            result = self.send("GET", path(kind, namespace), query={"labelSelector": selector} if selector else None)
         except ApiException as error:
             if status_of(error) == 404:
                 return []
@@ -323,7 +304,7 @@ class Kube:
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         """Create ``body``; the created object (read back when the answer came without a body)."""
         try:
-            created: Body | None = self._write(self.custom.create_namespaced_custom_object, kind, namespace, body)
+            created: Body | None = self.send("POST", path(kind, namespace), body, write=True)
         except ApiException as error:
             if not_served(error):
                 raise KindNotServed(kind) from None
@@ -341,24 +322,36 @@ class Kube:
         if uid:
             options["preconditions"] = {"uid": uid}
         try:
-            self._write(self.custom.delete_namespaced_custom_object, kind, namespace, name, body=options)
+            self.send("DELETE", path(kind, namespace, name), options, write=True)
         except ApiException as error:
             if status_of(error) != 404:
                 raise
 
     def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         """A JSON merge patch of the object (not its status)."""
-        patched: Body = self._write(self.custom.patch_namespaced_custom_object, kind, namespace, name, patch)
+        patched: Body = self.send("PATCH", path(kind, namespace, name), patch, MERGE_PATCH, write=True)
         return patched
 
     def patch_status(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
-        fn = self.custom.patch_namespaced_custom_object_status
-        patched: Body = self._write(fn, kind, namespace, name, patch)
+        patched: Body = self.send("PATCH", path(kind, namespace, name, "status"), patch, MERGE_PATCH, write=True)
         return patched
 
-    def _write(self, fn: Callable[..., Any], kind: Kind, namespace: str, *args: Any, **kwargs: Any) -> Any:
-        """A write of a custom object (or a batch Job): fenced, retried like every call."""
-        return self.call(fn, kind.group, kind.version, namespace, kind.plural, *args, write=True, **kwargs)
+    def send(
+        self,
+        method: str,
+        where: str,
+        body: Body | None = None,
+        content_type: str = JSON,
+        query: dict[str, str] | None = None,
+        write: bool = False,
+    ) -> Any:
+        """One of the most frequent requests (``rest``): sent once, and a write asks the fence first, as ``call``."""
+        if write:
+            if not self.fence():
+                raise NotLeading()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("sending %s %s", method, where)
+        return self.rest.send(method, where, body, content_type, query)
 
     def namespace_exists(self, name: str) -> bool | None:
         """Whether namespace ``name`` exists; None when this identity may not read namespaces."""

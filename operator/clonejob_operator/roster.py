@@ -254,6 +254,8 @@ class Roster:
                     f"CloneJob {peer.name} of MigratingVm {entry.migrating_vm} is "
                     f"{'starting' if peer.uid in self._reserved else peer.state.value}; one runs at a time"
                 )
+        if not self.per_namespace and not self.max_active:
+            return None  # no limit to count against: no walk over every job at every start
         holders = [e for e in self._holders() if e.uid != entry.uid]
         counts = Counter(e.namespace for e in holders)
         if self.per_namespace and counts[entry.namespace] >= self.per_namespace:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import signal
 import threading
@@ -41,6 +42,24 @@ CORE_KINDS = (CLONE_JOB, MIGRATING_VM)
 RESTARTS = Backoff(first=0.5, most=30.0)
 """The pauses before kopf's run is started again after it failed (a run that lasted a minute starts afresh)."""
 """The kinds without which a run watches nothing worth running for."""
+
+
+GC_THRESHOLDS = (5_000, 20, 20)
+"""The cyclic collector's thresholds once the operator has started (Python's are 700, 10, 10)."""
+
+
+def steady_heap() -> None:
+    """Ready the cyclic garbage collector for a long-running process that keeps thousands of objects.
+
+    Everything made while starting (modules, the API models' schemas, the client libraries) lives as long as
+    the process: it is frozen out of the collector's reach, so that a full collection walks only what the
+    running operator made. The young generation is collected after 5,000 allocations rather than 700, and
+    the older ones more seldom. At 1,000 concurrent jobs that is most of the collector's time saved, with the
+    same peak memory (bench/RESULTS.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True)

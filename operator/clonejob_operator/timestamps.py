@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_time(moment: datetime) -> str:
     """Render ``moment`` in UTC with ``Z``; fractional digits only when non-zero, trailing zeros dropped."""
     if moment.tzinfo is None:
@@ -26,8 +28,11 @@ def format_time(moment: datetime) -> str:
     return text + "Z"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime:
-    """Parse RFC 3339 (any offset, up to nine fractional digits; digits past microseconds are truncated)."""
+    """Parse RFC 3339 (any offset, up to nine fractional digits; digits past microseconds are truncated).
+
+    Remembered (datetimes are immutable): every look at a job reads the same few timestamps again."""
     match = _PARSE.match(text)
     if not match:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")

@@ -37,3 +37,22 @@ def test_the_aftermath_of_an_outage_already_told_is_info(monkeypatch: pytest.Mon
     assert runtime._level() == logging.INFO
     monkeypatch.setattr(RETRIES, "told_within", lambda seconds: False)
     assert runtime._level() == logging.WARNING
+
+
+def test_a_steady_heap_freezes_what_starting_made_and_collects_the_young_less_often() -> None:
+    import gc
+
+    from clonejob_operator.runtime import GC_THRESHOLDS, steady_heap
+
+    before = gc.get_threshold()
+    try:
+        started: list[object] = []  # made while starting: a tracked object the collector walks until the freeze
+        assert any(o is started for o in gc.get_objects())
+        steady_heap()
+        assert not any(o is started for o in gc.get_objects()), "frozen: out of every generation's walk"
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0], "the young generation is collected after more allocations"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

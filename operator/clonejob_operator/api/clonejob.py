@@ -49,9 +49,11 @@ class StepKind(StrEnum):
     @property
     def attribute(self) -> str:
         """The member's name in CloneStep: ``preparingVmDisks`` -> ``preparing_vm_disks``."""
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.value)
+        return _ATTRIBUTES[self]
 
 
+_ATTRIBUTES = {kind: "".join(f"_{c.lower()}" if c.isupper() else c for c in kind.value) for kind in StepKind}
+"""Worked out once: every look at a job asks a step for its kind."""
 STEP_MEMBERS = [kind.value for kind in StepKind]
 
 

@@ -36,6 +36,7 @@ class Registry:
         watches = [watch for target in targets for watch in target.watches]
         self._products = frozenset(watch.kind for watch in watches if watch.product)
         self._inputs = {watch.kind: watch for watch in watches if not watch.product}
+        self._reads = tuple((watch.kind.plural, watch.reads) for watch in self._inputs.values() if watch.reads)
 
     def __getitem__(self, name: str) -> Target:
         try:
@@ -64,9 +65,7 @@ class Registry:
 
     def reads(self, status: Body) -> frozenset[tuple[str, str]]:
         """(plural, name) of every input that a CloneJob with this stored status reads by name now."""
-        return frozenset(
-            (watch.kind.plural, name) for watch in self._inputs.values() if watch.reads for name in watch.reads(status)
-        )
+        return frozenset((plural, name) for plural, reads in self._reads for name in reads(status))
 
     def of_spec(self, spec: Body) -> Target | None:
         """The target whose defaults a MigratingVm's spec (as stored) sets."""

@@ -185,14 +185,6 @@ class KubevirtDriver:
             )
         return snapshot
 
-    def _product(self, kind: Kind, manifest: Body, job: JobContext) -> tuple[Body | None, tuple[CreateProduct, ...]]:
-        """The product ``manifest`` names, or the effect that creates it; refused when somebody else's."""
-        name = manifest["metadata"]["name"]
-        body = self._read(kind, job, name)
-        if body is None:
-            return None, (self._create(kind, manifest),)
-        return owned(kind, body, job), ()
-
     def _read(self, kind: Kind, job: JobContext, name: str) -> Body | None:
         """A product from the cache; one the job recorded is confirmed with the API server when the cache misses
         it (right after a restart it may still be filling): progress never goes back for a cache's sake."""
@@ -259,10 +251,12 @@ class KubevirtDriver:
 
     def _vm(self, job: JobContext) -> StepReport:
         details = _details(job.status)
-        manifest = build.virtual_machine(details, job.namespace, _disks(job.status), job.labels)
-        body, creates = self._product(VIRTUAL_MACHINE, manifest, job)
-        if body is None:
+        body = self._read(VIRTUAL_MACHINE, job, details.vm_name or "")
+        if body is None:  # the manifest is built only to be created
+            manifest = build.virtual_machine(details, job.namespace, _disks(job.status), job.labels)
+            creates = (self._create(VIRTUAL_MACHINE, manifest),)
             return StepReport(progress=0, detail=f"VirtualMachine {details.vm_name} being created", creates=creates)
+        body = owned(VIRTUAL_MACHINE, body, job)
         failure = condition(body, "Failure")
         if failure and failure.get("status") == "True":
             raise JobError(
