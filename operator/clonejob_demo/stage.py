@@ -48,6 +48,8 @@ class Stage:
     keep: bool = False
     operator_log: Path | None = None
     """Where the started operator's log goes, kept; by default a temporary file removed when the demo passes."""
+    play_controllers: bool = False
+    """Play the controllers even over the products' real CRDs (which are then left as they are)."""
     timeout: float = 60.0
     """How long one CloneJob may take to reach the state the demo waits for."""
     _started: float = field(default_factory=time.monotonic)
@@ -114,11 +116,12 @@ class Stage:
         }
         for crd in standins.crds():
             found = present.get(crd["metadata"]["name"])
-            if found is not None and not standins.is_stand_in(found):
+            if found is not None and not standins.is_stand_in(found) and not self.play_controllers:
                 raise DemoError(
                     f"{crd['metadata']['name']} is installed and is not a stand-in: this cluster seems to run the "
                     "real controller, which the demo would fight. Run the demo on a cluster without KubeVirt, CDI "
-                    "and a snapshot controller (kind, say)"
+                    "and a snapshot controller (kind, say), or, where the CRDs are installed but nothing runs them, "
+                    "pass --play-controllers"
                 )
         for crd in [*ours, *standins.crds()]:
             name = crd["metadata"]["name"]

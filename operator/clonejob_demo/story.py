@@ -185,6 +185,7 @@ def run(
     keep: bool,
     out: TextIO | None = None,
     operator_log: str | None = None,
+    play_controllers: bool = False,
 ) -> int:
     """The ``demo`` command: 0 when all three stories ended as they should and the cleanup is done."""
     stream = out or sys.stdout
@@ -195,7 +196,16 @@ def run(
         return 1
     args = [*(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
     log = Path(operator_log).resolve() if operator_log else None
-    demo = Demo(kube, namespace, stream, args, start_operator=start_operator, keep=keep, operator_log=log)
+    demo = Demo(
+        kube,
+        namespace,
+        stream,
+        args,
+        start_operator=start_operator,
+        keep=keep,
+        operator_log=log,
+        play_controllers=play_controllers,
+    )
     try:
         return demo.run()
     except DemoError as error:

@@ -146,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.use_running_operator,
             args.keep,
             operator_log=args.operator_log,
+            play_controllers=args.play_controllers,
         )
     if args.command == "trust":
         return _vouch(args)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -103,16 +104,39 @@ _REFUSALS = {
 }
 
 
+STRICT_DECODING = "strict decoding error"
+"""How the API server begins its refusal of fields a kind's schema does not declare (strict field validation)."""
+_UNDECLARED = re.compile(r'(unknown|duplicate) field "([^"]+)"')
+
+
 def _api_fault(error: ApiException, doing: str) -> Fault:
     status = status_of(error)
     words = f"the API answered {status} {error.reason or ''}".rstrip()
     detail = api_message(error)
+    if status == 400 and STRICT_DECODING in detail:
+        return _undeclared(detail, doing)
     message = f"{doing}: {words}" + (f": {detail}" if detail else "")
     code = _REFUSALS.get(status)
     if code is None:  # 409 (somebody wrote first), 429, 5xx, or no answer at all
         code = Code.UNAVAILABLE if status != 409 else Code.ABORTED
         return Fault(FaultKind.TRANSIENT, code, message, retry_after=retry_after(error))
     return Fault(FaultKind.REFUSED, code, message)
+
+
+def _undeclared(detail: str, doing: str) -> Fault:
+    """A product the cluster's schema for its kind cannot take whole: stored, it would be pruned into another
+    product than the one asked for (a disk without its storage class, say). The installation must change."""
+    found = _UNDECLARED.findall(detail)
+    unknown = [field for why, field in found if why == "unknown"]
+    fields = ", ".join(unknown or [field for _, field in found]) or "some of its fields"
+    words = "does not declare" if unknown else "refuses"
+    return Fault(
+        FaultKind.CONFIGURATION,
+        Code.FAILED_PRECONDITION,
+        f"{doing}: the cluster's schema for it {words} {fields}; it would be stored without them, another "
+        f"product than the one asked for, so it was not made: install a version of that kind's CRD that "
+        f"declares them (the API answered: {detail})",
+    )
 
 
 def api_message(error: ApiException) -> str:

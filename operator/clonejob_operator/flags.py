@@ -169,6 +169,12 @@ def _demo(commands: Any) -> None:
     )
     demo.add_argument("--keep", action="store_true", help="leave everything in place at the end")
     demo.add_argument(
+        "--play-controllers",
+        action="store_true",
+        help="play the controllers even where the products' real CRDs are installed (a test cluster with the CRDs "
+        "but without KubeVirt, CDI or a snapshot controller running); by default the demo refuses such a cluster",
+    )
+    demo.add_argument(
         "--operator-log",
         metavar="PATH",
         help="keep the log of the operator the demo starts at PATH (by default it is removed when the demo passes)",

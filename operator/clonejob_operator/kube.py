@@ -118,6 +118,8 @@ def not_served(error: ApiException) -> bool:
     return not (isinstance(body, dict) and body.get("kind") == "Status")
 
 
+STRICT = {"fieldValidation": "Strict"}
+"""The query of a create that the API server must take whole or refuse (never prune)."""
 NO_RETRIES = urllib3.util.Retry(total=0, respect_retry_after_header=False, raise_on_status=False)
 """urllib3's retries off (by default it sleeps out a 429's or 503's Retry-After in the calling thread)."""
 
@@ -302,9 +304,15 @@ class Kube:
         return Kube.fresh_list(self, kind, namespace, selector)
 
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
-        """Create ``body``; the created object (read back when the answer came without a body)."""
+        """Create ``body`` exactly as it is, or not at all; the created object (read back when the answer came
+        without a body).
+
+        Sent with strict field validation: a field the cluster's schema for the kind does not declare (an
+        older CRD, a field renamed upstream) is refused (400, "strict decoding error") rather than silently
+        dropped, which would store a different object from the one meant.
+        """
         try:
-            created: Body | None = self.send("POST", path(kind, namespace), body, write=True)
+            created: Body | None = self.send("POST", path(kind, namespace), body, query=STRICT, write=True)
         except ApiException as error:
             if not_served(error):
                 raise KindNotServed(kind) from None

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_operator import names
 from clonejob_operator.kube import Kind, Kube
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
-from tests.integration.kit import World
+from tests.integration.kit import SOMEBODY_ELSES, World
 from tests.integration.replicas import child_env, run_command, terminate
 
 NOISE_PREFIX = "noise-"
@@ -93,7 +93,7 @@ def leftovers(world: World, count: int, rng: random.Random) -> dict[str, str]:
     for index in range(count):
         labels = {names.LABEL_JOB_UID: f"gone-{rng.getrandbits(64):016x}", names.LABEL_MIGRATING_VM: "mvm-0"}
         kind = DATA_VOLUME if index % 2 == 0 else VIRTUAL_MACHINE
-        made = world.create(kind, f"{NOISE_PREFIX}{index}", {}, labels=labels)
+        made = world.create(kind, f"{NOISE_PREFIX}{index}", SOMEBODY_ELSES[kind], labels=labels)
         out[f"{kind.kind}/{made['metadata']['name']}"] = made["metadata"]["resourceVersion"]
     return out
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 import urllib3
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
@@ -54,32 +57,67 @@ def kube(cluster_kubeconfig: str) -> Iterator[Kube]:
         pytest.skip(reason)
     api = _crd_api(client)
     created: list[str] = []
-    docs: list[Any] = [*crdgen.all_crds().values(), *standins.crds()]
-    for doc in docs:
-        name = doc["metadata"]["name"]
-        stand_in = standins.is_stand_in(doc)
-        labels = doc["metadata"].setdefault("labels", {})
-        try:
-            current = api.read_custom_resource_definition(name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            labels[INSTALLED_BY_TESTS] = "true"
-            api.create_custom_resource_definition(doc)
-            created.append(name)
-            continue
-        ours = (current.metadata.labels or {}).get(INSTALLED_BY_TESTS) == "true"
-        if ours:  # a run that was killed before its teardown installed it: this one removes it
-            labels[INSTALLED_BY_TESTS] = "true"
-            created.append(name)
-        if not stand_in or ours:  # our own CRDs are brought up to date; a real KubeVirt/CDI CRD is left alone
-            doc["metadata"]["resourceVersion"] = current.metadata.resource_version
-            api.replace_custom_resource_definition(name, doc)
-    for crd_name in [doc["metadata"]["name"] for doc in docs]:
+    real = product_crds()
+    docs: list[tuple[Any, bool]] = [
+        *((doc, False) for doc in crdgen.all_crds().values()),
+        *((doc, True) for doc in real),
+        *((doc, False) for doc in ([] if real else standins.crds())),
+    ]
+    for doc, is_real in docs:
+        _install(api, doc, created, real=is_real)
+    for crd_name in [doc["metadata"]["name"] for doc, _ in docs]:
         wait_for(lambda name=crd_name: _established(api, name), 30, f"CRD {crd_name}")  # type: ignore[misc]
     yield client
     for name in created:
         api.delete_custom_resource_definition(name)
+
+
+PRODUCT_CRDS = "CLONEJOB_TEST_PRODUCT_CRDS"
+"""A folder of the real CRDs of the products and sources (CDI, KubeVirt, external-snapshotter, VolSync): installed
+wherever the cluster lacks them (a stand-in counts as lacking), so that every object a test or the operator makes
+is checked against the real schema. Without it, the stand-ins (which keep any field) are installed instead."""
+
+
+def product_crds() -> list[Any]:
+    folder = os.environ.get(PRODUCT_CRDS)
+    if not folder:
+        if os.environ.get("CLONEJOB_TEST_REQUIRE_PRODUCT_CRDS") == "1":
+            pytest.fail(f"{PRODUCT_CRDS} is not set: the integration tests must run against the real product CRDs")
+        return []
+    paths = sorted(Path(folder).glob("*.yaml"))
+    if not paths:
+        pytest.fail(f"{PRODUCT_CRDS}={folder} holds no CRD")
+    return [yaml.safe_load(path.read_text()) for path in paths]
+
+
+def _install(api: Any, doc: Any, created: list[str], real: bool) -> None:
+    """Install one CRD, or bring it up to date when it is ours (the project's own, or one the tests installed).
+
+    A real product CRD replaces a stand-in; a real one installed by somebody else is left alone, as is any CRD
+    of the products when only the stand-ins are at hand.
+    """
+    name = doc["metadata"]["name"]
+    labels = doc["metadata"].setdefault("labels", {})
+    try:
+        current = api.read_custom_resource_definition(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        labels[INSTALLED_BY_TESTS] = "true"
+        api.create_custom_resource_definition(doc)
+        created.append(name)
+        return
+    present = current.metadata.labels or {}
+    # Installed by a run killed before its teardown, or a stand-in where the real one is at hand: this run
+    # replaces it and removes it at its end.
+    ours = present.get(INSTALLED_BY_TESTS) == "true" or (real and present.get(standins.LABEL) == "true")
+    if ours:
+        labels[INSTALLED_BY_TESTS] = "true"
+        created.append(name)
+    product = real or standins.is_stand_in(doc)
+    if not product or ours:  # our own CRDs are brought up to date; a real KubeVirt/CDI CRD is left alone
+        doc["metadata"]["resourceVersion"] = current.metadata.resource_version
+        api.replace_custom_resource_definition(name, doc)
 
 
 @contextmanager

@@ -12,15 +12,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import kubernetes
+import pytest
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
-from tests.integration.conftest import clear_namespace
+from tests.integration.conftest import clear_namespace, product_crds
 from tests.integration.kit import running_operator, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = (sys.executable, "-m", "clonejob_operator.cli", "demo")
+
+
+def played() -> list[str]:
+    """Where the tests installed the products' real CRDs (nothing runs them), the demo is told to play anyway."""
+    return ["--play-controllers"] if product_crds() else []
 
 
 def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_made(
@@ -45,6 +51,7 @@ def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_mad
                 namespace,
                 "--operator-log",
                 str(tmp_path / "op.log"),
+                *played(),
             ],
             env=env,
             capture_output=True,
@@ -111,7 +118,7 @@ def test_the_demo_refuses_a_namespace_an_earlier_kept_demo_left_full(kube: Kube,
             },
         )
         done = subprocess.run(
-            [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace],
+            [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace, *played()],
             capture_output=True,
             text=True,
             timeout=120,
@@ -137,7 +144,15 @@ def test_the_demo_with_an_operator_that_already_runs(kube: Kube, cluster_kubecon
     try:
         with running_operator(kube, settings_for(namespace, message_interval=timedelta(seconds=1))):
             done = subprocess.run(
-                [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace, "--use-running-operator"],
+                [
+                    *DEMO,
+                    "--kubeconfig",
+                    cluster_kubeconfig,
+                    "--namespace",
+                    namespace,
+                    "--use-running-operator",
+                    *played(),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=240,
@@ -155,3 +170,28 @@ def test_the_demo_with_an_operator_that_already_runs(kube: Kube, cluster_kubecon
             kube.core.delete_namespace(namespace)
         except ApiException as error:
             assert error.status in (404, 409), error
+
+
+def test_the_demo_refuses_a_cluster_with_the_real_crds_unless_told_nothing_runs_them(
+    kube: Kube, cluster_kubeconfig: str
+) -> None:
+    if not product_crds():
+        pytest.skip("the products' real CRDs are not installed here (CLONEJOB_TEST_PRODUCT_CRDS)")
+    namespace = f"cjdemo-{uuid.uuid4().hex[:6]}"
+    done = subprocess.run(
+        [*DEMO, "--kubeconfig", cluster_kubeconfig, "--namespace", namespace],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "is installed and is not a stand-in" in done.stderr and "--play-controllers" in done.stderr
+    assert "operator started" not in done.stdout
+    try:
+        kube.core.read_namespace(namespace)
+        made = True
+    except ApiException as error:
+        assert error.status == 404
+        made = False
+    assert not made, "refused before anything was made"

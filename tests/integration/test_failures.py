@@ -12,7 +12,7 @@ from clonejob_operator.codes import Code
 from clonejob_operator.kube import MIGRATING_VM, Kube
 from clonejob_operator.machine.reasons import Reason
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
-from tests.integration.kit import StateRecorder, World, running_operator, settings_for, wait_for
+from tests.integration.kit import SOMEBODY_ELSES, StateRecorder, World, running_operator, settings_for, wait_for
 
 
 def _failed(world: World, name: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_name_taken_by_someone_else_fails_and_leaves_it(
     kube: Kube, operator_kube: Kube, world: World, namespace: str
 ) -> None:
     world.migrating_vm("web-1")
-    theirs = world.create(VIRTUAL_MACHINE, "cj", {"runStrategy": "Halted"})
+    theirs = world.create(VIRTUAL_MACHINE, "cj", SOMEBODY_ELSES[VIRTUAL_MACHINE])
     with running_operator(operator_kube, settings_for(namespace)):
         world.clone_job("cj")
         world.finish_disks("cj")

@@ -20,7 +20,7 @@ from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHIN
 from tests.computeengine.fake import FakeCompute
 from tests.computeengine.keys import service_account_key
 from tests.integration.conftest import _serves_core, chart_identity
-from tests.integration.kit import World, running_operator, settings_for, wait_for
+from tests.integration.kit import SOMEBODY_ELSES, World, running_operator, settings_for, wait_for
 
 PROJECT = "my-proj-123"
 SNAPSHOT = f"projects/{PROJECT}/global/snapshots/web-c3-d0"
@@ -77,7 +77,7 @@ def test_isolation_rbac_limited_to_a_namespace_list_touches_nothing_outside(
         # Look-alikes outside the list: the same names, and even the job's own uid label.
         labels = {names.LABEL_JOB_UID: uid}
         for kind, name in ((DATA_VOLUME, "cj-disk-0"), (VIRTUAL_MACHINE, "cj")):
-            outside.create(kind, name, {}, labels=labels)
+            outside.create(kind, name, SOMEBODY_ELSES[kind], labels=labels)
         before = versions(outside)
         world.cancel("cj")
         world.wait_state("cj", "CANCELLED")

@@ -197,7 +197,14 @@ def test_a_migratingvm_writer_cannot_choose_what_the_adaptation_runs_or_as_whom(
         editor = tenant(kube, namespace, role="edit")
         chosen = {"image": "evil:1", "serviceAccountName": "ci-deployer", "command": ["sh"]}
         spec = {"sourceVmId": "v", "kubevirtTargetDefaults": {"osAdaptation": chosen}}
-        error = refused(lambda: editor.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, "evil", spec)))
+        evil = manifest(MIGRATING_VM, namespace, "evil", spec)
+        error = refused(lambda: editor.create(MIGRATING_VM, namespace, evil))  # strict, as kubectl is by default
+        assert error.status == 400 and 'unknown field \\"spec.kubevirtTargetDefaults.osAdaptation.image' in str(
+            error.body
+        ), error.body
+        lax: Any = editor.custom  # a client that lets the server prune what its schema lacks
+        group, version, plural = MIGRATING_VM.group, MIGRATING_VM.version, MIGRATING_VM.plural
+        error = refused(lambda: lax.create_namespaced_custom_object(group, version, namespace, plural, evil))
         assert error.status == 422 and "osAdaptation.profile" in str(error.body)
         profile = {"apiVersion": "vmmigration.dev/v1", "kind": "AdaptationProfile", "metadata": {"name": "mine"}}
         profile["spec"] = {"image": "evil:1", "serviceAccountName": "ci-deployer", "automountServiceAccountToken": True}

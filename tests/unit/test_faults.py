@@ -62,3 +62,20 @@ def test_a_busy_server_s_retry_after_is_carried_for_the_queue_and_an_unexpected_
         unexpected = classify(error, "step preparingVmDisks")
     assert isinstance(unexpected.cause, TypeError) and unexpected.cause.__traceback__ is not None
     assert unexpected == Fault(FaultKind.UNEXPECTED, Code.UNKNOWN, unexpected.message), "the cause is not compared"
+
+
+def test_a_field_the_clusters_schema_does_not_declare_is_a_configuration_fault_naming_it() -> None:
+    said = (
+        'DataVolume in version "v1beta1" cannot be handled as a DataVolume: strict decoding error: '
+        'unknown field "spec.storage.storageClassName", unknown field "spec.storage.bogus"'
+    )
+    fault = classify(api(400, {"kind": "Status", "message": said}, "Bad Request"), "creating DataVolume web-1-disk-0")
+    assert (fault.kind, fault.code) == (FaultKind.CONFIGURATION, Code.FAILED_PRECONDITION)
+    assert fault.kind.ends_job
+    assert fault.message.startswith(
+        "creating DataVolume web-1-disk-0: the cluster's schema for it does not declare "
+        "spec.storage.storageClassName, spec.storage.bogus;"
+    )
+    assert "install a version of that kind's CRD" in fault.message
+    other = classify(api(400, {"kind": "Status", "message": "a bad request"}), "creating DataVolume d")
+    assert (other.kind, other.code) == (FaultKind.REFUSED, Code.INVALID_ARGUMENT), "any other 400 as before"
