@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from clonejob_demo import standins
 from clonejob_operator import crdgen
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Kube
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.integration.kit import CHART_IDENTITIES, World, after, clean_up, wait_for
 
@@ -145,7 +146,15 @@ def test_namespace(kube: Kube) -> Iterator[str]:
 
 def clear_namespace(kube: Kube, name: str) -> None:
     """Remove every object of ours and of the stand-ins' kinds from a test's namespace, finalizers and all."""
-    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, TARGET_PROJECT):
+    for kind in (
+        CLONE_JOB,
+        VIRTUAL_MACHINE,
+        DATA_VOLUME,
+        MIGRATING_VM,
+        REPLICATION_DESTINATION,
+        VOLUME_SNAPSHOT,
+        TARGET_PROJECT,
+    ):
         for item in kube.list(kind, name):
             if item["metadata"].get("finalizers"):
                 kube.patch(kind, name, item["metadata"]["name"], {"metadata": {"finalizers": None}})

@@ -1,0 +1,107 @@
+"""VolSync played by hand, as its ReplicationDestination controller behaves with ``copyMethod: Snapshot``.
+
+Each sync makes a new VolumeSnapshot (owned by the ReplicationDestination, ready to use) and publishes it in
+``status.latestImage``; the image it replaces is deleted under its resourceVersion, unless it carries
+``volsync.backube/do-not-delete``, in which case it is relinquished (VolSync's ownership and cleanup label
+removed) and never deleted by VolSync again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from clonejob_operator.kube import Kube
+from clonejob_operator.rest import path
+from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
+from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
+from clonejob_operator.timestamps import format_time
+
+CLEANUP = "volsync.backube/cleanup"
+CREATED_BY = {"app.kubernetes.io/created-by": "volsync"}
+
+
+@dataclass
+class VolSync:
+    kube: Kube
+    namespace: str
+    clock: datetime = field(default_factory=lambda: datetime(2026, 12, 4, 10, 0, tzinfo=UTC))
+    syncs: dict[str, int] = field(default_factory=dict)
+
+    def destination(self, name: str, paused: bool = False) -> dict[str, Any]:
+        """A ReplicationDestination receiving by rsync-over-TLS into snapshots, on a schedule."""
+        spec = {
+            "trigger": {"schedule": "*/10 * * * *"},
+            "paused": paused,
+            "rsyncTLS": {"copyMethod": "Snapshot", "capacity": "10Gi", "accessModes": ["ReadWriteOnce"]},
+        }
+        body = {
+            "apiVersion": REPLICATION_DESTINATION.api_version,
+            "kind": REPLICATION_DESTINATION.kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        return self.kube.create(REPLICATION_DESTINATION, self.namespace, body)
+
+    def sync(self, name: str, took: timedelta = timedelta(minutes=2)) -> str:
+        """One sync of ``name``: its new image, published; the one it replaces deleted or relinquished."""
+        rd = self.kube.refresh(REPLICATION_DESTINATION, self.namespace, name)
+        assert rd is not None, f"ReplicationDestination {name}"
+        count = self.syncs[name] = self.syncs.get(name, 0) + 1
+        started, self.clock = self.clock, self.clock + took
+        image = f"volsync-{name}-dst-{count}"
+        owner = {"apiVersion": rd["apiVersion"], "kind": rd["kind"], "name": name, "uid": rd["metadata"]["uid"]}
+        snapshot = {
+            "apiVersion": VOLUME_SNAPSHOT.api_version,
+            "kind": VOLUME_SNAPSHOT.kind,
+            "metadata": {"name": image, "namespace": self.namespace, "labels": CREATED_BY, "ownerReferences": [owner]},
+            "spec": {"source": {"persistentVolumeClaimName": f"volsync-{name}-dst"}},
+        }
+        self.kube.create(VOLUME_SNAPSHOT, self.namespace, snapshot)
+        ready = {"status": {"readyToUse": True, "restoreSize": "10Gi", "creationTime": format_time(self.clock)}}
+        self.kube.patch_status(VOLUME_SNAPSHOT, self.namespace, image, ready)
+        before = ((rd.get("status") or {}).get("latestImage") or {}).get("name")
+        latest = {"apiGroup": VOLUME_SNAPSHOT.group, "kind": VOLUME_SNAPSHOT.kind, "name": image}
+        status = {
+            "latestImage": latest,
+            "lastSyncStartTime": format_time(started),
+            "lastSyncTime": format_time(self.clock),
+            "lastSyncDuration": f"{int(took.total_seconds())}s",
+        }
+        self.kube.patch_status(REPLICATION_DESTINATION, self.namespace, name, {"status": status})
+        if before:
+            self._clean_up(before, rd["metadata"]["uid"])
+        return image
+
+    def pause(self, name: str, paused: bool = True) -> None:
+        self.kube.patch(REPLICATION_DESTINATION, self.namespace, name, {"spec": {"paused": paused}})
+
+    def _clean_up(self, name: str, owner: str) -> None:
+        """VolSync's end of a sync: the replaced image goes, unless labelled do-not-delete (then relinquished)."""
+        while True:
+            snapshot = self.kube.refresh(VOLUME_SNAPSHOT, self.namespace, name)
+            if snapshot is None:
+                return
+            meta = snapshot["metadata"]
+            try:
+                if DO_NOT_DELETE in (meta.get("labels") or {}):
+                    refs = [r for r in meta.get("ownerReferences") or [] if r["uid"] != owner]
+                    relinquish = {
+                        "resourceVersion": meta["resourceVersion"],
+                        "labels": {CLEANUP: None, "app.kubernetes.io/created-by": None},
+                        "ownerReferences": refs,
+                    }
+                    self.kube.patch(VOLUME_SNAPSHOT, self.namespace, name, {"metadata": relinquish})
+                else:
+                    options = {"preconditions": {"resourceVersion": meta["resourceVersion"]}}
+                    self.kube.send("DELETE", path(VOLUME_SNAPSHOT, self.namespace, name), options, write=True)
+                return
+            except ApiException as error:
+                if error.status == 404:
+                    return
+                if error.status != 409:  # changed meanwhile (labelled, say): look again
+                    raise
