@@ -17,7 +17,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import GROUP, VERSION
-from clonejob_operator.rest import JSON, MERGE_PATCH, Paced, Rest, path
+from clonejob_operator.rest import JSON, MERGE_PATCH, TIMEOUT, Paced, Rest, path
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -226,7 +226,7 @@ class Kube:
                 raise NotLeading()
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("sending %s %s", fn.__name__, "/".join(a for a in args if isinstance(a, str)))
-        return fn(*args, _request_timeout=(10, 60), **kwargs)
+        return fn(*args, _request_timeout=TIMEOUT, **kwargs)
 
     def served(self, kind: Kind) -> bool:
         """Whether the API server serves ``kind`` now (its CRD is established)."""

@@ -4,8 +4,8 @@ Every reconcile reads, creates, merge-patches or deletes one object of some kind
 generated method for each of those validates its arguments with pydantic, walks the body to sanitize it,
 and decodes the answer through a response-type map: per request, about as much CPU as the HTTP exchange
 itself (measured in bench/RESULTS.md). These requests go through the same ApiClient instead: its urllib3
-pool and TLS settings, its credentials (a refresh hook, such as a pod's rotated token, is asked at every
-request, as the generated methods ask it), its retry policy and its default headers. A failure is the
+pool and TLS settings, its credentials (with their refresh hook, which reads a pod's rotated token again:
+asked once a second at most, see ``Paced``), its retry policy and its default headers. A failure is the
 library's own ApiException, with the answer's status, headers and body, as before.
 """
 

@@ -127,7 +127,7 @@ def kept(stored: Any, sent: Any, where: str = "") -> list[str]:
     return [] if stored == sent else [f"{where}: {stored!r} for {sent!r}"]
 
 
-def disks(namespace: str) -> list[manifests.Disk]:
+def disks() -> list[manifests.Disk]:
     return [manifests.Disk(0, "cj-disk-0", "web-1-c3-d0", "10Gi"), manifests.Disk(1, "cj-disk-1", "web-1-c3-d1", None)]
 
 
@@ -136,8 +136,8 @@ def test_every_disk_and_vm_the_operator_makes_fits_the_real_schemas_whole(
     real_schemas: None, kube: Kube, namespace: str, details: dict[str, Any]
 ) -> None:
     target = KubevirtTargetDetails.model_validate(details)
-    products = [(DATA_VOLUME, manifests.data_volume(target, namespace, disk, LABELS)) for disk in disks(namespace)] + [
-        (VIRTUAL_MACHINE, manifests.virtual_machine(target, namespace, disks(namespace), LABELS))
+    products = [(DATA_VOLUME, manifests.data_volume(target, namespace, disk, LABELS)) for disk in disks()] + [
+        (VIRTUAL_MACHINE, manifests.virtual_machine(target, namespace, disks(), LABELS))
     ]
     for kind, body in products:
         stored, warning = dry_run(kube, kind, copy.deepcopy(body))
@@ -154,7 +154,7 @@ def test_every_adaptation_job_fits_the_batch_schema(
     if not kube.servable((BATCH_JOB,)):
         pytest.skip("this API server does not serve batch/v1")
     spec = AdaptationProfileSpec.model_validate(profile)
-    body = manifests.adaptation_job(spec, volume_mode, (namespace, "cj-adapt-os"), disks(namespace), LABELS, 600)
+    body = manifests.adaptation_job(spec, volume_mode, (namespace, "cj-adapt-os"), disks(), LABELS, 600)
     stored, warning = dry_run(kube, BATCH_JOB, copy.deepcopy(body))
     assert warning is None, warning
     assert kept(stored, body) == [], "a field sent was dropped or changed (the server's defaults aside)"
