@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from clonejob_operator import names
@@ -37,10 +38,13 @@ def test_happy_path_states_steps_and_timestamps(kube: Kube, operator_kube: Kube,
         assert states.wait_for("SUCCEEDED") == ["PENDING", "ACTIVE", "SUCCEEDED"]
         metrics = operator.reconciler.metrics.registry
         wait_for(lambda: metrics.get_sample_value("clonejob_jobs", {"state": "SUCCEEDED"}) == 1, 5, "the gauge")
+        # The gauge follows the watch; the counters, the reconcile once its whole commit is done (the finalizer's
+        # release and the MigratingVm's record come after the status write whose event moves the gauge).
         for before, after in (("STATE_UNSPECIFIED", "PENDING"), ("PENDING", "ACTIVE"), ("ACTIVE", "SUCCEEDED")):
-            assert (
-                metrics.get_sample_value("clonejob_transitions_total", {"from_state": before, "to_state": after}) == 1
-            )
+            labels = {"from_state": before, "to_state": after}
+            count = functools.partial(metrics.get_sample_value, "clonejob_transitions_total", labels)
+            wait_for(count, 5, f"the transition {before} -> {after} counted")
+            assert metrics.get_sample_value("clonejob_transitions_total", labels) == 1
         for step in ("preparingVmDisks", "instantiatingMigratedVm"):
             labels = {"step": step, "outcome": "succeeded"}
             assert metrics.get_sample_value("clonejob_step_duration_seconds_count", labels) == 1
