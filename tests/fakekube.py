@@ -119,13 +119,17 @@ class FakeKube:
             kind, {**copy.deepcopy(body), "metadata": {**body["metadata"], "namespace": namespace}}, True
         )
 
-    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
+    def delete(
+        self, kind: Kind, namespace: str, name: str, uid: str | None = None, resource_version: str | None = None
+    ) -> None:
         self._fault("delete", kind, {})
         found = self.objects.get((kind.plural, namespace, name))
         if found is None:
             return
         if uid and found["metadata"]["uid"] != uid:
             raise refusal(409, "the UID in the precondition does not match")
+        if resource_version and found["metadata"].get("resourceVersion") != resource_version:
+            raise refusal(409, "the ResourceVersion in the precondition does not match")
         self.writes.append(("delete", kind.plural, name))
         if found["metadata"].get("finalizers"):
             found["metadata"]["deletionTimestamp"] = self.created_at

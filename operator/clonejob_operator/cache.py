@@ -211,8 +211,10 @@ class CachedKube:
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         return self._stored(kind, self.api.create(kind, namespace, body))
 
-    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
-        self.api.delete(kind, namespace, name, uid)
+    def delete(
+        self, kind: Kind, namespace: str, name: str, uid: str | None = None, resource_version: str | None = None
+    ) -> None:
+        self.api.delete(kind, namespace, name, uid, resource_version)
 
     def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body:
         return self._stored(kind, self.api.patch(kind, namespace, name, patch))

@@ -155,7 +155,9 @@ class KubeClient(Protocol):
 
     def create(self, kind: Kind, namespace: str, body: Body) -> Body: ...
 
-    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None: ...
+    def delete(
+        self, kind: Kind, namespace: str, name: str, uid: str | None = None, resource_version: str | None = None
+    ) -> None: ...
 
     def patch(self, kind: Kind, namespace: str, name: str, patch: Body) -> Body: ...
 
@@ -324,11 +326,15 @@ class Kube:
             raise ApiException(status=404, reason=f"{kind.kind} {body['metadata']['name']} vanished after creation")
         return again
 
-    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
-        """Delete in the background (dependents too); gone already is fine; ``uid`` guards against a namesake."""
+    def delete(
+        self, kind: Kind, namespace: str, name: str, uid: str | None = None, resource_version: str | None = None
+    ) -> None:
+        """Delete in the background (dependents too); gone already is fine; ``uid`` guards against a namesake,
+        ``resource_version`` against a change since it was read (a 409 then)."""
         options: Body = {"propagationPolicy": "Background"}
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if uid or resource_version:
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         try:
             self.send("DELETE", path(kind, namespace, name), options, write=True)
         except ApiException as error:

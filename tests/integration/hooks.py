@@ -37,6 +37,8 @@ class HookedKube(Kube):
         self._at("after create", kind)
         return created
 
-    def delete(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
+    def delete(
+        self, kind: Kind, namespace: str, name: str, uid: str | None = None, resource_version: str | None = None
+    ) -> None:
         self._at("before delete", kind)
-        super().delete(kind, namespace, name, uid)
+        super().delete(kind, namespace, name, uid, resource_version)

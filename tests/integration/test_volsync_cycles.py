@@ -10,7 +10,6 @@ import pytest
 
 from clonejob_operator.api.migratingvm import MigratingVmState, MigratingVmStatus
 from clonejob_operator.kube import Kube
-from clonejob_operator.rest import path
 from clonejob_operator.sources.volsync import cycles, holds
 from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
@@ -54,8 +53,7 @@ def let_go(kube: Kube, namespace: str, name: str, who: str) -> None:
     assert body is not None
     done = holds.release(body, who, latest(kube, namespace))
     if isinstance(done, holds.Delete):
-        options = {"preconditions": {"uid": done.uid, "resourceVersion": done.resource_version}}
-        kube.send("DELETE", path(VOLUME_SNAPSHOT, namespace, done.name), options, write=True)
+        kube.delete(VOLUME_SNAPSHOT, namespace, done.name, done.uid, done.resource_version)
     elif done is not None:
         kube.patch(VOLUME_SNAPSHOT, namespace, name, done)
 

@@ -15,7 +15,6 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import Kube
-from clonejob_operator.rest import path
 from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE
 from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
@@ -97,8 +96,7 @@ class VolSync:
                     }
                     self.kube.patch(VOLUME_SNAPSHOT, self.namespace, name, {"metadata": relinquish})
                 else:
-                    options = {"preconditions": {"resourceVersion": meta["resourceVersion"]}}
-                    self.kube.send("DELETE", path(VOLUME_SNAPSHOT, self.namespace, name), options, write=True)
+                    self.kube.delete(VOLUME_SNAPSHOT, self.namespace, name, resource_version=meta["resourceVersion"])
                 return
             except ApiException as error:
                 if error.status == 404:

@@ -31,7 +31,7 @@ def test_paths_of_namespaced_cluster_scoped_and_core_kinds() -> None:
 async def test_writes_carry_their_content_type_and_fresh_credentials(
     kmock: kmock.KubernetesEmulator, mock_kube: Kube
 ) -> None:
-    tokens = iter(["one", "two", "three"])
+    tokens = iter(["one", "two", "three", "four"])
 
     def refresh(configuration: kubernetes.client.Configuration) -> None:
         configuration.api_key["BearerToken"] = f"Bearer {next(tokens)}"  # as a pod's rotated token is read again
@@ -44,6 +44,7 @@ async def test_writes_carry_their_content_type_and_fresh_credentials(
     patched = await asyncio.to_thread(mock_kube.patch_status, CLONE_JOB, "ns", "a", {"status": {"state": "PENDING"}})
     assert patched["status"] == {"state": "PENDING"}
     await asyncio.to_thread(mock_kube.delete, CLONE_JOB, "ns", "a", "uid-1")
+    await asyncio.to_thread(mock_kube.delete, CLONE_JOB, "ns", "gone", None, "42")  # 404: gone already is fine
 
     post, patch, delete = (
         list(kmock[f"post {JOBS}"]),
@@ -57,6 +58,8 @@ async def test_writes_carry_their_content_type_and_fresh_credentials(
     assert patch[0].data == {"status": {"state": "PENDING"}}
     assert delete[0].data == {"propagationPolicy": "Background", "preconditions": {"uid": "uid-1"}}
     assert delete[0].headers["Authorization"] == "Bearer three"
+    unchanged = list(kmock[f"delete {JOBS}/gone"])
+    assert unchanged[0].data == {"propagationPolicy": "Background", "preconditions": {"resourceVersion": "42"}}
     assert post[0].headers["User-Agent"] == mock_kube.api_client.user_agent
 
 

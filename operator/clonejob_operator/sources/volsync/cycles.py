@@ -123,8 +123,7 @@ def decide(observed: Observed) -> Outcome:
             "last_replication_cycle": _cycle(observed, last) if not problem else old.last_replication_cycle,
         }
     )
-    held = frozenset(s.volume_snapshot for s in (last.snapshots or []) if s.volume_snapshot) if last else frozenset()
-    return Outcome(status=status, holds=held)
+    return Outcome(status=status, holds=frozenset(name for name in _named(last).values() if name))
 
 
 def _problem(observed: Observed) -> RpcStatus | None:
@@ -146,7 +145,7 @@ def _problem(observed: Observed) -> RpcStatus | None:
 
 def _fresh(observed: Observed, last: LastSync | None) -> list[tuple[DiskSource, Destination, Image]] | None:
     """Every disk's new ready image since ``last``, or None while one disk has none yet."""
-    before = {s.disk: s.volume_snapshot for s in (last.snapshots or [])} if last else {}
+    before = _named(last)
     out = []
     for source in observed.disks:
         destination = observed.destinations[source.destination]
@@ -171,6 +170,11 @@ def _completed(
     )
 
 
+def _named(last: LastSync | None) -> dict[str, str | None]:
+    """The image each disk had in the last complete cycle."""
+    return {s.disk: s.volume_snapshot for s in (last.snapshots or [])} if last else {}
+
+
 def _state(
     observed: Observed, last: LastSync | None, problem: RpcStatus | None
 ) -> tuple[MigratingVmState, RpcStatus | None]:
@@ -183,7 +187,7 @@ def _state(
 
 def _cycle(observed: Observed, last: LastSync | None) -> ReplicationCycle:
     """The cycle under way (or, when every disk's latest image is the last complete cycle's, that cycle)."""
-    named = {s.disk: s.volume_snapshot for s in (last.snapshots or [])} if last else {}
+    named = _named(last)
     destinations = [observed.destinations[s.destination] for s in observed.disks]
     published = [
         d for s, d in zip(observed.disks, destinations, strict=True) if d.snapshot and d.snapshot != named.get(s.disk)
