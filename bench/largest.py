@@ -72,6 +72,12 @@ def one_of(node: Schema) -> list[list[str]]:
     return groups
 
 
+def requires(node: Schema) -> list[tuple[str, str]]:
+    """(member, the member it needs): ``!has(self.a) || has(self.b)`` rules."""
+    found = (re.fullmatch(r"!has\(self\.(\w+)\) \|\| has\(self\.(\w+)\)", rule) for rule in rules(node))
+    return [(match.group(1), match.group(2)) for match in found if match]
+
+
 def key_limit(node: Schema) -> int | None:
     """The longest key a map admits, from its rules (a structural schema cannot bound map keys itself)."""
     for rule in rules(node):
@@ -114,6 +120,9 @@ def largest(node: Schema, filler: Filler | None = None) -> Any:
         for name in group:
             if name != max(sizes, key=lambda n: sizes[n]):
                 members.pop(name, None)
+    for needing, needed in requires(node):
+        if needed not in members:
+            members.pop(needing, None)
     for name, prop in members.items():
         out[name] = largest(prop, filler)
     if isinstance(node.get("additionalProperties"), dict):

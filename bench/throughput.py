@@ -5,6 +5,8 @@
 1. N MigratingVms, each with one or two ready VolumeSnapshots (not timed).
 2. The operator runs as a real process (``clonejob-operator run``), watching one namespace.
 3. A fake infrastructure marks DataVolumes Succeeded and VirtualMachines ready through watches.
+   With ``--volsync`` the MigratingVms are fed by (stand-in) VolSync ReplicationDestinations instead: the
+   operator publishes their first cycles before the clock starts, and each job holds and lets go of its images.
 4. N CloneJobs are created by 8 concurrent creators; the run ends when all are SUCCEEDED.
 
 It reports wall time, jobs/s, latencies (create to SUCCEEDED, and each transition the operator
@@ -51,6 +53,7 @@ from clonejob_demo import standins
 from clonejob_operator import crdgen, names
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt import manifests as build
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
@@ -122,9 +125,11 @@ def disks_of(index: int) -> int:
     return 1 + index % 2
 
 
-def set_up(kube: Kube, namespace: str, count: int, synced: bool = True) -> None:
+def set_up(kube: Kube, namespace: str, count: int, synced: bool = True, volsync: bool = False) -> None:
     """The namespace, and ``count`` MigratingVms mvm-I, each with one or two ready VolumeSnapshots (the same
-    work per run). A server that serves no namespaces (a CRD-only one) refuses with 403 and needs none."""
+    work per run). A server that serves no namespaces (a CRD-only one) refuses with 403 and needs none.
+    With ``volsync``, each disk's snapshot is the latest image of a ReplicationDestination of its own, and the
+    MigratingVm is fed by them (the operator keeps its status)."""
     try:
         kube.core.create_namespace(
             kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=namespace))
@@ -135,20 +140,44 @@ def set_up(kube: Kube, namespace: str, count: int, synced: bool = True) -> None:
 
     def one(index: int) -> None:
         name = f"mvm-{index}"
-        snapshots = []
+        snapshots, disks = [], []
         for disk in range(disks_of(index)):
             snap = f"{name}-d{disk}"
-            kube.create(VOLUME_SNAPSHOT, namespace, manifest(VOLUME_SNAPSHOT, namespace, snap, {"source": {}}))
+            owner = _destination(kube, namespace, snap, volsync)
+            body = manifest(VOLUME_SNAPSHOT, namespace, snap, {"source": {}})
+            body["metadata"]["ownerReferences"] = [owner] if owner else []
+            kube.create(VOLUME_SNAPSHOT, namespace, body)
             kube.patch_status(VOLUME_SNAPSHOT, namespace, snap, {"status": {"readyToUse": True, "restoreSize": "1Gi"}})
+            if owner:
+                latest = {"apiGroup": VOLUME_SNAPSHOT.group, "kind": VOLUME_SNAPSHOT.kind, "name": snap}
+                status = {"latestImage": latest, "lastSyncTime": "2026-11-26T10:00:00Z"}
+                kube.patch_status(REPLICATION_DESTINATION, namespace, snap, {"status": status})
             snapshots.append({"disk": f"disk-{disk}", "volumeSnapshot": snap, "sizeBytes": 2**30})
-        spec = {"sourceVmId": f"vm-{index}", "kubevirtTargetDefaults": {}}
+            disks.append({"disk": f"disk-{disk}", "replicationDestination": snap})
+        spec: dict[str, Any] = {"sourceVmId": f"vm-{index}", "kubevirtTargetDefaults": {}}
+        if volsync:
+            spec["replication"] = {"volSync": {"disks": disks}}
         kube.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, name, spec))
-        if synced:
+        if synced and not volsync:
             sync = {"lastSyncTime": "2026-11-26T10:00:00Z", "cycleNumber": 1, "snapshots": snapshots}
             kube.patch_status(MIGRATING_VM, namespace, name, {"status": {"state": "ACTIVE", "lastSync": sync}})
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, range(count)))
+
+
+def _destination(kube: Kube, namespace: str, name: str, volsync: bool) -> dict[str, Any] | None:
+    """With ``volsync``: a ReplicationDestination ``name``, as the owner reference its images carry."""
+    if not volsync:
+        return None
+    spec = {"rsyncTLS": {"copyMethod": "Snapshot", "capacity": "1Gi", "accessModes": ["ReadWriteOnce"]}}
+    made = kube.create(REPLICATION_DESTINATION, namespace, manifest(REPLICATION_DESTINATION, namespace, name, spec))
+    return {"apiVersion": made["apiVersion"], "kind": made["kind"], "name": name, "uid": made["metadata"]["uid"]}
+
+
+def fed(kube: Kube, namespace: str) -> int:
+    """How many of the MigratingVms the operator has published a cycle of (a VolSync-fed run waits for all)."""
+    return sum(1 for m in kube.list(MIGRATING_VM, namespace) if (m.get("status") or {}).get("lastSync"))
 
 
 def manifest(kind: Any, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +198,7 @@ def tear_down(kube: Kube, namespace: str) -> None:
 
 
 def _tear_down_objects(kube: Kube, namespace: str) -> None:
-    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT):
+    for kind in (CLONE_JOB, VIRTUAL_MACHINE, DATA_VOLUME, MIGRATING_VM, VOLUME_SNAPSHOT, REPLICATION_DESTINATION):
         try:
             kube.custom.delete_collection_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural)
         except ApiException as error:
@@ -357,7 +386,7 @@ def create_jobs(kube: CountingKube, namespace: str, count: int, created: dict[st
 
 def operator_run(args: argparse.Namespace, kubeconfig: str, base: Kube, workdir: Path) -> tuple[Run, Tally]:
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
-    set_up(base, namespace, args.jobs)
+    set_up(base, namespace, args.jobs, volsync=args.volsync)
     fake_kube, creators = CountingKube(base), CountingKube(base)
     run = Run(jobs=args.jobs)
     created: dict[str, float] = {}
@@ -373,6 +402,8 @@ def operator_run(args: argparse.Namespace, kubeconfig: str, base: Kube, workdir:
     try:
         with FakeInfrastructure(fake_kube, namespace) as fake, JobWatcher(base, namespace) as jobs:
             operator.wait_ready()
+            if args.volsync:  # not timed: the operator holds and publishes each MigratingVm's first cycle
+                wait(lambda: fed(base, namespace) >= args.jobs, args.timeout, "every first cycle", every=1)
             before = server_counts(base)
             started = time.monotonic()
             create_jobs(creators, namespace, args.jobs, created)
@@ -473,6 +504,9 @@ def _bare_job(
     disks = [build.Disk(d, f"{name}-disk-{d}", f"{mvm}-d{d}", "1Gi") for d in range(disks_of(index))]
     for disk in disks:
         kube.create(DATA_VOLUME, namespace, build.data_volume(details, namespace, disk, labels))
+    for step in range(per_job.get(("PATCH", "volumesnapshots"), 0)):  # a VolSync-fed job's holds and releases
+        held = {"metadata": {"annotations": {"bench/held": str(step)}}}
+        kube.patch(VOLUME_SNAPSHOT, namespace, f"{mvm}-d{step % disks_of(index)}", held)
     for _ in range(vms):
         vm = KubevirtTargetDetails(vm_name=name, memory="2Gi", run_strategy="Always", disk_bus="virtio")
         kube.create(VIRTUAL_MACHINE, namespace, build.virtual_machine(vm, namespace, disks, labels))
@@ -565,6 +599,11 @@ def main(argv: list[str] | None = None) -> int:
         "--full-server", action="store_true", help="start a full API server (core, RBAC, Leases), not CRDs only"
     )
     parser.add_argument("--profile", metavar="FILE", help="sample the operator with py-spy into FILE (raw format)")
+    parser.add_argument(
+        "--volsync",
+        action="store_true",
+        help="MigratingVms fed by VolSync (stand-in ReplicationDestinations): the jobs hold and let go of images",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     with cluster(args.kubeconfig, full=args.full_server or args.leader_elect) as kubeconfig:

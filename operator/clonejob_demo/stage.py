@@ -119,9 +119,9 @@ class Stage:
             if found is not None and not standins.is_stand_in(found) and not self.play_controllers:
                 raise DemoError(
                     f"{crd['metadata']['name']} is installed and is not a stand-in: this cluster seems to run the "
-                    "real controller, which the demo would fight. Run the demo on a cluster without KubeVirt, CDI "
-                    "and a snapshot controller (kind, say), or, where the CRDs are installed but nothing runs them, "
-                    "pass --play-controllers"
+                    "real controller, which the demo would fight. Run the demo on a cluster without KubeVirt, CDI, "
+                    "a snapshot controller and VolSync (kind, say), or, where the CRDs are installed but nothing runs "
+                    "them, pass --play-controllers"
                 )
         for crd in [*ours, *standins.crds()]:
             name = crd["metadata"]["name"]

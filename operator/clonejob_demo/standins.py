@@ -1,4 +1,5 @@
-"""Stand-ins for the snapshot, CDI and KubeVirt controllers, for clusters that have none of them.
+"""Stand-ins for the snapshot, CDI and KubeVirt controllers, for clusters that have none of them (VolSync's is
+``volsync.VolSync``).
 
 Their CRDs are minimal copies (same group, version, names and status subresource; any spec), marked with
 ``LABEL``. ``Stagehand`` plays their controllers in one namespace: it writes exactly the status fields
@@ -15,11 +16,12 @@ import yaml
 
 from clonejob_operator.kube import Body, Kind, Kube
 from clonejob_operator.names import LABEL_JOB
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 
 LABEL = "vmmigration.dev/stand-in"
 """On a stand-in CRD: it is ours, and no real controller serves its kind."""
-KINDS = (VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE)
+KINDS = (VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, REPLICATION_DESTINATION)
 
 
 def crds() -> list[Body]:

@@ -1,6 +1,7 @@
-"""``clonejob-operator demo``: the whole thing working, in one command, on a cluster without KubeVirt, CDI
-or a snapshot controller: three CloneJobs (a success, a cancel, a failure) played on the stage that
-``stage.Stage`` sets, with ``standins.Stagehand`` playing the controllers. What it shows, in the words of
+"""``clonejob-operator demo``: the whole thing working, in one command, on a cluster without KubeVirt, CDI,
+a snapshot controller or VolSync: four CloneJobs (a success, a cancel, a failure, and a clone of a MigratingVm
+fed by VolSync while VolSync moves on) played on the stage that ``stage.Stage`` sets, with
+``standins.Stagehand`` and ``volsync.VolSync`` playing the controllers. What it shows, in the words of
 ``clonejob-operator demo --help``: ``clonejob_operator.flags.DEMO``.
 """
 
@@ -18,13 +19,26 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_demo import standins
 from clonejob_demo.stage import DEMO_LABELS, MIGRATING_VM_NAME, DemoError, Stage
+from clonejob_demo.volsync import VolSync
 from clonejob_kubectl.show import table, timeline
 from clonejob_operator.api.states import FINISHED, State
 from clonejob_operator.jobs import Job, read_job
-from clonejob_operator.kube import CLONE_JOB, KUBECONFIG_ERRORS, Body, Kind, Kube, kubeconfig_problem
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    KUBECONFIG_ERRORS,
+    MIGRATING_VM,
+    VOLUME_SNAPSHOT,
+    Body,
+    Kind,
+    Kube,
+    kubeconfig_problem,
+)
 from clonejob_operator.names import LABEL_JOB_UID
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from clonejob_operator.timestamps import now
+
+FED_VM, FED_JOB = "web-2", "web-2-test-1"
+FED_DISKS = ("boot", "data")
 
 
 @dataclass
@@ -32,6 +46,7 @@ class Demo(Stage):
     """The three stories, played on the stage."""
 
     _jobs: list[str] = field(default_factory=list)
+    _volsync: VolSync | None = None
 
     # --- the story --------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -44,6 +59,7 @@ class Demo(Stage):
                     self.succeed(hand)
                     self.cancel(hand)
                     self.fail(hand)
+                    self.fed(hand)
                     self.heading(f"$ kubectl clonejob -n {self.namespace} list", "")
                     jobs = [self.kube.get(CLONE_JOB, self.namespace, name) for name in self._jobs]
                     self.say(table([j for j in jobs if j is not None], now(), namespaces=False), indent=True)
@@ -87,9 +103,47 @@ class Demo(Stage):
         self.events(name)
         self.left(body)
 
-    def create_job(self, name: str) -> Body:
+    def fed(self, hand: standins.Stagehand) -> None:
+        name = self.heading("4. a clone of a MigratingVm fed by VolSync, while VolSync moves on", FED_JOB)
+        volsync = self._volsync = VolSync(self.kube, self.namespace, labels=DEMO_LABELS)
+        self._fed_migrating_vm(volsync)
+        first = self._sync(volsync, 1)
+        self.say(f"MigratingVm {FED_VM}: cycle 1 complete, its images held (volsync.backube/do-not-delete)")
+        hand.holding.add(name)
+        uid = self.create_job(name, FED_VM)["metadata"]["uid"]
+        self.follow(name, hand, lambda job: len(self.made(DATA_VOLUME, uid)) == len(FED_DISKS) and job.doing != "")
+        self._sync(volsync, 2)
+        self.say(f"VolSync moved on; {name} restores from cycle 1 still (VolSync relinquished the images it holds)")
+        hand.holding.discard(name)
+        self.follow(name, hand, lambda job: job.status.current == State.SUCCEEDED)
+        self.wait(lambda: all(self.kube.get(VOLUME_SNAPSHOT, self.namespace, i) is None for i in first), "cycle 1")
+        self.say(f"its disks done, {name} let go of {', '.join(first)}: held by nobody any more, they were deleted")
+
+    def _fed_migrating_vm(self, volsync: VolSync) -> None:
+        for disk in FED_DISKS:
+            volsync.destination(f"{FED_VM}-{disk}")
+        disks = [{"disk": disk, "replicationDestination": f"{FED_VM}-{disk}"} for disk in FED_DISKS]
+        spec = {"sourceVmId": "vm-2042", "kubevirtTargetDefaults": {}, "replication": {"volSync": {"disks": disks}}}
+        meta = {"name": FED_VM, "namespace": self.namespace, "labels": DEMO_LABELS}
+        body = {"apiVersion": MIGRATING_VM.api_version, "kind": MIGRATING_VM.kind, "metadata": meta, "spec": spec}
+        self.kube.create(MIGRATING_VM, self.namespace, body)
+        named = ", ".join(str(d["replicationDestination"]) for d in disks)
+        self.say(f"MigratingVm {FED_VM}: spec.replication.volSync names ReplicationDestinations {named}")
+
+    def _sync(self, volsync: VolSync, cycle: int) -> list[str]:
+        """Each disk synced once (VolSync played); the cycle's images once the MigratingVm's status names them."""
+        images = [volsync.sync(f"{FED_VM}-{disk}") for disk in FED_DISKS]
+        self.say(f"  (stand-in VolSync) synced {', '.join(images)}")
+        self.wait(lambda: self._last_sync(FED_VM).get("cycleNumber") == cycle, f"cycle {cycle}")
+        return images
+
+    def _last_sync(self, name: str) -> Body:
+        body = self.kube.get(MIGRATING_VM, self.namespace, name) or {}
+        return dict((body.get("status") or {}).get("lastSync") or {})
+
+    def create_job(self, name: str, migrating_vm: str = MIGRATING_VM_NAME) -> Body:
         self._jobs.append(name)
-        self.say(f"$ kubectl clonejob -n {self.namespace} create {MIGRATING_VM_NAME} --name {name}")
+        self.say(f"$ kubectl clonejob -n {self.namespace} create {migrating_vm} --name {name}")
         return self.kube.create(
             CLONE_JOB,
             self.namespace,
@@ -97,7 +151,7 @@ class Demo(Stage):
                 "apiVersion": CLONE_JOB.api_version,
                 "kind": CLONE_JOB.kind,
                 "metadata": {"name": name, "namespace": self.namespace, "labels": DEMO_LABELS},
-                "spec": {"migratingVm": MIGRATING_VM_NAME},
+                "spec": {"migratingVm": migrating_vm},
             },
         )
 
@@ -161,7 +215,13 @@ class Demo(Stage):
             for kind in (VIRTUAL_MACHINE, DATA_VOLUME):
                 for product in self.made(kind, uid):
                     self.kube.delete(kind, self.namespace, product["metadata"]["name"])
-        self.say(f"deleted CloneJobs {', '.join(self._jobs)}, and the clone's VirtualMachine and DataVolume")
+        self.say(f"deleted CloneJobs {', '.join(self._jobs)}, and the clones' VirtualMachines and DataVolumes")
+        if self._volsync is not None:  # the operator lets go of what the MigratingVm holds, then it goes
+            self.kube.delete(MIGRATING_VM, self.namespace, FED_VM)
+            self.wait(lambda: self.kube.get(MIGRATING_VM, self.namespace, FED_VM) is None, f"MigratingVm {FED_VM}")
+            self.say(
+                f"deleted MigratingVm {FED_VM} (it let go of its images first), and {', '.join(self._volsync.remove())}"
+            )
 
 
 def _progress_line(job: Job) -> str:

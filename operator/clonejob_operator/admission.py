@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import ValidationError
 
 from clonejob_operator import names
 from clonejob_operator.api.base import describe
-from clonejob_operator.api.migratingvm import LastSync, MigratingVmSpec
+from clonejob_operator.api.migratingvm import Feed, LastSync, MigratingVmSpec
 from clonejob_operator.claims import Holds, running_elsewhere
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.jobs import Job
@@ -16,6 +18,7 @@ from clonejob_operator.machine.model import Admission
 from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.roster import Roster
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.catalog import FEEDS
 from clonejob_operator.targets.base import Source
 from clonejob_operator.targets.catalog import Drivers, TargetLoading
 
@@ -71,6 +74,9 @@ class Gate:
             return Admission(error=error)
         if plan.waiting is not None:
             return Admission(waiting=plan.waiting, code=plan.waiting_code)
+        feed = FEEDS.of(migrating_vm)
+        if feed is not None:  # the job holds what it restores from against that feed's rotation
+            plan = replace(plan, source_sync=plan.source_sync.model_copy(update={"replication": Feed(feed.name)}))
         if plan.refusal is not None:
             return Admission(plan=plan)  # recorded, then failed: no point in waiting for anything
         if not last_sync.snapshots:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from clonejob_operator import names
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, TARGET_PROJECT, Body, Kind, KubeClient, Secret
 from clonejob_operator.roster import Doubt, Key, Roster
 
@@ -35,17 +36,25 @@ READ_OF_MIGRATING_VM = ("lastSync", "recentCloneJobs")
 
 
 def _slim(kind: Kind, body: Body) -> Body:
-    """Only what the operator reads: never managedFields or annotations (a client-side apply's copy of the whole
-    object, say), nor the labels of its own kinds, nor the parts of a MigratingVm that people read. A
-    CloneJob's status is kept whole: its seal covers all of it."""
+    """Only what the operator reads: never managedFields or others' annotations (a client-side apply's copy of the
+    whole object, say), nor the labels of its own kinds, nor the parts of a MigratingVm that people read. A
+    CloneJob's status is kept whole (its seal covers all of it), and so is a fed MigratingVm's."""
     meta = body.get("metadata") or {}
     dropped = ("managedFields", "annotations", "labels") if kind in OWN else ("managedFields", "annotations")
     out = {**body, "metadata": {k: v for k, v in meta.items() if k not in dropped}}
+    if kind not in OWN and meta.get("annotations"):  # only the operator's own: an image's holders, say
+        ours = {k: v for k, v in meta["annotations"].items() if k.startswith(_OUR_ANNOTATIONS)}
+        if ours:
+            out["metadata"]["annotations"] = ours
     if kind is MIGRATING_VM:
         spec, status = body.get("spec") or {}, body.get("status") or {}
         out["spec"] = {k: v for k, v in spec.items() if k not in ("description", "displayName")}
-        out["status"] = {k: status[k] for k in READ_OF_MIGRATING_VM if k in status}
+        if not spec.get("replication"):  # a fed one's whole status is the operator's record, read to be kept
+            out["status"] = {k: status[k] for k in READ_OF_MIGRATING_VM if k in status}
     return out
+
+
+_OUR_ANNOTATIONS = f"{names.ANNOTATION_PREFIX}/"
 
 
 @dataclass(frozen=True)

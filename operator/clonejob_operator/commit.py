@@ -24,10 +24,11 @@ from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator import claims, names
 from clonejob_operator.cache import Cache, CachedKube
+from clonejob_operator.codes import Code, JobError
 from clonejob_operator.events import EventPoster
 from clonejob_operator.faults import NO_ANSWER, Fault, FaultKind, api_message, classify
 from clonejob_operator.jobs import Job
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Body, Kind, NotLeading, status_of
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, Kind, NotLeading, status_of
 from clonejob_operator.logs import Once, job_log
 from clonejob_operator.machine.effects import (
     AddFinalizer,
@@ -36,6 +37,7 @@ from clonejob_operator.machine.effects import (
     DeleteProduct,
     Effect,
     GiveUp,
+    Keep,
     PatchStatus,
     PostEvent,
     Record,
@@ -45,6 +47,8 @@ from clonejob_operator.machine.model import Decision, World, job_context
 from clonejob_operator.machine.reasons import Reason
 from clonejob_operator.memory import Memory
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.base import JOB_HOLDER, holder
+from clonejob_operator.sources.catalog import FeedDrivers
 from clonejob_operator.targets.catalog import Drivers
 
 log = logging.getLogger(__name__)
@@ -77,8 +81,10 @@ class Committer:
         clock: Callable[[], datetime],
         settings: Settings,
         fence: Callable[[], bool] = lambda: True,
+        feeds: FeedDrivers | None = None,
     ) -> None:
         self.kube = kube
+        self.feeds = feeds or FeedDrivers(kube)
         self.settings = settings
         self.sealer = settings.sealer
         self.fence = fence
@@ -132,6 +138,8 @@ class Committer:
             reservation.close()  # the start is written (and in the cache, so the roster counts it)
         elif isinstance(effect, CreateProduct | DeleteProduct):
             self._product(job, done, effect)
+        elif isinstance(effect, Keep):
+            self._keep(job, done, effect)
         elif isinstance(effect, Record):
             self._record(job, effect)
         elif isinstance(effect, PostEvent):
@@ -273,6 +281,21 @@ class Committer:
             fault = classify(error, f"{verb} {kind} {name}", self.drivers.classifiers())
             self.memory.failed(job.uid, fault)
             done.fault = done.fault or fault  # the other effects still run; the next look meets the fault
+
+    def _keep(self, job: Job, done: Committed, effect: Keep) -> None:
+        """Hold an image, or let go of it; a failure stops the decision (nothing is made from an unheld image)."""
+        feed = self.feeds.by_name(effect.feed)
+        verb = "holding" if effect.hold else "letting go of"
+        if feed is None:
+            self._failed(job, done, classify(JobError(Code.INTERNAL, f"no feed {effect.feed!r}"), verb))
+        job_log(log, job, logging.INFO, "%s VolumeSnapshot %s", verb, effect.image)
+        try:
+            feed.keep(job.namespace, effect.image, holder(JOB_HOLDER, job.uid), effect.hold)
+        except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+            if isinstance(error, ApiException) and status_of(error) == 409:
+                self._refresh(VOLUME_SNAPSHOT, job.namespace, effect.image)  # changed meanwhile: look again
+                raise Stop() from None
+            self._failed(job, done, classify(error, f"{verb} VolumeSnapshot {effect.image}"))
 
     def _failed(self, job: Job, done: Committed, fault: Fault) -> NoReturn:
         """An effect met ``fault``: a fact for the next look, which the work queue's backoff brings; the rest

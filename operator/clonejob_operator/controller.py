@@ -28,10 +28,13 @@ from clonejob_operator.outages import KOPF_BACKOFF, RETRIES
 from clonejob_operator.reconciler import Reconciler
 from clonejob_operator.roster import Key
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.catalog import FEEDS
+from clonejob_operator.sources.queue import FedQueue
 from clonejob_operator.targets.catalog import REGISTRY
 from clonejob_operator.workqueue import Backoff, WorkQueue
 
 log = logging.getLogger(__name__)
+OWN_KINDS = (CLONE_JOB, MIGRATING_VM)
 
 
 class Controller:
@@ -40,11 +43,8 @@ class Controller:
         cls, kube: Kube, settings: Settings, metrics: Metrics | None = None, fence: Callable[[], bool] = lambda: True
     ) -> Controller:
         """A controller over every watchable kind the cluster serves now (the others are read directly)."""
-        kinds = (
-            CLONE_JOB,
-            MIGRATING_VM,
-            *kube.servable(tuple(k for k in REGISTRY.watched() if k not in (CLONE_JOB, MIGRATING_VM))),
-        )
+        others = tuple(dict.fromkeys(k for k in (*REGISTRY.watched(), *FEEDS.watched()) if k not in OWN_KINDS))
+        kinds = (*OWN_KINDS, *kube.servable(others))
         cache = Cache(kinds, settings.max_active, settings.sealer.doubt, settings.max_active_per_namespace)
         return cls(Reconciler(kube, settings, metrics=metrics, cache=cache, fence=fence))
 
@@ -53,6 +53,8 @@ class Controller:
         self.cache = reconciler.cache
         self.settings = reconciler.settings
         self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=self.settings.retry_max.total_seconds()))
+        self.fed = FedQueue(reconciler.feeds, self.settings.retry_max.total_seconds())
+        """The MigratingVms a feed keeps, each reconciled by that feed (a queue and a worker of their own)."""
         self.cache.wake = self.queue.add_all
         reconciler.drivers.loaded = lambda: self.queue.add_all(
             self.cache.roster.waiting_in(None, Trigger.TARGET_LOADED)
@@ -89,10 +91,11 @@ class Controller:
             self.cache.remove(kind, body)
         else:
             self.cache.upsert(kind, body)
-            if self.cache.echo(kind, body):
-                if kind is CLONE_JOB:
-                    self.reconciler.metrics.seen(namespace, name, (body.get("status") or {}).get("state"))
-                return  # our own write coming back: the decision that made it has already moved on
+        self.fed.observed(kind, body, deleted)  # its own writes too: a job's hold lets its MigratingVm let go
+        if not deleted and self.cache.echo(kind, body):
+            if kind is CLONE_JOB:
+                self.reconciler.metrics.seen(namespace, name, (body.get("status") or {}).get("state"))
+            return  # our own write coming back: the decision that made it has already moved on
         if kind is CLONE_JOB:
             state = None if deleted else (body.get("status") or {}).get("state") or "STATE_UNSPECIFIED"
             self.reconciler.metrics.seen(namespace, name, state)
@@ -127,6 +130,7 @@ class Controller:
         for index in range(self.settings.workers):
             self._spawn(self._work, f"reconcile-{index}")
         self._spawn(self._resync, "resync")
+        self._spawn(self._feed, "feed")
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -137,6 +141,7 @@ class Controller:
         """Stop taking work; a reconcile under way finishes first (it is never cut between its writes)."""
         self._stopping.set()
         self.queue.close()
+        self.fed.queue.close()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -179,7 +184,15 @@ class Controller:
             self.queue.done(key)
         return True
 
+    def _feed(self) -> None:
+        while not self.synced.wait(0.5):
+            if self._stopping.is_set():
+                return
+        while self.fed.work_once():
+            pass
+
     def _resync(self) -> None:
         while not self._stopping.wait(self.settings.resync_interval):
             if self.synced.is_set():
                 self.queue.add_all(self.cache.roster.needing_attention())
+                self.fed.resync()

@@ -42,11 +42,12 @@ def _step_timeout(text: str) -> tuple[StepKind, timedelta]:
     return kind, _duration(value)
 
 
-DEMO = """It installs what is missing (the operator's CRDs, and stand-ins for the DataVolume, VirtualMachine and
-VolumeSnapshot CRDs), makes a MigratingVm with a ready VolumeSnapshot in a namespace of its own, starts the
-operator, plays the three controllers, and shows three CloneJobs: one that succeeds, one cancelled while its
-disk is being prepared, and one whose disk fails. Then it removes everything it made, the successful clone
-included, unless `--keep` is given."""
+DEMO = """It installs what is missing (the operator's CRDs, and stand-ins for the DataVolume, VirtualMachine,
+VolumeSnapshot and ReplicationDestination CRDs), makes a MigratingVm with a ready VolumeSnapshot in a namespace of
+its own, starts the operator, plays the four controllers, and shows four CloneJobs: one that succeeds, one
+cancelled while its disk is being prepared, one whose disk fails, and one of a MigratingVm fed by VolSync, which
+keeps the images it restores from while VolSync moves on. Then it removes everything it made, the successful
+clones included, unless `--keep` is given."""
 """What ``demo`` does (its --help). The demo lives in the package ``clonejob_demo``, imported by that command
 only: the operator's ``run`` never loads it."""
 
@@ -90,8 +91,8 @@ def parser() -> argparse.ArgumentParser:
     crds.add_argument(
         "--stand-ins",
         action="store_true",
-        help="print instead minimal stand-ins for the DataVolume, VirtualMachine and VolumeSnapshot CRDs, "
-        "for clusters without CDI, KubeVirt or a snapshot controller",
+        help="print instead minimal stand-ins for the DataVolume, VirtualMachine, VolumeSnapshot and "
+        "ReplicationDestination CRDs, for clusters without CDI, KubeVirt, a snapshot controller or VolSync",
     )
     _demo(commands)
     _trust(commands)

@@ -45,6 +45,8 @@ CLONE_JOB = Kind(GROUP, VERSION, "clonejobs", "CloneJob")
 MIGRATING_VM = Kind(GROUP, VERSION, "migratingvms", "MigratingVm")
 TARGET_PROJECT = Kind(GROUP, VERSION, "targetprojects", "TargetProject")
 ADAPTATION_PROFILE = Kind(GROUP, VERSION, "adaptationprofiles", "AdaptationProfile", namespaced=False)
+VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
+"""The snapshot controller's: what the KubeVirt target restores from, and what the VolSync feed holds."""
 OWN_WATCHED = (CLONE_JOB, MIGRATING_VM)
 """The operator's own kinds it watches; the targets add theirs (``catalog.REGISTRY.watched``)."""
 

@@ -23,6 +23,8 @@ from clonejob_operator.machine import transitions
 from clonejob_operator.machine.model import Need, World, job_context
 from clonejob_operator.memory import Memory
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.base import JOB_HOLDER, Keeping, holder
+from clonejob_operator.sources.catalog import FeedDrivers
 from clonejob_operator.targets.base import Driver, JobContext
 from clonejob_operator.targets.catalog import Drivers
 
@@ -36,8 +38,10 @@ class Observer:
         memory: Memory,
         settings: Settings,
         clock: Callable[[], datetime],
+        feeds: FeedDrivers | None = None,
     ) -> None:
         self.kube = kube
+        self.feeds = feeds or FeedDrivers(kube)
         self.drivers = drivers
         self.gate = gate
         self.memory = memory
@@ -81,12 +85,21 @@ class Observer:
             steps = admission.plan.steps if admission.plan else ()
             return replace(world, steps=steps, admission=admission)
         if need is Need.CLEANUP:
-            return replace(world, cleanup=self.drivers.survey(self.context(job, world)))
+            return replace(world, cleanup=self.drivers.survey(self.context(job, world)), keeping=self._keeping(job))
         running = job.status.running_step
         if need is Need.STEP and driver is not None and world.steps and running is not None:
             report = driver.look(running.kind, self.context(job, world))
-            return replace(world, step=report)
+            return replace(world, step=report, keeping=self._keeping(job))
         return world
+
+    def _keeping(self, job: Job) -> Keeping | None:
+        """What a fed job holds of the images it restores from (None: not fed; nothing is held)."""
+        sync = job.status.source_sync
+        feed = self.feeds.by_name(sync.replication.value) if sync is not None and sync.replication else None
+        if sync is None or feed is None:
+            return None
+        images = tuple(s.volume_snapshot for s in sync.snapshots or [] if s.volume_snapshot)
+        return feed.keeping(job.namespace, images, holder(JOB_HOLDER, job.uid))
 
     def context(self, job: Job, world: World) -> JobContext:
         """What a driver works with, as this look sees it."""

@@ -21,7 +21,7 @@ class Rule:
 
 
 # Namespaced, granted per watched namespace (Role) or everywhere (ClusterRole): the core's, then each
-# registered target's (targets/catalog.py), in the registry's order.
+# registered target's (targets/catalog.py), then each feed's (sources/catalog.py), in the registries' order.
 CORE = (
     Rule(
         "vmmigration.dev",
@@ -42,10 +42,11 @@ CORE = (
 
 
 def namespaced() -> tuple[Rule, ...]:
-    """Every namespaced rule: the core's and each target's."""
-    from clonejob_operator.targets.catalog import REGISTRY  # the targets import Rule from here
+    """Every namespaced rule: the core's, each target's and each feed's."""
+    from clonejob_operator.sources.catalog import FEEDS  # the targets and feeds import Rule from here
+    from clonejob_operator.targets.catalog import REGISTRY
 
-    return (*CORE, *(rule for target in REGISTRY for rule in target.rules))
+    return (*CORE, *(rule for target in REGISTRY for rule in target.rules), *(r for feed in FEEDS for r in feed.rules))
 
 
 def cluster_scoped() -> tuple[Rule, ...]:

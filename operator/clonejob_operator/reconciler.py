@@ -31,6 +31,7 @@ from clonejob_operator.memory import Memory
 from clonejob_operator.metrics import Metrics
 from clonejob_operator.observe import Observer
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.catalog import FeedDrivers
 from clonejob_operator.targets.catalog import Drivers
 from clonejob_operator.timestamps import now as utc_now
 
@@ -75,11 +76,14 @@ class Reconciler:
         )
         self.kube = CachedKube(kube, self.cache)
         self.drivers = Drivers(self.kube, settings, load_in_background=True)
+        self.feeds = FeedDrivers(self.kube)
         self.memory = Memory()
         gate = Gate(self.kube, self.drivers, settings, self.cache.roster)
-        self.observer = Observer(self.kube, self.drivers, gate, self.memory, settings, clock)
+        self.observer = Observer(self.kube, self.drivers, gate, self.memory, settings, clock, self.feeds)
         events = EventPoster(kube, instance=settings.instance)
-        self.committer = Committer(self.kube, self.drivers, self.cache, self.memory, events, clock, settings, fence)
+        self.committer = Committer(
+            self.kube, self.drivers, self.cache, self.memory, events, clock, settings, fence, self.feeds
+        )
 
     def reconcile(self, namespace: str, name: str) -> Outcome:
         body = self.kube.get(CLONE_JOB, namespace, name)

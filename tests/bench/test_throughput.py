@@ -31,3 +31,17 @@ def test_smoke_run_counts_what_the_operator_did(cluster_kubeconfig: str, tmp_pat
     assert latencies["create -> SUCCEEDED"]["n"] == 20 and latencies["VM ready -> SUCCEEDED"]["n"] == 20
     assert latencies["reaction to a change"]["n"] == 60  # PENDING -> ACTIVE, disks, VM: three per job
     assert result["idle"]["waiting_jobs"] == 20 and result["idle"]["cpu_seconds"] >= 0
+
+
+def test_smoke_run_fed_by_volsync_counts_the_holds(cluster_kubeconfig: str, tmp_path: Path) -> None:
+    output = tmp_path / "result.json"
+    argv = ["--jobs", "20", "--kubeconfig", cluster_kubeconfig, "--output", str(output), "--volsync", "--no-baseline"]
+    code = throughput.main(argv)
+    run = json.loads(output.read_text())["operator"]
+    assert code == 0 and run["finished"] == 20
+    assert run["requests"]["POST datavolumes"] == 30 and run["requests"]["POST virtualmachines"] == 20
+    # Each job holds each of its images before its first disk and lets go once its disks are done: two writes
+    # per image (30 images); the MigratingVms keep holding theirs (VolSync's latest), so nothing is deleted.
+    assert run["requests"]["PATCH volumesnapshots"] == 60
+    assert "DELETE volumesnapshots" not in run["requests"]
+    assert run["requests"]["PATCH migratingvms/status"] == 40, "the claim and the record: the cycles did not move"

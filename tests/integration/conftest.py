@@ -91,6 +91,16 @@ def product_crds() -> list[Any]:
     return [yaml.safe_load(path.read_text()) for path in paths]
 
 
+def _gone(api: Any, name: str) -> bool:
+    try:
+        api.read_custom_resource_definition(name)
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
 def _install(api: Any, doc: Any, created: list[str], real: bool) -> None:
     """Install one CRD, or bring it up to date when it is ours (the project's own, or one the tests installed).
 
@@ -101,6 +111,9 @@ def _install(api: Any, doc: Any, created: list[str], real: bool) -> None:
     labels = doc["metadata"].setdefault("labels", {})
     try:
         current = api.read_custom_resource_definition(name)
+        if current.metadata.deletion_timestamp is not None:  # an earlier run's teardown: let it finish first
+            wait_for(lambda: _gone(api, name), 60, f"CRD {name}, being deleted, to go")
+            raise ApiException(status=404)
     except ApiException as error:
         if error.status != 404:
             raise

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -121,3 +123,18 @@ def leader(replicas: list[Replica], timeout: float = 30) -> Replica:
         return leading[0] if len(leading) == 1 else None
 
     return wait_for(one, timeout, "exactly one replica to lead")
+
+
+@contextmanager
+def operator_process(kubeconfig: str, namespace: str, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``clonejob-operator run`` as users run it, in its own process."""
+    command = run_command(kubeconfig, namespace, "--standalone", *extra)
+    env = child_env()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)

@@ -16,6 +16,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE, VOLUME_SNAPSHOT
 from tests.integration.conftest import clear_namespace, product_crds
 from tests.integration.kit import running_operator, settings_for
@@ -75,8 +76,11 @@ def test_the_demo_shows_a_success_a_cancel_and_a_failure_and_removes_what_it_mad
     assert "Steps:" in out and "preparingVmDisks" in out and "instantiatingMigratedVm" in out
     assert out.count("nothing left behind") == 2, "the cancel and the failure remove their products"
     assert "code 13" in out, "the disk's failure is INTERNAL"
+    assert "4. a clone of a MigratingVm fed by VolSync" in out and "cycle 1 complete, its images held" in out
+    assert "held by nobody any more, they were deleted" in out, "the job let go of what VolSync relinquished"
+    assert "deleted MigratingVm web-2 (it let go of its images first)" in out
     assert "CRDs: installed none; already there:" in out, "the session's CRDs were there: left alone"
-    for kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE):
+    for kind in (CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, DATA_VOLUME, VIRTUAL_MACHINE, REPLICATION_DESTINATION):
         assert kube.fresh_list(kind, namespace) == [], f"the demo left a {kind.kind}"
     try:
         left = kube.core.read_namespace(namespace).metadata

@@ -142,9 +142,11 @@ def test_kubectl_patch_cancelling_a_finished_job_is_refused(world: World, namesp
         ("clonejob.status.name", "Output only. The name of the clone"),
         ("clonejob.status.steps.preparingVmDisks", "Preparing VM disks step."),
         ("targetproject.spec.project", "The target Google Cloud project ID."),
+        ("migratingvm.spec.replication.volSync.disks", "One entry per source disk, in the order of the clone's disks."),
+        ("clonejob.status.sourceSync.replication", "the job holds the snapshots it restores from"),
     ],
 )
-def test_kubectl_explain_shows_the_seeds_descriptions(kubectl: list[str], field: str, words: str) -> None:
+def test_kubectl_explain_shows_the_vmmigration_descriptions(kubectl: list[str], field: str, words: str) -> None:
     def explained() -> str | None:
         out = subprocess.run([*kubectl, "explain", field], capture_output=True, text=True, timeout=60)
         return out.stdout if out.returncode == 0 and words in " ".join(out.stdout.split()) else None

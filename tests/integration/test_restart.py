@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,7 @@ from clonejob_operator import names
 from clonejob_operator.kube import Kube
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VIRTUAL_MACHINE
 from tests.integration.kit import World, running_operator, settings_for, wait_for
-from tests.integration.replicas import child_env, run_command
-
-
-@contextmanager
-def operator_process(kubeconfig: str, namespace: str, log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``clonejob-operator run`` as users run it, in its own process."""
-    command = run_command(kubeconfig, namespace, "--standalone", *extra)
-    env = child_env()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+from tests.integration.replicas import operator_process
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

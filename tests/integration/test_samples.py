@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
 KINDS = {"CloneJob": CLONE_JOB, "MigratingVm": MIGRATING_VM}
@@ -18,8 +19,14 @@ def test_sample_is_accepted(kube: Kube, namespace: str, path: Path) -> None:
     doc = yaml.safe_load(path.read_text())
     assert {"apiVersion", "kind", "metadata"} <= set(doc), "samples/ holds manifests only: kubectl applies it whole"
     kind = KINDS[doc["kind"]]
+    created = dry_run(kube, namespace, kind, doc)
+    assert created["spec"] == {**doc["spec"], **({"cancel": False} if kind is CLONE_JOB else {})}
+
+
+def dry_run(kube: Kube, namespace: str, kind: Kind, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc``, in ``namespace``, as the API server would store it (a strict server-side dry run)."""
     doc["metadata"]["namespace"] = namespace
-    created = kube.call(
+    created: dict[str, Any] = kube.call(
         kube.custom.create_namespaced_custom_object,
         kind.group,
         kind.version,
@@ -29,7 +36,7 @@ def test_sample_is_accepted(kube: Kube, namespace: str, path: Path) -> None:
         dry_run="All",
         field_validation="Strict",
     )
-    assert created["spec"] == {**doc["spec"], **({"cancel": False} if kind is CLONE_JOB else {})}
+    return created
 
 
 def test_the_cancel_patch_is_kept_apart_and_cancels(kube: Kube, namespace: str) -> None:
@@ -54,3 +61,20 @@ def test_the_replication_sample_and_the_synced_patch_name_the_same_snapshot(kube
     synced = kube.patch_status(MIGRATING_VM, namespace, sample["metadata"]["name"], patch)
     (disk,) = synced["status"]["lastSync"]["snapshots"]
     assert disk["volumeSnapshot"] == snapshot["metadata"]["name"]
+
+
+def test_the_volsync_samples_are_accepted_as_they_are(kube: Kube, namespace: str) -> None:
+    """The fed MigratingVm always; its ReplicationDestinations against VolSync's real CRD where it is at hand."""
+    from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
+    from tests.integration.conftest import product_crds
+
+    kinds = {**KINDS, "ReplicationDestination": REPLICATION_DESTINATION}
+    docs = [d for p in sorted((SAMPLES / "volsync").glob("*.yaml")) for d in yaml.safe_load_all(p.read_text())]
+    fed = next(d for d in docs if d["kind"] == "MigratingVm")
+    named = {disk["replicationDestination"] for disk in fed["spec"]["replication"]["volSync"]["disks"]}
+    assert named == {d["metadata"]["name"] for d in docs if d["kind"] == "ReplicationDestination"}
+    for doc in docs:
+        if doc["kind"] == "ReplicationDestination" and not product_crds():
+            continue
+        created = dry_run(kube, namespace, kinds[doc["kind"]], doc)
+        assert {k: created["spec"].get(k) for k in doc["spec"]} == doc["spec"], "everything sent is kept"

@@ -134,7 +134,7 @@ def test_leader_election_flags_that_cannot_work_are_refused(
     assert caught.value.code == 2 and complaint in capsys.readouterr().err
 
 
-def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFixture[str]) -> None:
+def test_crds_stand_ins_prints_the_four_stand_in_crds(capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
     from clonejob_demo import standins
@@ -144,6 +144,7 @@ def test_crds_stand_ins_prints_the_three_stand_in_crds(capsys: pytest.CaptureFix
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert sorted(d["metadata"]["name"] for d in docs) == [
         "datavolumes.cdi.kubevirt.io",
+        "replicationdestinations.volsync.backube",
         "virtualmachines.kubevirt.io",
         "volumesnapshots.snapshot.storage.k8s.io",
     ]

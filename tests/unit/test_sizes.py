@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bench.largest import key_limit, one_of, refused
+from bench.largest import key_limit, one_of, refused, requires
 
 from clonejob_operator import crdgen
 
@@ -54,10 +54,13 @@ def worst(node: Schema, path: str) -> int:
         for name, prop in (node.get("properties") or {}).items()
         if name not in refused(node)
     }
+    attached: dict[str, int] = {}  # a member that needs another (``!has(self.a) || has(self.b)``) goes with it
+    for needing, needed in requires(node):
+        attached[needed] = attached.get(needed, 0) + members.pop(needing, 0)
     for group in one_of(node):
-        largest = max(members.pop(name, 0) for name in group)
+        largest = max(members.pop(name, 0) + attached.pop(name, 0) for name in group)
         members["|".join(group)] = largest
-    total = 2 + sum(members.values())
+    total = 2 + sum(members.values()) + sum(attached.values())
     if isinstance(node.get("additionalProperties"), dict):
         bounded("maxProperties" in node, f"{path}: a map without a size")
         value = worst(node["additionalProperties"], f"{path}{{}}")

@@ -67,4 +67,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   resources: ["secrets"]
   verbs: ["get"]
 {{- end }}
+- apiGroups: ["volsync.backube"]
+  resources: ["replicationdestinations"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["snapshot.storage.k8s.io"]
+  resources: ["volumesnapshots"]
+  verbs: ["patch", "delete"]
+- apiGroups: ["vmmigration.dev"]
+  resources: ["migratingvms"]
+  verbs: ["patch"]
 {{- end -}}

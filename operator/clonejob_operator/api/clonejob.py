@@ -28,7 +28,7 @@ from clonejob_operator.api.computeengine import (
     TargetVmDetails,
 )
 from clonejob_operator.api.kubevirt import KubevirtTargetDetails
-from clonejob_operator.api.migratingvm import CloneJobSummary, DiskSnapshot
+from clonejob_operator.api.migratingvm import CloneJobSummary, DiskSnapshot, Feed
 from clonejob_operator.api.states import FINISHED as FINISHED  # re-exported: the CloneJob's own states
 from clonejob_operator.api.states import STARTED as STARTED
 from clonejob_operator.api.states import State as State
@@ -120,6 +120,13 @@ class SourceSync(ApiModel):
     cycle_number: int | None = None
     last_sync_time: Timestamp | None = None
     snapshots: list[DiskSnapshot] | None = Field(default=None, max_length=MAX_DISKS)
+    replication: Feed | None = Field(
+        default=None,
+        description="What fed the MigratingVm when the job started, when the operator keeps its status (volSync): "
+        "the job holds the snapshots it restores from against that feed's rotation, from before its first disk "
+        "is made until every disk is done (or it is cancelled or fails). Unset: a replication tool writes the "
+        "MigratingVm's status, and nothing is held.",
+    )
     target_project: str | None = Field(
         default=None, max_length=253, description="The TargetProject a Compute Engine clone was resolved to."
     )

@@ -1,7 +1,8 @@
 """MigratingVm: the VM being replicated, parent of CloneJobs.
 
-Its ``status`` belongs to whatever replicates the VM; this operator reads it and writes only
-``status.recentCloneJobs``.
+Without ``spec.replication`` its ``status`` belongs to whatever replicates the VM; this operator reads it and
+writes only ``status.recentCloneJobs``. With ``spec.replication.volSync`` the operator keeps its status itself,
+from the VolSync ReplicationDestinations named there.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, exactly_one, validations
-from clonejob_operator.api.bounds import MAX_DISKS, Duration, ResourcePath, Word, keys_at_most
+from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, cel, exactly_one, validations
+from clonejob_operator.api.bounds import MAX_DISKS, Duration, ResourcePath, Word, keys_at_most, with_rules
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
@@ -38,8 +39,67 @@ class MigratingVmState(StrEnum):
     FINALIZED_EXPIRED = "FINALIZED_EXPIRED"
 
 
+DiskName = Annotated[str, Field(min_length=1, max_length=128)]
+"""A source disk's name, as ``status.lastSync.snapshots[].disk`` carries it."""
+
+
+class Feed(StrEnum):
+    """What replicates a MigratingVm's VM when the operator keeps its status: the members of ``spec.replication``."""
+
+    VOL_SYNC = "volSync"
+
+
+class VolSyncDisk(ApiModel):
+    """One source disk and the ReplicationDestination that replicates it."""
+
+    disk: DiskName = Field(description="The source disk's name: status.lastSync.snapshots[].disk carries it.")
+    replication_destination: SubdomainName = Field(
+        description="A volsync.backube/v1alpha1 ReplicationDestination in the MigratingVm's namespace, with "
+        "copyMethod Snapshot: each sync's VolumeSnapshot (its status.latestImage) is this disk's snapshot."
+    )
+
+
+_ONE_DESTINATION_PER_DISK = cel(
+    "self.all(a, self.exists_one(b, b.replicationDestination == a.replicationDestination))",
+    "each disk has a ReplicationDestination of its own: two disks name the same one",
+    reason="FieldValueDuplicate",
+)
+
+
+class VolSyncReplication(ApiModel):
+    disks: list[VolSyncDisk] = Field(
+        min_length=1,
+        max_length=MAX_DISKS,
+        description="One entry per source disk, in the order of the clone's disks.",
+        json_schema_extra=with_rules(
+            {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["disk"]}, _ONE_DESTINATION_PER_DISK
+        ),
+    )
+
+
+class Replication(ApiModel):
+    """What replicates the VM, when the operator is to keep the MigratingVm's status from it."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(cel("has(self.volSync)", "volSync is required: the one replication read"))
+    )
+
+    vol_sync: VolSyncReplication | None = Field(
+        default=None,
+        description="VolSync: the operator keeps status.lastSync from the ReplicationDestinations' images, and "
+        "keeps the images a clone needs from VolSync's rotation while it needs them.",
+    )
+
+
+_REPLICATED_TO_KUBEVIRT = cel(
+    "!has(self.replication) || has(self.kubevirtTargetDefaults)",
+    "spec.replication.volSync makes VolumeSnapshots: only a MigratingVm with kubevirtTargetDefaults clones from them",
+    fieldPath=".replication",
+)
+
+
 class MigratingVmSpec(ApiModel):
-    model_config = ConfigDict(json_schema_extra=validations(exactly_one(TARGET_MEMBERS)))
+    model_config = ConfigDict(json_schema_extra=validations(exactly_one(TARGET_MEMBERS), _REPLICATED_TO_KUBEVIRT))
 
     source_vm_id: str = Field(min_length=1, max_length=256, description="The VM's id in the source.")
     display_name: str | None = Field(default=None, max_length=256)
@@ -47,6 +107,11 @@ class MigratingVmSpec(ApiModel):
     kubevirt_target_defaults: KubevirtTargetDefaults | None = None
     compute_engine_target_defaults: ComputeEngineTargetDefaults | None = None
     compute_engine_disks_target_defaults: ComputeEngineDisksTargetDefaults | None = None
+    replication: Replication | None = Field(
+        default=None,
+        description="Unset: whatever replicates the VM writes this MigratingVm's status. Set: the operator keeps "
+        "the status itself, from the replication named here.",
+    )
 
 
 class DiskSnapshot(ApiModel):
@@ -54,7 +119,7 @@ class DiskSnapshot(ApiModel):
 
     model_config = ConfigDict(json_schema_extra=validations(exactly_one(["volumeSnapshot", "computeEngineSnapshot"])))
 
-    disk: str = Field(min_length=1, max_length=128, description="The source disk this snapshot is of.")
+    disk: DiskName = Field(description="The source disk this snapshot is of.")
     volume_snapshot: SubdomainName | None = Field(
         default=None, description="A snapshot.storage.k8s.io/v1 VolumeSnapshot in the MigratingVm's namespace."
     )

@@ -34,6 +34,17 @@ class DeleteProduct:
 
 
 @dataclass(frozen=True)
+class Keep:
+    """An effect: hold one image the job restores from against its feed's rotation, or let go of it. A hold
+    that cannot be taken stops the rest of the decision: nothing is made from an image that is not held."""
+
+    feed: str
+    """The feed's name (``Feed.name``), as ``status.sourceSync.replication`` records it."""
+    image: str
+    hold: bool
+
+
+@dataclass(frozen=True)
 class AddFinalizer:
     """Hold the CloneJob until its products are gone (before anything is created)."""
 
@@ -83,7 +94,7 @@ class GiveUp:
     message: str
 
 
-ProductEffect = CreateProduct | DeleteProduct
+ProductEffect = CreateProduct | DeleteProduct | Keep
 Effect = AddFinalizer | RemoveFinalizer | Claim | PatchStatus | Record | PostEvent | GiveUp | ProductEffect
 
 __all__ = [
@@ -93,6 +104,7 @@ __all__ = [
     "DeleteProduct",
     "Effect",
     "GiveUp",
+    "Keep",
     "PatchStatus",
     "PostEvent",
     "ProductEffect",

@@ -15,6 +15,7 @@ from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.effects import Effect, PostEvent, ProductEffect
 from clonejob_operator.machine.reasons import WaitReason
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.base import Keeping
 from clonejob_operator.targets.base import CleanupReport, JobContext, Plan, StepReport
 from clonejob_operator.timestamps import parse_time
 
@@ -64,6 +65,8 @@ class World:
     """When this process last wrote the job's status (message-only changes are rate-limited by it)."""
     untrusted: str | None = None
     """Why the stored status is not the operator's own writing (see ``seal.py``): the job is held."""
+    keeping: Keeping | None = None
+    """What a job fed by a feed holds of the images it restores from (None: its images are nobody's to hold)."""
 
 
 @dataclass

@@ -9,6 +9,7 @@ Cancel or deletion: the running step ends, CANCELLING, products are removed, the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from clonejob_operator import names
@@ -17,7 +18,7 @@ from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault, FaultKind
 from clonejob_operator.jobs import Job
-from clonejob_operator.machine import conditions, ordering
+from clonejob_operator.machine import conditions, keeping, ordering
 from clonejob_operator.machine.conditions import Activity
 from clonejob_operator.machine.effects import GiveUp, PatchStatus, PostEvent
 from clonejob_operator.machine.model import Admission, Decision, Need, World, cleanup_started, merge
@@ -54,7 +55,7 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     if not status.current.terminal and not world.refused_write:
         _learn(status, world)
     activity = _transition(job, world, settings, decision, now)
-    decision.again = _moved(job.status, status) and not status.current.terminal
+    decision.again = (decision.again or _moved(job.status, status)) and not status.current.terminal
     status.progress_percent = _overall_progress(status, world.steps)
     running = status.running_step
     status.current_step = running.kind if running else None
@@ -205,7 +206,8 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
         return Activity(
             Reason.CLEANUP_STUCK if stalled else Reason.CLEANING_UP, f"cannot clean up yet: {why}", stalled=stalled
         )
-    if not report.remaining and not report.blocked:
+    held = keeping.held(world)
+    if not report.remaining and not report.blocked and not held:
         if cancelling:
             _enter(decision, State.CANCELLED, now, Reason.CANCELLED, "cancelled; everything it created was removed")
         else:
@@ -213,12 +215,11 @@ def _clean_up(world: World, settings: Settings, decision: Decision, now: str) ->
             message = f"{Code(error.code).name}: {error.message}; everything it created was removed"
             _enter(decision, State.FAILED, now, Reason.FAILED, message, warning=True)
         return Activity(Reason.DONE, "")
-    decision.products.extend(report.deletable)
+    decision.products.extend([*keeping.releases(status, world), *report.deletable])
+    remaining = (*report.remaining, *held)
     started = parse_time(cleanup_started(status) or now)
     stalled = world.now - started > settings.cleanup_stall_after
-    shown = ", ".join(report.remaining[:5]) + (
-        f" and {len(report.remaining) - 5} more" if len(report.remaining) > 5 else ""
-    )
+    shown = ", ".join(remaining[:5]) + (f" and {len(remaining) - 5} more" if len(remaining) > 5 else "")
     waiting_on = report.blocked or f"waiting for {shown} to be deleted"
     reason = (
         Reason.CLEANUP_STUCK if stalled or report.blocked else (Reason.CANCELLING if cancelling else Reason.CLEANING_UP)
@@ -296,7 +297,10 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
         detail = error.message.removeprefix(f"step {kind.value}: ")  # a fault says where it met the error too
         _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {detail}"))
         return Activity(Reason.CLEANING_UP, "removing products after a failure")
-    decision.products.extend(report.releases)
+    decision.products.extend([*keeping.holds(status, world, kind, report.done), *report.releases])
+    if report.done and fault is None and kind is world.steps[-1] and keeping.held(world):
+        decision.again = True  # a job never finishes holding an image: let go first, then look again
+        report = replace(report, done=False, progress=99, detail=f"{report.detail}; letting go of its snapshots")
     if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now

@@ -20,6 +20,7 @@ from clonejob_operator.machine.effects import (
     CreateProduct,
     DeleteProduct,
     GiveUp,
+    Keep,
     PatchStatus,
     PostEvent,
     RemoveFinalizer,
@@ -28,6 +29,7 @@ from clonejob_operator.machine.model import Admission, Decision, Need, World
 from clonejob_operator.machine.reasons import Reason, WaitReason
 from clonejob_operator.machine.transitions import decide, need
 from clonejob_operator.settings import Settings
+from clonejob_operator.sources.base import Keeping
 from clonejob_operator.targets.base import CleanupReport, NoRecord, Plan, StepReport
 from clonejob_operator.targets.kubevirt.driver import KubevirtRecord
 
@@ -610,3 +612,28 @@ def test_each_change_of_what_a_pending_job_waits_for_is_an_event_naming_it() -> 
     ]
     again = decide(job(first.status.wire()), World(NOW, admission=waiting), SETTINGS)
     assert not [e for e in again.effects if isinstance(e, PostEvent)], "the same wait is told once"
+
+
+FED_SYNC = {"replication": "volSync", "snapshots": [{"disk": "d0", "volumeSnapshot": "a"}]}
+
+
+def test_a_fed_job_holds_before_it_creates_and_never_finishes_holding() -> None:
+    preparing = job(status("ACTIVE", [step(DISKS, 1)], sourceSync=FED_SYNC))
+    create = CreateProduct("kubevirt", "DataVolume", "cj-disk-0", body={})
+    look = World(NOW, steps=TWO, step=StepReport(creates=(create,)), keeping=Keeping(unheld=("a",)))
+    effects = decide(preparing, look, SETTINGS).effects
+    assert effects.index(Keep("volSync", "a", hold=True)) < effects.index(create), "held before the first disk"
+    last = job(status("ACTIVE", [step(DISKS, 1, 2, 100), step(VM, 2)], sourceSync=FED_SYNC))
+    held = World(NOW, steps=TWO, step=StepReport(progress=100, done=True), keeping=Keeping(held=("a",)))
+    decision = decide(last, held, SETTINGS)
+    assert decision.status.state == "ACTIVE" and decision.again
+    assert Keep("volSync", "a", hold=False) in decision.effects
+    assert decide(last, replace(held, keeping=Keeping()), SETTINGS).status.state == "SUCCEEDED"
+
+
+def test_cleanup_lets_go_of_what_the_job_holds_before_it_ends() -> None:
+    cancelling = job(status("CANCELLING", [step(DISKS, 1, 2)], sourceSync=FED_SYNC))
+    holding = World(NOW, steps=TWO, cleanup=CleanupReport(), keeping=Keeping(held=("a",)))
+    decision = decide(cancelling, holding, SETTINGS)
+    assert decision.status.state == "CANCELLING" and Keep("volSync", "a", hold=False) in decision.effects
+    assert decide(cancelling, replace(holding, keeping=Keeping()), SETTINGS).status.state == "CANCELLED"

@@ -10,6 +10,7 @@ from typing import Any
 
 from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef
 from clonejob_operator.machine.effects import DeleteProduct
+from clonejob_operator.sources.catalog import FEEDS
 from clonejob_operator.targets.base import CleanupReport, JobContext
 from clonejob_operator.targets.catalog import Drivers
 
@@ -147,7 +148,8 @@ def test_what_the_operator_watches_and_may_do_comes_from_the_registrations() -> 
     assert looked_up is not None and looked_up.wakes is Trigger.TARGET_PROJECT and looked_up.reads is None
     rules = permissions.namespaced()
     assert rules[: len(permissions.CORE)] == permissions.CORE
-    assert rules[len(permissions.CORE) :] == tuple(r for t in REGISTRY for r in t.rules)
+    targets = tuple(r for t in REGISTRY for r in t.rules)
+    assert rules[len(permissions.CORE) :] == targets + tuple(r for f in FEEDS for r in f.rules)
     assert {r.resources for r in REGISTRY["computeengine"].rules} == {("targetprojects",), ("secrets",)}
     assert permissions.cluster_scoped() == REGISTRY["kubevirt"].cluster_rules
     watched = {(w.kind.group, w.kind.plural) for t in REGISTRY for w in t.watches}

@@ -22,16 +22,13 @@ from dataclasses import dataclass
 
 from clonejob_operator import names
 from clonejob_operator.kube import Body
+from clonejob_operator.sources.base import HELD_BY, holder, holders_of
+
+__all__ = ["DO_NOT_DELETE", "HELD_BY", "PINNED", "Delete", "Holding", "hold", "holder", "release"]
 
 DO_NOT_DELETE = "volsync.backube/do-not-delete"
-HELD_BY = f"{names.ANNOTATION_PREFIX}/held-by"
 PINNED = f"{names.ANNOTATION_PREFIX}/pinned"
 """Set when the image was already labelled ``do-not-delete`` by somebody else when the operator first held it."""
-
-
-def holder(kind: str, uid: str) -> str:
-    """How a holder is written in ``HELD_BY``: ``MigratingVm/<uid>``, ``CloneJob/<uid>``."""
-    return f"{kind}/{uid}"
 
 
 @dataclass(frozen=True)
@@ -46,8 +43,7 @@ class Holding:
     def of(cls, body: Body) -> Holding:
         meta = body.get("metadata") or {}
         labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-        held = tuple(sorted({h for h in str(annotations.get(HELD_BY, "")).split(",") if h}))
-        return cls(held, DO_NOT_DELETE in labels, annotations.get(PINNED) == "true")
+        return cls(holders_of(body), DO_NOT_DELETE in labels, annotations.get(PINNED) == "true")
 
 
 @dataclass(frozen=True)

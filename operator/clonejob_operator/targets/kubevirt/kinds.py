@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from clonejob_operator.kube import Kind
+from clonejob_operator.kube import VOLUME_SNAPSHOT, Kind
 
 DATA_VOLUME = Kind("cdi.kubevirt.io", "v1beta1", "datavolumes", "DataVolume")
 VIRTUAL_MACHINE = Kind("kubevirt.io", "v1", "virtualmachines", "VirtualMachine")
-VOLUME_SNAPSHOT = Kind("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot")
 BATCH_JOB = Kind("batch", "v1", "jobs", "Job")
+
+__all__ = ["BATCH_JOB", "DATA_VOLUME", "VIRTUAL_MACHINE", "VOLUME_SNAPSHOT"]

@@ -1,0 +1,85 @@
+"""The VolSync feed's commit against a fake API server: its order, and what a fault stops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clonejob_operator import names
+from clonejob_operator.kube import MIGRATING_VM, VOLUME_SNAPSHOT
+from clonejob_operator.sources.volsync.feed import VolSyncFeed
+from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE, HELD_BY
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
+from tests.fakekube import FakeKube, refusal
+
+NS = "ns"
+DISKS = [{"disk": "boot", "replicationDestination": "rd-boot"}]
+
+
+def world(spec: dict[str, Any] | None = None) -> FakeKube:
+    kube = FakeKube()
+    replication = {"volSync": {"disks": DISKS}} if spec is None else spec
+    kube.put(MIGRATING_VM, NS, "m", spec={"sourceVmId": "v", "kubevirtTargetDefaults": {}, "replication": replication})
+    latest = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "img-1"}
+    kube.put(REPLICATION_DESTINATION, NS, "rd-boot", spec={}, status={"latestImage": latest})
+    owner = {"apiVersion": "volsync.backube/v1alpha1", "kind": "ReplicationDestination", "name": "rd-boot", "uid": "r"}
+    meta = {"name": "img-1", "namespace": NS, "ownerReferences": [owner]}
+    kube.put(VOLUME_SNAPSHOT, NS, "img-1", metadata=meta, spec={}, status={"readyToUse": True, "restoreSize": "1Gi"})
+    return kube
+
+
+def test_holds_then_publishes_then_a_second_look_writes_nothing() -> None:
+    kube = world()
+    assert VolSyncFeed(kube).reconcile(NS, "m").fault is None
+    assert [w[:2] for w in kube.writes] == [
+        ("patch", "migratingvms"),  # the finalizer, before anything is held
+        ("patch", "volumesnapshots"),  # the hold, before the status names it
+        ("patch_status", "migratingvms"),
+    ]
+    snapshot = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
+    uid = kube.objects[("migratingvms", NS, "m")]["metadata"]["uid"]
+    assert snapshot["labels"] == {DO_NOT_DELETE: "true"} and snapshot["annotations"][HELD_BY] == f"MigratingVm/{uid}"
+    assert kube.status_of(MIGRATING_VM, NS, "m")["lastSync"]["snapshots"][0]["volumeSnapshot"] == "img-1"
+    kube.writes.clear()
+    assert VolSyncFeed(kube).reconcile(NS, "m").fault is None and kube.writes == []
+
+
+def test_an_image_gone_before_its_hold_is_never_published() -> None:
+    kube = world()
+    kube.fail("patch", VOLUME_SNAPSHOT, lambda body: _gone())
+    outcome = VolSyncFeed(kube).reconcile(NS, "m")
+    assert outcome.conflict and "lastSync" not in kube.status_of(MIGRATING_VM, NS, "m")
+
+
+def _gone() -> Exception:
+    return refusal(404, 'volumesnapshots "img-1" not found', "NotFound")
+
+
+def test_a_spec_the_schema_let_through_is_an_error_naming_the_field_and_nothing_is_let_go() -> None:
+    kube = world({"volSync": {"disks": [{"disk": "boot"}]}})
+    assert VolSyncFeed(kube).reconcile(NS, "m").fault is None
+    status = kube.status_of(MIGRATING_VM, NS, "m")
+    assert status["state"] == "ERROR" and status["error"]["code"] == 3
+    assert "spec.replication.volSync.disks[0].replicationDestination" in status["error"]["message"]
+
+
+def test_a_deleted_migrating_vm_lets_go_then_goes() -> None:
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    kube.delete(MIGRATING_VM, NS, "m")
+    assert kube.objects[("migratingvms", NS, "m")]["metadata"]["finalizers"] == [names.FINALIZER]
+    VolSyncFeed(kube).reconcile(NS, "m", held=frozenset({"img-1"}))  # as the watch saw it
+    assert ("migratingvms", NS, "m") not in kube.objects
+    meta = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
+    assert not meta.get("labels") and not meta.get("annotations"), "VolSync's latest: unlabelled, VolSync's again"
+
+
+def test_a_relinquished_image_let_go_of_by_its_last_holder_is_deleted() -> None:
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    image = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
+    image["ownerReferences"] = []  # VolSync published another and relinquished this one
+    kube.objects[("replicationdestinations", NS, "rd-boot")]["status"]["latestImage"]["name"] = "img-2"
+    kube.delete(MIGRATING_VM, NS, "m")
+    VolSyncFeed(kube).reconcile(NS, "m", held=frozenset({"img-1"}))
+    assert ("volumesnapshots", NS, "img-1") not in kube.objects
+    assert ("migratingvms", NS, "m") not in kube.objects
