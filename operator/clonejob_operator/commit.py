@@ -291,7 +291,7 @@ class Committer:
         job_log(log, job, logging.INFO, "%s VolumeSnapshot %s", verb, effect.image)
         try:
             feed.keep(job.namespace, effect.image, holder(JOB_HOLDER, job.uid), effect.hold)
-        except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
+        except (ApiException, JobError, OSError, urllib3.exceptions.HTTPError) as error:
             if isinstance(error, ApiException) and status_of(error) == 409:
                 self._refresh(VOLUME_SNAPSHOT, job.namespace, effect.image)  # changed meanwhile: look again
                 raise Stop() from None

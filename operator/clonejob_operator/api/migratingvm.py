@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from clonejob_operator.api.base import ApiModel, Int64, SubdomainName, Timestamp, cel, exactly_one, validations
-from clonejob_operator.api.bounds import MAX_DISKS, Duration, ResourcePath, Word, keys_at_most, with_rules
+from clonejob_operator.api.bounds import MAX_DISKS, SET, Duration, ResourcePath, Word, keys_at_most, with_rules
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.computeengine import ComputeEngineDisksTargetDefaults, ComputeEngineTargetDefaults
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults
@@ -181,6 +181,14 @@ class MigratingVmStatus(ApiModel):
     last_sync: LastSync | None = None
     last_replication_cycle: ReplicationCycle | None = None
     error: RpcStatus | None = None
+    held_snapshots: list[SubdomainName] | None = Field(
+        default=None,
+        max_length=3 * MAX_DISKS,
+        description="Written by clonejob-operator for a MigratingVm fed by spec.replication (an addition to the "
+        "vmmigration API): the VolumeSnapshots it holds from the feed's rotation, recorded before it holds them. "
+        "The operator deletes a relinquished image only when this record names it.",
+        json_schema_extra=SET,
+    )
     recent_clone_jobs: list[CloneJobSummary] | None = Field(
         default=None, max_length=2, description="Written by clonejob-operator: the running and the last finished."
     )

@@ -16,6 +16,7 @@ import threading
 from collections import defaultdict
 
 from clonejob_operator import names
+from clonejob_operator.api.states import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, Kind
 from clonejob_operator.roster import Key
 from clonejob_operator.sources.base import FEED_HOLDER, holder, holders_of
@@ -23,6 +24,7 @@ from clonejob_operator.sources.catalog import FeedDrivers
 from clonejob_operator.workqueue import Backoff, WorkQueue
 
 log = logging.getLogger(__name__)
+_FINISHED = frozenset(state.value for state in FINISHED)
 
 
 class FedQueue:
@@ -42,6 +44,8 @@ class FedQueue:
         """(namespace, holder) -> the images it holds, as the watch saw them."""
         self._holders: dict[Key, tuple[str, ...]] = {}
         """(namespace, image) -> who holds it."""
+        self._marks: dict[Key, tuple[bool, bool] | None] = {}
+        """(namespace, CloneJob of a fed MigratingVm) -> (it recorded what it restores from, it finished)."""
 
     # --- intake -------------------------------------------------------------------------------------
     def observed(self, kind: Kind, body: Body, deleted: bool) -> None:
@@ -50,9 +54,7 @@ class FedQueue:
         if kind is MIGRATING_VM:
             self._migrating_vm((namespace, meta.get("name", "")), meta, body, deleted)
         elif kind is CLONE_JOB:
-            key = (namespace, str((body.get("spec") or {}).get("migratingVm") or ""))
-            if key in self._fed:
-                self.queue.add(key)
+            self._job(namespace, meta, body, deleted)
         elif kind is VOLUME_SNAPSHOT:
             self._image(namespace, meta, body, deleted)
         elif kind in self._read:
@@ -87,6 +89,24 @@ class FedQueue:
                 readers.discard(key[1])
                 if not readers:
                     del self._readers[(key[0], name)]
+
+    def _job(self, namespace: str, meta: Body, body: Body, deleted: bool) -> None:
+        """A CloneJob of a fed MigratingVm that has just recorded what it restores from, or finished, or gone:
+        what its MigratingVm may let go of changes. Its other changes are none of the feed's business."""
+        key = (namespace, str((body.get("spec") or {}).get("migratingVm") or ""))
+        if key not in self._fed:
+            return
+        job = (namespace, str(meta.get("name", "")))
+        status = body.get("status") or {}
+        mark = None if deleted else (bool(status.get("sourceSync")), status.get("state") in _FINISHED)
+        with self._lock:
+            if self._marks.get(job) == mark:
+                return
+            if mark is None:
+                self._marks.pop(job, None)
+            else:
+                self._marks[job] = mark
+        self.queue.add(key)
 
     def _image(self, namespace: str, meta: Body, body: Body, deleted: bool) -> None:
         name = meta.get("name", "")

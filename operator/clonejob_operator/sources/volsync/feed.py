@@ -19,7 +19,7 @@ from clonejob_operator import names
 from clonejob_operator.api.base import describe
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.migratingvm import MigratingVmState, MigratingVmStatus, VolSyncReplication
-from clonejob_operator.codes import Code
+from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import api_message
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, KindNotServed, KubeClient, status_of
 from clonejob_operator.sources.base import FEED_HOLDER, FeedOutcome, Keeping, holder
@@ -57,8 +57,10 @@ class VolSyncFeed:
         who = holder(FEED_HOLDER, meta["uid"])
         raw = ((body.get("spec") or {}).get("replication") or {}).get("volSync")
         if meta.get("deletionTimestamp") or raw is None:
-            images = self._images(namespace, held)
-            self._release(namespace, images, self._mine(images, who), who)
+            status = _status(body)
+            images = self._images(namespace, held | plan.recorded(status))
+            self._release(namespace, images, self._mine(images, who), who, plan.recorded(status))
+            body = self._record(namespace, body, status, set())
             self._finalizer(namespace, body, present=False)
             return
         body = self._finalizer(namespace, body, present=True)
@@ -67,26 +69,40 @@ class VolSyncFeed:
         except ValidationError as error:  # what the schema let through: said, and every hold kept as it is
             self._invalid(namespace, body, describe(error, "spec.replication.volSync"))
             return
-        observed, images, jobs = self._observe(namespace, body, replication, held)
+        self._commit(namespace, body, who, *self._observe(namespace, body, replication, held))
+
+    def _commit(
+        self, namespace: str, body: Body, who: str, observed: Observed, images: dict[str, Body], jobs: dict[str, Body]
+    ) -> None:
+        """Record what it is about to hold, hold it, publish the cycle, let go of what nothing needs, record that."""
         outcome = decide(observed)
         awaited = None if plan.unrecorded_claim(body, jobs) else plan.awaited(jobs.values(), images)
         latest = frozenset(d.snapshot for d in observed.destinations.values() if d.snapshot)
-        wanted = plan.Holds.of(outcome.holds, self._mine(images, who), latest, awaited)
+        mine = self._mine(images, who)
+        wanted = plan.Holds.of(outcome.holds, mine, latest, awaited)
+        recorded = plan.recorded(observed.status)
+        if not set(wanted.hold) <= recorded:  # written ahead: only what the record names is ever deleted
+            body = self._record(namespace, body, observed.status, recorded | mine | set(wanted.hold))
+            recorded = recorded | mine | set(wanted.hold)
         for image in wanted.hold:
             self._patch(namespace, images[image], holds.hold(images[image], who))
-        self._status(namespace, body, observed.status, outcome.status)
-        self._release(namespace, images, wanted.release, who)
+        status = plan.record(outcome.status, recorded)
+        body = self._status(namespace, body, plan.record(observed.status, recorded), status)
+        self._release(namespace, images, wanted.release, who, recorded)
+        self._record(namespace, body, status, (mine | set(wanted.hold)) - wanted.release)
 
     def _observe(
         self, namespace: str, body: Body, replication: VolSyncReplication, held: frozenset[str]
     ) -> tuple[Observed, dict[str, Body], dict[str, Body]]:
-        """What one look finds: the destinations, and the images that the MigratingVm holds, its destinations
-        publish, its status names or its running job restores from (and that job, by name)."""
+        """What one look finds: the destinations, and the images that the MigratingVm holds (as the watch saw
+        them, and as its status records them: right after a start the watch may not have brought them all), its
+        destinations publish, its status names or its running job restores from (and that job, by name)."""
         destinations = self._destinations(namespace, replication)
         latest = {d.snapshot for d in destinations.values() if d.snapshot}
         status = _status(body)
         jobs = self._running_jobs(namespace, body)
-        images = self._images(namespace, held | latest | plan.published(status) | plan.restored_from(jobs.values()))
+        concern = held | plan.recorded(status) | latest | plan.published(status) | plan.restored_from(jobs.values())
+        images = self._images(namespace, concern)
         observed = Observed(
             disks=tuple(DiskSource(d.disk, d.replication_destination) for d in replication.disks),
             destinations=destinations,
@@ -143,12 +159,16 @@ class VolSyncFeed:
         )
         self._status(namespace, body, old, new)
 
-    def _status(self, namespace: str, body: Body, old: MigratingVmStatus, new: MigratingVmStatus) -> None:
+    def _record(self, namespace: str, body: Body, status: MigratingVmStatus, held: set[str]) -> Body:
+        """The status's record of what the MigratingVm holds, brought to ``held``."""
+        return self._status(namespace, body, status, plan.record(status, held))
+
+    def _status(self, namespace: str, body: Body, old: MigratingVmStatus, new: MigratingVmStatus) -> Body:
         patch = plan.status_patch(old, new)
         if patch is None:
-            return
+            return body
         meta = body["metadata"]
-        self.kube.patch_status(
+        body = self.kube.patch_status(
             MIGRATING_VM,
             namespace,
             meta["name"],
@@ -156,6 +176,7 @@ class VolSyncFeed:
         )
         if old.state != new.state:
             log.info("MigratingVm %s/%s: %s", namespace, meta["name"], plan.told(new))
+        return body
 
     def _finalizer(self, namespace: str, body: Body, present: bool) -> Body:
         """The MigratingVm is held until it has let go of its images (its deletion, or its feed removed)."""
@@ -172,12 +193,14 @@ class VolSyncFeed:
         if patch is not None:
             self.kube.patch(VOLUME_SNAPSHOT, namespace, image["metadata"]["name"], patch)
 
-    def _release(self, namespace: str, images: dict[str, Body], which: set[str] | frozenset[str], who: str) -> None:
+    def _release(
+        self, namespace: str, images: dict[str, Body], which: set[str] | frozenset[str], who: str, recorded: set[str]
+    ) -> None:
         for name in sorted(which):
-            self._let_go(namespace, images[name], who)
+            self._let_go(namespace, images[name], who, name in recorded)
 
-    def _let_go(self, namespace: str, image: Body, who: str) -> None:
-        change = holds.release(image, who, self._latest(namespace, image))
+    def _let_go(self, namespace: str, image: Body, who: str, recorded: bool = True) -> None:
+        change = holds.release(image, who, self._latest(namespace, image), recorded)
         if isinstance(change, holds.Delete):
             log.info(
                 "VolumeSnapshot %s/%s: let go of by its last holder after VolSync moved on; deleting it",
@@ -222,7 +245,11 @@ class VolSyncFeed:
         return Keeping(unheld=tuple(unheld), held=tuple(held))
 
     def keep(self, namespace: str, image: str, holder: str, hold: bool) -> None:
-        body = self.kube.refresh(VOLUME_SNAPSHOT, namespace, image)
+        """From the cache: the write is conditioned on the version read (a 409 says the cache was behind). An
+        image that is not there cannot be held: nothing may be made from it (a JobError says so)."""
+        body = self.kube.get(VOLUME_SNAPSHOT, namespace, image) or self.kube.refresh(VOLUME_SNAPSHOT, namespace, image)
+        if body is None and hold:
+            raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {image} is gone: it cannot be held, nor restored from")
         if body is None:
             return
         if hold:

@@ -67,10 +67,13 @@ def hold(body: Body, who: str) -> Body | None:
     return _patch(body, labels=labels, annotations=annotations)
 
 
-def release(body: Body, who: str, latest: frozenset[str]) -> Body | Delete | None:
+def release(body: Body, who: str, latest: frozenset[str], recorded: bool = True) -> Body | Delete | None:
     """What ``who`` letting go of the image takes: a merge patch, a delete, or nothing (it did not hold it).
 
     ``latest``: the images the ReplicationDestinations of the namespace publish as their latest now.
+    ``recorded``: whether the holder's own record (a status only the operator writes) says it holds the image.
+    An image that only its annotations say is held (anybody who may patch it may write those) is never
+    deleted nor unlabelled: only the holder's name is taken off it.
     """
     now = Holding.of(body)
     if who not in now.holders:
@@ -81,6 +84,8 @@ def release(body: Body, who: str, latest: frozenset[str]) -> Body | Delete | Non
     mine_gone: Body = {HELD_BY: None, PINNED: None}
     if now.pinned:
         return _patch(body, annotations=mine_gone)  # somebody else's pin stays
+    if not recorded:
+        return _patch(body, annotations=mine_gone)  # not the operator's doing: its record alone goes
     meta = body["metadata"]
     if meta["name"] in latest:
         return _patch(body, labels={DO_NOT_DELETE: None}, annotations=mine_gone)  # VolSync's again, to rotate

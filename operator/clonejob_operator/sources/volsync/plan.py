@@ -17,7 +17,7 @@ from clonejob_operator.kube import Body
 from clonejob_operator.sources.base import JOB_HOLDER, holder
 from clonejob_operator.sources.volsync import holds
 
-KEPT = ("state", "stateTime", "error", "lastSync", "lastReplicationCycle")
+KEPT = ("state", "stateTime", "error", "lastSync", "lastReplicationCycle", "heldSnapshots")
 """The status members the feed writes: everything but ``recentCloneJobs`` (the CloneJobs' own record)."""
 _FINISHED = frozenset(state.value for state in State if state.terminal)
 
@@ -41,6 +41,16 @@ class Holds:
         hold = tuple(sorted(name for name in cycle - mine if name in latest))
         release = frozenset() if awaited is None else frozenset(mine - cycle - awaited)
         return cls(hold=hold, release=release)
+
+
+def recorded(status: MigratingVmStatus) -> set[str]:
+    """The images the status records the MigratingVm holds (``heldSnapshots``)."""
+    return set(status.held_snapshots or [])
+
+
+def record(status: MigratingVmStatus, held: set[str] | frozenset[str]) -> MigratingVmStatus:
+    """``status`` recording ``held`` as what the MigratingVm holds."""
+    return status.model_copy(update={"held_snapshots": sorted(held) or None})
 
 
 def published(status: MigratingVmStatus) -> set[str]:

@@ -32,9 +32,11 @@ def test_holds_then_publishes_then_a_second_look_writes_nothing() -> None:
     assert VolSyncFeed(kube).reconcile(NS, "m").fault is None
     assert [w[:2] for w in kube.writes] == [
         ("patch", "migratingvms"),  # the finalizer, before anything is held
+        ("patch_status", "migratingvms"),  # the record of what it is about to hold, written ahead
         ("patch", "volumesnapshots"),  # the hold, before the status names it
-        ("patch_status", "migratingvms"),
+        ("patch_status", "migratingvms"),  # the cycle published
     ]
+    assert kube.status_of(MIGRATING_VM, NS, "m")["heldSnapshots"] == ["img-1"]
     snapshot = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
     uid = kube.objects[("migratingvms", NS, "m")]["metadata"]["uid"]
     assert snapshot["labels"] == {DO_NOT_DELETE: "true"} and snapshot["annotations"][HELD_BY] == f"MigratingVm/{uid}"
@@ -83,3 +85,33 @@ def test_a_relinquished_image_let_go_of_by_its_last_holder_is_deleted() -> None:
     VolSyncFeed(kube).reconcile(NS, "m", held=frozenset({"img-1"}))
     assert ("volumesnapshots", NS, "img-1") not in kube.objects
     assert ("migratingvms", NS, "m") not in kube.objects
+
+
+def test_an_image_only_its_annotations_say_is_held_is_never_deleted() -> None:
+    """Anybody who may patch an image may write its annotations: only the status's record lets the operator
+    delete one, and the status of a fed MigratingVm is the operator's alone."""
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    uid = kube.objects[("migratingvms", NS, "m")]["metadata"]["uid"]
+    forged = {"name": "theirs", "namespace": NS, "labels": {DO_NOT_DELETE: "true"}}
+    forged["annotations"] = {HELD_BY: f"MigratingVm/{uid}"}
+    kube.put(VOLUME_SNAPSHOT, NS, "theirs", metadata=forged, spec={})
+    kube.delete(MIGRATING_VM, NS, "m")
+    VolSyncFeed(kube).reconcile(NS, "m", held=frozenset({"img-1", "theirs"}))
+    left = kube.objects[("volumesnapshots", NS, "theirs")]["metadata"]
+    assert left["labels"] == {DO_NOT_DELETE: "true"} and not left.get("annotations"), "only the holder's name goes"
+    assert ("migratingvms", NS, "m") not in kube.objects
+
+
+def test_what_the_record_names_is_let_go_of_even_before_the_watch_brings_it() -> None:
+    """Right after a start the watch may not have brought every image: the status's record is read too."""
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    uid = kube.objects[("migratingvms", NS, "m")]["metadata"]["uid"]
+    old = {"name": "img-0", "namespace": NS, "labels": {DO_NOT_DELETE: "true"}}
+    old["annotations"] = {HELD_BY: f"MigratingVm/{uid}"}
+    kube.put(VOLUME_SNAPSHOT, NS, "img-0", metadata=old, spec={})  # an earlier cycle's, relinquished by VolSync
+    kube.objects[("migratingvms", NS, "m")]["status"]["heldSnapshots"] = ["img-0", "img-1"]
+    assert VolSyncFeed(kube).reconcile(NS, "m", held=frozenset()).fault is None
+    assert ("volumesnapshots", NS, "img-0") not in kube.objects
+    assert kube.status_of(MIGRATING_VM, NS, "m")["heldSnapshots"] == ["img-1"]
