@@ -14,6 +14,7 @@ import pytest
 from clonejob_operator import names
 from clonejob_operator.kube import MIGRATING_VM, Kube
 from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE, HELD_BY, PINNED
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME, VOLUME_SNAPSHOT
 from tests.integration.conftest import product_crds
 from tests.integration.kit import OperatorThread, World, running_operator, settings_for, wait_for
@@ -149,6 +150,30 @@ def test_a_missing_or_paused_destination_shows_in_the_state(
     volsync.pause("web-1-boot")
     wait_for(lambda: mvm_status(world).get("state") == "PAUSED", 20, "PAUSED")
     assert "error" not in mvm_status(world)
+    world.delete(REPLICATION_DESTINATION, "web-1-boot")
+    wait_for(lambda: mvm_status(world).get("state") == "ERROR", 20, "ERROR once a destination is deleted")
+    assert "disk boot: ReplicationDestination web-1-boot does not exist" in mvm_status(world)["error"]["message"]
+
+
+def test_a_failed_clone_lets_go_of_exactly_what_it_held(
+    world: World, volsync: VolSync, operator: OperatorThread
+) -> None:
+    fed(world, volsync)
+    first = [volsync.sync("web-1-boot"), volsync.sync("web-1-data")]
+    assert wait_cycle(world, 1) == first
+    job = world.clone_job("web-1-test-5")
+    job_holder = f"CloneJob/{job['metadata']['uid']}"
+    world.wait_object(DATA_VOLUME, "web-1-test-5-disk-1")
+    volsync.sync("web-1-boot")  # VolSync moves on: cycle 1's images are relinquished, the job alone holds them
+    volsync.sync("web-1-data")
+    second = wait_cycle(world, 2)
+    wait_for(lambda: all(holders(world, i) == {job_holder} for i in first), 20, "the job alone holding cycle 1")
+    world.finish_disks("web-1-test-5", disks=2, phase="Failed")
+    failed = world.wait_state("web-1-test-5", "FAILED")
+    assert failed["error"]["code"] == 13 and "VolumeSnapshot" not in failed["error"]["message"]
+    assert all(holders(world, i) is None for i in first), "relinquished, let go of by their last holder: deleted"
+    uid = (world.get(MIGRATING_VM, "web-1") or {})["metadata"]["uid"]
+    assert all(holders(world, i) == {f"MigratingVm/{uid}"} for i in second), "cycle 2: the MigratingVm's alone"
 
 
 def test_killed_while_holding_then_restarted_nothing_lost_or_leaked(
