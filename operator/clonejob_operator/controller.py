@@ -17,6 +17,7 @@ from clonejob_operator.cache import Cache
 from clonejob_operator.kube import (
     CLONE_JOB,
     MIGRATING_VM,
+    VOLUME_SNAPSHOT,
     Body,
     Kind,
     Kube,
@@ -53,7 +54,9 @@ class Controller:
         self.cache = reconciler.cache
         self.settings = reconciler.settings
         self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=self.settings.retry_max.total_seconds()))
-        self.fed = FedQueue(reconciler.feeds, self.settings.retry_max.total_seconds())
+        unwatched = not {*FEEDS.watched(), VOLUME_SNAPSHOT} <= self.cache.watched  # a kind not served at start
+        poll = self.settings.poll_interval if unwatched else None
+        self.fed = FedQueue(reconciler.feeds, self.settings.retry_max.total_seconds(), poll=poll)
         """The MigratingVms a feed keeps, each reconciled by that feed (a queue and a worker of their own)."""
         self.cache.wake = self.queue.add_all
         reconciler.drivers.loaded = lambda: self.queue.add_all(

@@ -28,8 +28,11 @@ _FINISHED = frozenset(state.value for state in FINISHED)
 
 
 class FedQueue:
-    def __init__(self, drivers: FeedDrivers, most: float) -> None:
+    def __init__(self, drivers: FeedDrivers, most: float, poll: float | None = None) -> None:
         self.drivers = drivers
+        self.poll = poll
+        """Seconds between two looks at each fed MigratingVm when what its feed reads is not watched (its CRD was
+        not served when the operator started): no change would wake it."""
         self.feeds = drivers.feeds
         self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=most))
         self._read = frozenset(self.feeds.watched())
@@ -158,6 +161,8 @@ class FedQueue:
                 self.queue.retry(key)  # in case none comes (backing off, never spinning on a stale cache)
             else:
                 self.queue.forget(key)
+            if self.poll is not None and feed is not None:
+                self.queue.add_after(key, self.poll)
         finally:
             self.queue.done(key)
         return True

@@ -109,3 +109,15 @@ def test_a_fault_and_a_conflict_back_off() -> None:
     assert RECORDER.held[-1] == {"a"}, "what the watch saw it hold"
     queue.queue.close()
     assert not queue.work_once(timeout=0)
+
+
+def test_polled_when_what_the_feed_reads_is_not_watched() -> None:
+    queue = FedQueue(FeedDrivers(FakeKube(), FEEDS), most=1.0, poll=0.05)
+    queue.observed(MIGRATING_VM, mvm("web-1"), deleted=False)
+    RECORDER.outcomes[:] = []
+    RECORDER.seen.clear()
+    assert queue.work_once(timeout=0) and queue.queue.pending() == 1, "looked at again after the poll interval"
+    assert queue.work_once(timeout=2.0) and RECORDER.seen == [("ns", "web-1")] * 2
+    watched = FedQueue(FeedDrivers(FakeKube(), FEEDS), most=1.0)
+    watched.observed(MIGRATING_VM, mvm("web-1"), deleted=False)
+    assert watched.work_once(timeout=0) and watched.queue.pending() == 0, "watched: a change wakes it"
