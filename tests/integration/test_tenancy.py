@@ -11,10 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
+import pytest
+
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Kube
+from clonejob_operator.sources.base import HELD_BY
+from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE
 from clonejob_operator.targets.kubevirt.kinds import BATCH_JOB, DATA_VOLUME, VIRTUAL_MACHINE
+from tests.integration.conftest import product_crds
 from tests.integration.kit import World, manifest, running_operator, settings_for, wait_for
 from tests.integration.tenants import CARELESS, chart_objects, full_server, refused, tenant
+from tests.integration.volsync import VolSync
 
 
 def versions(world: World) -> dict[str, str]:
@@ -295,3 +301,62 @@ def test_a_cluster_admin_vouches_for_a_held_status_and_the_operator_acts_on_it_a
         "decided again, from what was vouched for"
     )
     assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+
+
+SNAPSHOT_PATCHER = [
+    *CARELESS,
+    {"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshots"], "verbs": ["get", "create", "patch"]},
+]
+"""A team that may make and patch VolumeSnapshots, but not delete them."""
+
+
+def test_a_tenant_cannot_write_a_fed_migratingvms_status_nor_get_an_image_deleted_by_annotating_it(
+    kube: Kube, operator_kube: Kube, world: World, namespace: str
+) -> None:
+    """Acting as tenants through RBAC: the status of a MigratingVm fed by VolSync is refused to everybody but the
+    operator (so its record of held images is the operator's), and an image a tenant marks as held by it is
+    never deleted by the operator, which the tenant itself may not do."""
+    full_server(kube, namespace)
+    if not product_crds():
+        pytest.skip("VolSync's real CRD is not at hand (CLONEJOB_TEST_PRODUCT_CRDS)")
+    sets = ("serviceAccount.create=false", "serviceAccount.name=clonejob-operator", f"watch.namespaces={{{namespace}}}")
+    volsync = VolSync(kube, namespace)
+    with (
+        chart_objects(kube, "status-policy.yaml", namespace, *sets),
+        chart_objects(kube, "tenant-roles.yaml", namespace),
+    ):
+        team, replication = (
+            tenant(kube, namespace, rules=SNAPSHOT_PATCHER),
+            tenant(kube, namespace, role=_replication_role(kube)),
+        )
+        volsync.destination("web-1-boot")
+        disks = [{"disk": "boot", "replicationDestination": "web-1-boot"}]
+        spec = {"sourceVmId": "vm-1", "kubevirtTargetDefaults": {}, "replication": {"volSync": {"disks": disks}}}
+        mvm = team.create(MIGRATING_VM, namespace, manifest(MIGRATING_VM, namespace, "web-1", spec))
+        forged: dict[str, Any] = {"status": {"heldSnapshots": ["theirs"], "state": "ACTIVE"}}
+
+        def policy_in_force() -> bool:  # a new record each time: an unchanged status is no write to refuse
+            again = {"status": {"heldSnapshots": [f"theirs-{int(time.monotonic() * 1000)}"]}}
+            return int(refused(lambda: team.patch_status(MIGRATING_VM, namespace, "web-1", again)).status or 0) == 403
+
+        wait_for(lambda: _quietly(policy_in_force), 15, "the policy to be enforced")
+        error = refused(lambda: replication.patch_status(MIGRATING_VM, namespace, "web-1", forged))
+        assert error.status == 403 and "the operator's record" in str(error.body), error.body
+        theirs = manifest(VOLUME_SNAPSHOT, namespace, "theirs", {"source": {"persistentVolumeClaimName": "data"}})
+        team.create(VOLUME_SNAPSHOT, namespace, theirs)
+        with running_operator(operator_kube, settings_for(namespace)):
+            volsync.sync("web-1-boot")
+            wait_for(lambda: (world.get(MIGRATING_VM, "web-1") or {}).get("status", {}).get("lastSync"), 20, "cycle 1")
+            mark = {
+                "metadata": {
+                    "labels": {DO_NOT_DELETE: "true"},
+                    "annotations": {HELD_BY: f"MigratingVm/{mvm['metadata']['uid']}"},
+                }
+            }
+            team.patch(VOLUME_SNAPSHOT, namespace, "theirs", mark)
+            assert refused(lambda: team.delete(VOLUME_SNAPSHOT, namespace, "theirs")).status == 403
+            team.delete(MIGRATING_VM, namespace, "web-1")
+            world.wait_gone(MIGRATING_VM, "web-1")
+        left = world.get(VOLUME_SNAPSHOT, "theirs")
+        assert left is not None, "the operator never deletes what only an annotation says it holds"
+        assert HELD_BY not in (left["metadata"].get("annotations") or {}), "only the holder's name was taken off"
