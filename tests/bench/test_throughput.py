@@ -44,4 +44,6 @@ def test_smoke_run_fed_by_volsync_counts_the_holds(cluster_kubeconfig: str, tmp_
     # per image (30 images); the MigratingVms keep holding theirs (VolSync's latest), so nothing is deleted.
     assert run["requests"]["PATCH volumesnapshots"] == 60
     assert "DELETE volumesnapshots" not in run["requests"]
-    assert run["requests"]["PATCH migratingvms/status"] == 40, "the claim and the record: the cycles did not move"
+    # A claim per job (a job starts only once it is written) and at most a record per job (best effort): no write of
+    # the feed's while the jobs run, as the cycles did not move.
+    assert 20 <= run["requests"]["PATCH migratingvms/status"] <= 40, run["requests"]
