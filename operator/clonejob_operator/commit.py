@@ -141,7 +141,7 @@ class Committer:
         elif isinstance(effect, Keep):
             self._keep(job, done, effect)
         elif isinstance(effect, Record):
-            self._record(job, effect)
+            self._record(job, done, effect)
         elif isinstance(effect, PostEvent):
             level = logging.WARNING if effect.type == "Warning" else logging.INFO
             job_log(log, job, level, "%s: %s", effect.reason, effect.message, reason=effect.reason)
@@ -159,10 +159,12 @@ class Committer:
         except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
             log.debug("cannot read %s %s/%s again: %s", kind.kind, namespace, name, error)
 
-    def _record(self, job: Job, effect: Record) -> None:
-        """Best effort, as recentCloneJobs is: a refusal is told, an outage is not (it is told once elsewhere)."""
+    def _record(self, job: Job, done: Committed, effect: Record) -> None:
+        """Best effort, as recentCloneJobs is: a refusal is told at WARNING; a record that got no answer is owed
+        (the fault hands the key back to the queue, whose next look writes it), and the other effects go on."""
         try:
             claims.record(self.kube, job.namespace, effect.migrating_vm, effect.summary)
+            self.memory.recorded(job.uid, True)
         except ApiException as error:
             job_log(
                 log,
@@ -173,7 +175,10 @@ class Committer:
                 api_message(error),
             )
         except NO_ANSWER as error:
-            job_log(log, job, logging.DEBUG, "cannot record it in MigratingVm %s: %s", effect.migrating_vm, error)
+            fault = classify(error, f"recording it in MigratingVm {effect.migrating_vm}")
+            self.memory.recorded(job.uid, False)
+            self.memory.failed(job.uid, fault)
+            done.fault = done.fault or fault
 
     def _finalizer(self, job: Job, done: Committed, add: bool) -> None:
         meta = done.body["metadata"]

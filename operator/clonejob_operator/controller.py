@@ -56,7 +56,9 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=self.settings.retry_max.total_seconds()))
         unwatched = not {*FEEDS.watched(), VOLUME_SNAPSHOT} <= self.cache.watched  # a kind not served at start
         poll = self.settings.poll_interval if unwatched else None
-        self.fed = FedQueue(reconciler.feeds, self.settings.retry_max.total_seconds(), poll=poll)
+        self.fed = FedQueue(
+            reconciler.feeds, self.settings.retry_max.total_seconds(), poll=poll, post=reconciler.committer.events.post
+        )
         """The MigratingVms a feed keeps, each reconciled by that feed (a queue and a worker of their own)."""
         self.cache.wake = self.queue.add_all
         reconciler.drivers.loaded = lambda: self.queue.add_all(

@@ -1,8 +1,10 @@
 """What this process remembers of each job between looks: memory only, under one lock.
 
 It holds what the API server cannot tell us (yet): products just created whose status entry is not
-written, the last commit's fault, refused status writes, when the status was last written, and when the
-run of faults a job is in began. A restart forgets it, which costs at most one repeated (idempotent) step.
+written, the last commit's fault, refused status writes, when the status was last written, when the
+run of faults a job is in began, and a finished job's record in its MigratingVm still owed. A restart
+forgets it, which costs at most one repeated (idempotent) step, or that record (best effort, as
+recentCloneJobs is: the next job's claim replaces the stale entry).
 
 ``observe`` reads it and never changes it; the committer is its only writer (it records what its
 writes met, and, at the start of each commit, that the look before it has been decided on).
@@ -35,6 +37,8 @@ class JobMemory:
     unwritable: str | None = None
     """The resourceVersion at which the job was decided unwritable (and told so)."""
     last_write: datetime | None = None
+    unrecorded: bool = False
+    """The finished job's record in its MigratingVm's recentCloneJobs got no answer: the next look writes it."""
 
     def refusal(self, resource_version: str) -> tuple[str | None, int]:
         """(the refusal's words, how many in a row) as they stand for the job at ``resource_version``."""
@@ -78,6 +82,11 @@ class Memory:
             entry = self._entries.get(uid, JobMemory())
             count = entry.refusals + 1 if entry.refused_write == why else 1
             self._change(uid, refused_write=why, refusals=count, refused_at=resource_version)
+
+    def recorded(self, uid: str, done: bool) -> None:
+        """Whether the job's record in its MigratingVm was written (False: it got no answer, and is owed)."""
+        with self._lock:
+            self._change(uid, unrecorded=not done)
 
     def gave_up(self, uid: str, resource_version: str) -> None:
         with self._lock:

@@ -58,7 +58,12 @@ class Observer:
             return World(now=now, unwritable=True)
         refused, refusals = memory.refusal(job.resource_version)
         base = World(
-            now=now, created=memory.created, refused_write=refused, refusals=refusals, last_write=memory.last_write
+            now=now,
+            created=memory.created,
+            refused_write=refused,
+            refusals=refusals,
+            last_write=memory.last_write,
+            unrecorded=memory.unrecorded,
         )
         need = transitions.need(job)
         doing = _doing(job, need)

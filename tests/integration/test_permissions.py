@@ -172,4 +172,9 @@ def test_without_any_one_feed_rule_a_fed_clone_cannot_go_through(
             acts = [act for act in acts if not act()] if acts else acts
             time.sleep(0.2)
         assert [line for line in refused if _names(missing)(line)], f"no refusal of {missing.resources}: {refused}"
+    listing = kube.core.list_namespaced_event(namespace, field_selector="involvedObject.kind=MigratingVm")
+    failing = [str(e.message) for e in listing.items if e.reason == "FeedFailing" and e.type == "Warning"]
+    if "patch" in missing.verbs:  # refused to the feed itself (a watch refused is kopf's, and said in its log)
+        assert failing and all(missing.resources[0] in message for message in failing), failing
+        assert len(set(failing)) == len(failing), f"said once per cause on the MigratingVm: {failing}"
     assert world.get(CLONE_JOB, "cj") is None or world.state("cj") != "SUCCEEDED", "it cannot have gone through"

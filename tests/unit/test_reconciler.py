@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from urllib3.exceptions import MaxRetryError
 
 from clonejob_operator import names
 from clonejob_operator.api.clonejob import StepKind
@@ -58,17 +59,23 @@ def play(kube: FakeKube, kind: Any, name: str, status: Body) -> None:
     kube.writes.pop()
 
 
+def to_a_ready_vm(kube: FakeKube) -> Reconciler:
+    """A one-disk job run up to its VM's readiness, which the next look finds."""
+    reconciler = Reconciler(kube, SETTINGS)
+    settle(reconciler)
+    play(kube, DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded", "progress": "100.0%"})
+    settle(reconciler)
+    play(kube, VIRTUAL_MACHINE, "cj", {"ready": True, "created": True})
+    return reconciler
+
+
 def job_status(kube: FakeKube) -> Body:
     return kube.status_of(CLONE_JOB, NS, "cj")
 
 
 def test_a_one_disk_job_makes_ten_writes_from_creation_to_success() -> None:
     kube = cluster()
-    reconciler = Reconciler(kube, SETTINGS)
-    settle(reconciler)
-    play(kube, DATA_VOLUME, "cj-disk-0", {"phase": "Succeeded", "progress": "100.0%"})
-    settle(reconciler)
-    play(kube, VIRTUAL_MACHINE, "cj", {"ready": True, "created": True})
+    reconciler = to_a_ready_vm(kube)
     outcome = settle(reconciler)
     assert outcome.finished and job_status(kube)["state"] == "SUCCEEDED"
     assert kube.writes == [
@@ -202,3 +209,24 @@ def test_a_status_the_api_server_always_refuses_is_decided_unwritable_once_and_l
 
 def _others(kube: FakeKube) -> int:
     return len([e for e in kube.events if e["reason"] != "Unwritable"])
+
+
+def test_a_record_that_got_no_answer_is_owed_and_written_by_the_next_look() -> None:
+    kube = cluster()
+    reconciler = to_a_ready_vm(kube)
+    lost = lambda body: MaxRetryError(None, "/", "refused") if "SUCCEEDED" in str(body) else None  # type: ignore[arg-type]  # noqa: E731
+    kube.fail("patch_status", MIGRATING_VM, lost)
+    kube.writes.clear()
+    first = reconciler.reconcile(NS, "cj")
+    assert first.failed is not None and first.failed.unanswered and not first.finished, "back to the queue"
+    assert kube.writes == [("patch_status", "clonejobs", "cj"), ("patch", "clonejobs", "cj")], "the rest went on"
+    entries = kube.status_of(MIGRATING_VM, NS, "web-1")["recentCloneJobs"]
+    assert [e["state"] for e in entries] == ["ACTIVE"], "the claim, not yet the record"
+    kube.writes.clear()
+    again = reconciler.reconcile(NS, "cj")
+    assert again.finished and again.failed is None
+    assert kube.writes == [("patch_status", "migratingvms", "web-1")], "the record alone"
+    entries = kube.status_of(MIGRATING_VM, NS, "web-1")["recentCloneJobs"]
+    assert [e["state"] for e in entries] == ["SUCCEEDED"]
+    kube.writes.clear()
+    assert reconciler.reconcile(NS, "cj").finished and kube.writes == [], "owed once: nothing more"

@@ -67,6 +67,8 @@ class World:
     """Why the stored status is not the operator's own writing (see ``seal.py``): the job is held."""
     keeping: Keeping | None = None
     """What a job fed by a feed holds of the images it restores from (None: its images are nobody's to hold)."""
+    unrecorded: bool = False
+    """The finished job's record in its MigratingVm got no answer: it is owed."""
 
 
 @dataclass

@@ -111,6 +111,7 @@ def _transition(job: Job, world: World, settings: Settings, decision: Decision, 
     status = decision.status
     state = status.current
     if state.terminal:
+        decision.record = world.unrecorded  # the record its end owes its MigratingVm, when it got no answer
         return None
     if state is State.STATE_UNSPECIFIED:  # recorded before anything else happens to it
         status.name = status.name or names.resource_name(job.namespace, job.migrating_vm, job.name)

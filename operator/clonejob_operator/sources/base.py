@@ -47,9 +47,16 @@ class FeedOutcome:
     """What one reconcile of a fed MigratingVm asks of the work queue."""
 
     fault: str | None = None
-    """Why it could not finish (a refusal, an outage, a conflict): looked at again after the queue's backoff."""
+    """Why it could not finish (a refusal, an outage): looked at again after the queue's backoff."""
+    outage: bool = False
+    """The fault was no answer from the API server: said at DEBUG (the operator says an outage once), not as a
+    Warning Event on the MigratingVm, as a refusal is."""
     conflict: bool = False
     """Somebody wrote first: looked at again at once."""
+
+
+FEED_FAILING = "FeedFailing"
+"""The reason of the Warning Event on a fed MigratingVm whose feed the API server refuses something."""
 
 
 class FeedDriver(Protocol):

@@ -14,22 +14,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 from clonejob_operator import names
 from clonejob_operator.api.states import FINISHED
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, Kind
+from clonejob_operator.logs import Once
 from clonejob_operator.roster import Key
-from clonejob_operator.sources.base import FEED_HOLDER, holder, holders_of
+from clonejob_operator.sources.base import FEED_FAILING, FEED_HOLDER, FeedOutcome, holder, holders_of
 from clonejob_operator.sources.catalog import FeedDrivers
 from clonejob_operator.workqueue import Backoff, WorkQueue
 
 log = logging.getLogger(__name__)
 _FINISHED = frozenset(state.value for state in FINISHED)
+Post = Callable[[dict[str, str], str, str, str], object]
+"""(involved object, type, reason, message) -> posted or not: an ``EventPoster``'s ``post``."""
 
 
 class FedQueue:
-    def __init__(self, drivers: FeedDrivers, most: float, poll: float | None = None) -> None:
+    def __init__(self, drivers: FeedDrivers, most: float, poll: float | None = None, post: Post | None = None) -> None:
         self.drivers = drivers
+        self.post = post
+        """How a Warning Event is posted (an ``EventPoster``'s ``post``); None: said in the log only."""
+        self._said = Once()
         self.poll = poll
         """Seconds between two looks at each fed MigratingVm when what its feed reads is not watched (its CRD was
         not served when the operator started): no change would wake it."""
@@ -153,16 +160,30 @@ class FedQueue:
             delay = self.queue.retry(key)
             log.exception("MigratingVm %s/%s: reconciling its feed failed (a bug); again in %.1fs", *key, delay)
         else:
-            faults = [o.fault for o in outcomes if o.fault]
-            if faults:
-                delay = self.queue.retry(key)
-                log.warning("MigratingVm %s/%s: %s; again in %.1fs", namespace, name, "; ".join(faults), delay)
-            elif any(o.conflict for o in outcomes):  # somebody wrote first: its watch event wakes it; this is
-                self.queue.retry(key)  # in case none comes (backing off, never spinning on a stale cache)
-            else:
-                self.queue.forget(key)
+            self._settle(key, uid, outcomes)
             if self.poll is not None and feed is not None:
                 self.queue.add_after(key, self.poll)
         finally:
             self.queue.done(key)
         return True
+
+    def _settle(self, key: Key, uid: str, outcomes: list[FeedOutcome]) -> None:
+        """Hand the key back to the queue as the outcomes ask. A refusal is said at WARNING and, once per
+        MigratingVm and words, as a Warning Event on it (its status has no place for it); an outage at DEBUG."""
+        faults = [o for o in outcomes if o.fault]
+        if not faults:
+            if any(o.conflict for o in outcomes):  # somebody wrote first: its watch event wakes it; this is
+                self.queue.retry(key)  # in case none comes (backing off, never spinning on a stale cache)
+            else:
+                self.queue.forget(key)
+            return
+        delay = self.queue.retry(key)
+        words = "; ".join(str(o.fault) for o in faults)
+        if all(o.outage for o in faults):
+            log.debug("MigratingVm %s/%s: %s; again in %.1fs", *key, words, delay)
+            return
+        log.warning("MigratingVm %s/%s: %s; again in %.1fs", *key, words, delay)
+        if self.post is not None and self._said.first(uid, words):
+            involved = {"apiVersion": MIGRATING_VM.api_version, "kind": MIGRATING_VM.kind, "uid": uid}
+            message = f"the operator cannot keep its status and holds: {words}; it tries again after a backoff"
+            self.post({**involved, "namespace": key[0], "name": key[1]}, "Warning", FEED_FAILING, message)

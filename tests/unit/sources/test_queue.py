@@ -121,3 +121,31 @@ def test_polled_when_what_the_feed_reads_is_not_watched() -> None:
     watched = FedQueue(FeedDrivers(FakeKube(), FEEDS), most=1.0)
     watched.observed(MIGRATING_VM, mvm("web-1"), deleted=False)
     assert watched.work_once(timeout=0) and watched.queue.pending() == 0, "watched: a change wakes it"
+
+
+def test_a_refusal_is_a_warning_event_on_the_migrating_vm_once_and_an_outage_is_none() -> None:
+    posted: list[tuple[dict[str, str], str, str, str]] = []
+    queue = FedQueue(
+        FeedDrivers(FakeKube(), FEEDS),
+        most=0.01,
+        post=lambda *event: posted.append(event),
+    )
+    queue.observed(MIGRATING_VM, mvm("web-1"), deleted=False)
+    RECORDER.outcomes[:] = [
+        FeedOutcome(fault="no answer from the API server: refused", outage=True),
+        FeedOutcome(fault="the API answered 403 Forbidden: no"),
+        FeedOutcome(fault="the API answered 403 Forbidden: no"),
+    ]
+    for _ in range(3):
+        assert queue.work_once(timeout=2.0)
+    assert len(posted) == 1, "an outage says nothing on the object; the same refusal is said once"
+    involved, type_, reason, message = posted[0]
+    assert involved == {
+        "apiVersion": "vmmigration.dev/v1",
+        "kind": "MigratingVm",
+        "uid": "uid-web-1",
+        "namespace": "ns",
+        "name": "web-1",
+    }
+    assert (type_, reason) == ("Warning", "FeedFailing") and "403 Forbidden: no" in message
+    queue.queue.close()

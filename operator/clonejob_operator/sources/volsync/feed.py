@@ -20,7 +20,7 @@ from clonejob_operator.api.base import describe
 from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.migratingvm import MigratingVmState, MigratingVmStatus, VolSyncReplication
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.faults import api_message
+from clonejob_operator.faults import NO_ANSWER, api_message
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, KindNotServed, KubeClient, status_of
 from clonejob_operator.sources.base import FEED_HOLDER, FeedOutcome, Keeping, holder
 from clonejob_operator.sources.volsync import holds, plan
@@ -39,17 +39,16 @@ class VolSyncFeed:
 
     # --- the MigratingVm ------------------------------------------------------------------------------
     def reconcile(self, namespace: str, name: str, held: frozenset[str] = frozenset()) -> FeedOutcome:
-        body = self.kube.get(MIGRATING_VM, namespace, name)
-        if body is None:
-            return FeedOutcome()
         try:
-            self._reconcile(namespace, body, held)
+            body = self.kube.get(MIGRATING_VM, namespace, name)
+            if body is not None:
+                self._reconcile(namespace, body, held)
         except ApiException as error:
             if status_of(error) in (404, 409):  # somebody wrote first, or an image went: its event wakes it
                 return FeedOutcome(conflict=True)
             return FeedOutcome(fault=f"the API answered {error.status} {error.reason}: {api_message(error)}")
-        except OSError as error:
-            return FeedOutcome(fault=f"no answer from the API server: {error}")
+        except NO_ANSWER as error:  # an outage (urllib3's errors included): looked at again after the backoff
+            return FeedOutcome(fault=f"no answer from the API server: {error}", outage=True)
         return FeedOutcome()
 
     def _reconcile(self, namespace: str, body: Body, held: frozenset[str]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from urllib3.exceptions import MaxRetryError
+
 from clonejob_operator import names
 from clonejob_operator.kube import MIGRATING_VM, VOLUME_SNAPSHOT
 from clonejob_operator.sources.volsync.feed import VolSyncFeed
@@ -50,6 +53,23 @@ def test_an_image_gone_before_its_hold_is_never_published() -> None:
     kube.fail("patch", VOLUME_SNAPSHOT, lambda body: _gone())
     outcome = VolSyncFeed(kube).reconcile(NS, "m")
     assert outcome.conflict and "lastSync" not in kube.status_of(MIGRATING_VM, NS, "m")
+
+
+@pytest.mark.parametrize("verb", ["get", "patch"])
+def test_no_answer_is_an_outage_for_the_queue_and_nothing_is_published(verb: str) -> None:
+    """urllib3's errors too (a MaxRetryError is no OSError): never the queue's "a bug" branch."""
+    kube = world()
+    kube.fail(verb, MIGRATING_VM if verb == "get" else VOLUME_SNAPSHOT, MaxRetryError(None, "/", "refused"))  # type: ignore[arg-type]
+    outcome = VolSyncFeed(kube).reconcile(NS, "m")
+    assert outcome.outage and outcome.fault is not None and "no answer from the API server" in outcome.fault
+    assert "lastSync" not in kube.status_of(MIGRATING_VM, NS, "m")
+
+
+def test_a_refusal_is_a_fault_that_is_no_outage() -> None:
+    kube = world()
+    kube.fail("patch", VOLUME_SNAPSHOT, refusal(403, "volumesnapshots is forbidden"))
+    outcome = VolSyncFeed(kube).reconcile(NS, "m")
+    assert not outcome.outage and outcome.fault is not None and "403 Forbidden" in outcome.fault
 
 
 def _gone() -> Exception:
