@@ -165,8 +165,13 @@ def test_no_word_of_the_projects_own_and_no_markup_where_a_user_reads() -> None:
     from clonejob_kubectl import main as plugin
 
     texts["kubectl clonejob --help"] = plugin.parser().format_help()
+    texts["clonejob-operator --help"] = flags.parser().format_help()
     assert [where for where, text in texts.items() if private.search(text)] == []
     assert "``" not in texts["the CRDs"], "descriptions are plain text"
+    helps = {where: " ".join(text.split()) for where, text in texts.items() if where.endswith("--help")}
+    assert [where for where, text in helps.items() if "``" in text or ":class:" in text] == [], "help is plain text"
+    for where in ("clonejob-operator --help", "kubectl clonejob --help"):
+        assert "Migrate to Virtual Machines API (vmmigration.googleapis.com, v1)" in helps[where], where
 
 
 def test_the_readme_is_a_newcomers_path_and_every_link_of_the_docs_leads_somewhere() -> None:

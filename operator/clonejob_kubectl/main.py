@@ -44,8 +44,14 @@ def _managed_fields(parser: argparse.ArgumentParser) -> None:
     )
 
 
+ABOUT = """The CloneJob methods of Google's Migrate to Virtual Machines API (vmmigration.googleapis.com, v1), at
+a terminal: create a CloneJob of a MigratingVm, get one with its step timeline, list them (with the API's filters,
+ordering and pages) and cancel one. The clonejob-operator carries them out. See COMMAND --help."""
+"""What the plugin is (its --help)."""
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="kubectl clonejob", description=__doc__)
+    top = argparse.ArgumentParser(prog="kubectl clonejob", description=ABOUT)
     _connection_flags(top, None)
     after = argparse.ArgumentParser(add_help=False)
     _connection_flags(after, argparse.SUPPRESS, across=False)

@@ -52,8 +52,15 @@ clones included, unless `--keep` is given."""
 only: the operator's ``run`` never loads it."""
 
 
+ABOUT = """The CloneJob of Google's Migrate to Virtual Machines API (vmmigration.googleapis.com, v1) on
+Kubernetes: a CloneJob makes a test clone of a MigratingVm from its latest snapshots, on KubeVirt or Compute
+Engine. `run` is the operator; `demo` shows it at work; `crds` prints what to install; `trust` vouches for a
+held job. See COMMAND --help."""
+"""What the command is (its --help)."""
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="clonejob-operator", description=__doc__)
+    top = argparse.ArgumentParser(prog="clonejob-operator", description=ABOUT)
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the operator against the cluster in KUBECONFIG or in-cluster")
     scope = run.add_mutually_exclusive_group()

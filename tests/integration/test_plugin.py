@@ -81,7 +81,7 @@ def test_errors_exit_non_zero_with_a_message(
     )
 
 
-def test_flags_after_the_verb_the_seeds_resource_name_and_the_servers_words(
+def test_flags_after_the_verb_the_apis_resource_name_and_the_servers_words(
     world: World, namespace: str, cluster_kubeconfig: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.clone_job("mine", migrating_vm="web-1")

@@ -34,7 +34,7 @@ def test_nested_errors_name_the_path() -> None:
     assert "spec.kubevirtTargetDefaults.networks[0].name" in describe(caught.value, "spec")
 
 
-def test_state_enum_is_the_seed_enum() -> None:
+def test_state_enum_is_the_vmmigration_apis_enum() -> None:
     assert [s.value for s in State] == [
         "STATE_UNSPECIFIED",
         "PENDING",

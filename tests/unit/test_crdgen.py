@@ -87,7 +87,7 @@ def test_clonejob_crd_names_and_columns() -> None:
     assert [c["name"] for c in columns if c.get("priority") == 1] == ["Progress", "VM", "Message"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
-    for seed_field in (
+    for api_field in (
         "name",
         "createTime",
         "stateTime",
@@ -100,7 +100,7 @@ def test_clonejob_crd_names_and_columns() -> None:
         "targetDetails",
         "computeEngineVmDetails",
     ):
-        assert seed_field in status
+        assert api_field in status
     assert status["state"]["enum"][0] == "STATE_UNSPECIFIED"
 
 
@@ -118,7 +118,7 @@ def test_cli_writes_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(crdgen.all_crds())
 
 
-def test_every_generated_field_has_a_description_and_the_seeds_fields_have_the_seeds_words() -> None:
+def test_every_generated_field_has_a_description_and_the_apis_fields_have_the_apis_words() -> None:
     missing: list[str] = []
 
     def walk(node: dict[str, object], path: str) -> None:

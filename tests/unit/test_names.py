@@ -37,7 +37,7 @@ def test_product_labels() -> None:
     assert len(names.product_labels("x" * 200, "u", "y")["vmmigration.dev/clone-job"]) <= 63
 
 
-def test_resource_name_is_seed_style() -> None:
+def test_resource_name_is_as_the_vmmigration_api_writes_it() -> None:
     assert names.resource_name("ns", "web-1", "cj") == "namespaces/ns/migratingVms/web-1/cloneJobs/cj"
 
 

@@ -10,7 +10,7 @@ import pytest
 from clonejob_kubectl.query import ORDERED_TOKEN, PluginError, resource_name, server_message
 
 
-def test_the_seeds_resource_name_is_accepted_by_get() -> None:
+def test_the_apis_resource_name_is_accepted_by_get() -> None:
     import pytest
 
     assert resource_name("cj", "ns") == ("ns", "cj", None)
