@@ -299,9 +299,10 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
         _fail(decision, now, JobError(error.code, f"step {kind.value} failed: {detail}"))
         return Activity(Reason.CLEANING_UP, "removing products after a failure")
     decision.products.extend([*keeping.holds(status, world, kind, report.done), *report.releases])
-    if report.done and fault is None and kind is world.steps[-1] and keeping.held(world):
-        decision.again = True  # a job never finishes holding an image: let go first, then look again
-        report = replace(report, done=False, progress=99, detail=f"{report.detail}; letting go of its snapshots")
+    lingering = _lingering(world, kind, report)
+    if report.done and fault is None and lingering:  # a finished job is the clone alone, and holds nothing
+        decision.again = bool(keeping.held(world))  # its holds are let go of by this decision: look again then
+        report = replace(report, done=False, progress=99, detail=f"{report.detail}; {lingering}")
     if report.done and fault is None:
         step.progress_percent = 100
         step.end_time = now
@@ -321,6 +322,15 @@ def _advance(world: World, settings: Settings, decision: Decision, now: str) -> 
     step.progress_percent = max(0, min(99, report.progress))
     decision.products.extend(report.creates)
     return Activity(Reason.of_step(kind), report.detail or f"{kind.value} in progress")
+
+
+def _lingering(world: World, kind: StepKind, report: StepReport) -> str:
+    """What must be gone before the last step may end, in words: a helper the target is removing, the images
+    the job still holds ("": nothing)."""
+    if kind is not world.steps[-1]:
+        return ""
+    held = "letting go of its snapshots" if keeping.held(world) else ""
+    return "; ".join(part for part in (report.lingering, held) if part)
 
 
 def _begin_next(decision: Decision, planned: tuple[StepKind, ...], now: str, ended: str = "") -> Activity | None:

@@ -86,6 +86,9 @@ class StepReport:
     releases: tuple[DeleteProduct, ...] = ()
     """Helpers a step no longer needs (the adaptation Job once it completed): deleted while the job goes on, so
     that a finished clone is the clone alone."""
+    lingering: str = ""
+    """What of the job's making beside the clone is still there (a helper being removed), in words: the job does
+    not finish until it is gone (the core holds the last step's end back)."""
     learnt: StatusRecord | None = None
     """What the step learnt that the status keeps (a Compute Engine disk's URI, say)."""
 

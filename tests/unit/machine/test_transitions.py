@@ -637,3 +637,19 @@ def test_cleanup_lets_go_of_what_the_job_holds_before_it_ends() -> None:
     decision = decide(cancelling, holding, SETTINGS)
     assert decision.status.state == "CANCELLING" and Keep("volSync", "a", hold=False) in decision.effects
     assert decide(cancelling, replace(holding, keeping=Keeping()), SETTINGS).status.state == "CANCELLED"
+
+
+def test_a_helper_still_there_holds_the_last_steps_end_back_and_only_the_last_steps() -> None:
+    """A finished job is the clone alone: what the target says lingers keeps the job from finishing, waiting for the
+    helper's own removal (no look at once: its watch event brings the next)."""
+    last = job(status("ACTIVE", [step(DISKS, 1, 2, 100), step(VM, 2)]))
+    lingering = StepReport(progress=100, done=True, detail="VirtualMachine cj Running", lingering="Job x being removed")
+    decision = decide(last, World(NOW, steps=TWO, step=lingering), SETTINGS)
+    assert decision.status.state == "ACTIVE" and not decision.again
+    assert decision.status.steps is not None and decision.status.steps[-1].progress_percent == 99
+    ready = conditions_of(decision)
+    assert any("VirtualMachine cj Running; Job x being removed" in message for _, message in ready.values()), ready
+    gone = replace(lingering, lingering="")
+    assert decide(last, World(NOW, steps=TWO, step=gone), SETTINGS).status.state == "SUCCEEDED"
+    first = job(status("ACTIVE", [step(DISKS, 1)]))
+    assert decide(first, World(NOW, steps=TWO, step=lingering), SETTINGS).status.current_step is VM, "not the last"

@@ -269,11 +269,11 @@ class KubevirtDriver:
         printable = status.get("printableStatus", "")
         detail = f"VirtualMachine {details.vm_name} " + ("created (Halted)" if halted else printable or "created")
         progress = 100 if done else 50 if status.get("created") else 0
-        left, releases = self._helper_left(job)
-        if done and left:  # a finished clone is the clone alone: the adaptation Job goes first
-            done, progress, detail = False, 99, f"{detail}; {left}"
+        left, releases = self._helper_left(job)  # a finished clone is the clone alone: the adaptation Job goes first
         product = (resource_ref(VIRTUAL_MACHINE, body),)
-        return StepReport(progress=progress, done=done, detail=detail, products=product, releases=releases)
+        return StepReport(
+            progress=progress, done=done, detail=detail, products=product, releases=releases, lingering=left
+        )
 
 
 def _adaptation_job_name(details: KubevirtTargetDetails, job: JobContext) -> str:
