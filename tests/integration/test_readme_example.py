@@ -1,4 +1,5 @@
-"""The README's first clone, its shell lines as written, reaches SUCCEEDED (in a namespace of the test's own)."""
+"""The README's first clone and its VolSync-fed clone, their shell lines as written, reach SUCCEEDED (in a namespace
+of the test's own)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def example_lines() -> list[str]:
+    """The shell lines of the README's first clone, then those of its VolSync-fed clone (with the operator and the
+    stand-ins the first started still running)."""
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Your first clone\n")
     section = readme[start : readme.index("\n## ", start + 5)]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    return [line.split("  #", 1)[0].rstrip() for line in block.splitlines() if line.strip()]
+    blocks = [part.split("```", 1)[0] for part in section.split("```sh\n")[1:]]
+    assert len(blocks) == 2, "the first clone, and a clone of a MigratingVm fed by VolSync"
+    return [line.split("  #", 1)[0].rstrip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
 def test_the_readme_example_reaches_succeeded_as_written(kube: Kube, cluster_kubeconfig: str, tmp_path: Path) -> None:
     lines = example_lines()
-    assert lines[-1].startswith("kubectl -n migration wait --for=condition=Ready cjob/web-1-test-3")
+    assert any(line.startswith("kubectl -n migration wait --for=condition=Ready cjob/web-1-test-3") for line in lines)
+    assert lines[-1].startswith("kubectl -n migration wait --for=condition=Ready cjob/web-2-test-1")
     namespace = f"cjreadme-{uuid.uuid4().hex[:6]}"
     # The checkout's files, with the samples' namespace replaced by the test's (and nothing else changed).
     for folder in ("crds", "manifests", "hack"):
@@ -41,7 +46,8 @@ def test_the_readme_example_reaches_succeeded_as_written(kube: Kube, cluster_kub
     script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"] + [
         re.sub(r"\bmigration\b", namespace, line).replace("clonejob-operator ", operator + " ") for line in lines
     ]
-    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig}  # the cluster named for the tests
+    search = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # kubectl finds the plugin there
+    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig, "PATH": search}  # the cluster named for the tests
     try:
         done = subprocess.run(
             ["bash", "-c", "\n".join(script)],
@@ -53,9 +59,12 @@ def test_the_readme_example_reaches_succeeded_as_written(kube: Kube, cluster_kub
             check=False,
         )
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-        assert "clonejob.vmmigration.dev/web-1-test-3 condition met" in done.stdout
-        job = kube.get(CLONE_JOB, namespace, "web-1-test-3")
-        assert job is not None and job["status"]["state"] == "SUCCEEDED"
+        for name in ("web-1-test-3", "web-2-test-1"):
+            assert f"clonejob.vmmigration.dev/{name} condition met" in done.stdout
+            job = kube.get(CLONE_JOB, namespace, name)
+            assert job is not None and job["status"]["state"] == "SUCCEEDED"
+        fed = kube.get(CLONE_JOB, namespace, "web-2-test-1")
+        assert fed is not None and fed["status"]["sourceSync"]["replication"] == "volSync"
     finally:
         clear_namespace(kube, namespace)
         try:

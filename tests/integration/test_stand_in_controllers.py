@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clonejob_operator.kube import MIGRATING_VM, Kube
+from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
 from clonejob_operator.targets.kubevirt.kinds import VOLUME_SNAPSHOT
-from tests.integration.kit import World, running_operator, settings_for
+from tests.integration.kit import World, running_operator, settings_for, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,3 +64,46 @@ def test_stand_in_controllers_bring_the_sample_to_succeeded(
         or "marked datavolume/web-1-test-3-disk-0" in output
     )
     assert "marked virtualmachines.kubevirt.io/web-1-test-3" in output
+
+
+def test_stand_in_controllers_play_volsyncs_first_sync_once(
+    kube: Kube, world: World, namespace: str, cluster_kubeconfig: str
+) -> None:
+    """Each ReplicationDestination that has published nothing gets one ready image that it owns, as its latest."""
+    kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("no kubectl: set KUBECTL or put kubectl on PATH")
+    env = {**os.environ, "KUBECONFIG": cluster_kubeconfig, "PATH": f"{Path(kubectl).parent}:{os.environ['PATH']}"}
+    text = (ROOT / "manifests" / "samples" / "volsync" / "replicationdestinations.yaml").read_text()
+    text = text.replace("namespace: migration", f"namespace: {namespace}")
+    subprocess.run([kubectl, "apply", "-f", "-"], input=text, env=env, check=True, capture_output=True, text=True)
+    stand_in = subprocess.Popen(
+        ["bash", str(ROOT / "hack" / "stand-in-controllers.sh"), namespace],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for name in ("web-2-boot", "web-2-data"):
+            rd = wait_for(lambda n=name: _published(world, n), 30, f"{name}'s first image")  # type: ignore[misc]
+            image = world.get(VOLUME_SNAPSHOT, rd["status"]["latestImage"]["name"])
+            assert image is not None and image["status"]["readyToUse"] is True
+            (owner,) = image["metadata"]["ownerReferences"]
+            assert (owner["kind"], owner["name"], owner["uid"]) == (
+                "ReplicationDestination",
+                name,
+                rd["metadata"]["uid"],
+            )
+    finally:
+        stand_in.terminate()
+        output, _ = stand_in.communicate(timeout=10)
+    assert sorted(line for line in output.splitlines() if line.startswith("synced")) == [
+        "synced replicationdestination/web-2-boot: volsync-web-2-boot-dst-1",
+        "synced replicationdestination/web-2-data: volsync-web-2-data-dst-1",
+    ], "once each"
+
+
+def _published(world: World, name: str) -> dict[str, Any] | None:
+    rd = world.get(REPLICATION_DESTINATION, name)
+    return rd if rd is not None and (rd.get("status") or {}).get("latestImage") else None
