@@ -94,6 +94,8 @@ class Controller:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         if deleted:
             self.cache.remove(kind, body)
+            if kind is CLONE_JOB:  # gone: what this process remembered of it (a record it owed, say) goes too
+                self.reconciler.memory.forget(str(meta.get("uid", "")))
         else:
             self.cache.upsert(kind, body)
         self.fed.observed(kind, body, deleted)  # its own writes too: a job's hold lets its MigratingVm let go

@@ -52,6 +52,11 @@ class Memory:
     _entries: dict[str, JobMemory] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __contains__(self, uid: object) -> bool:
+        """Whether anything of the job is remembered (a gone job's entry must not linger)."""
+        with self._lock:
+            return uid in self._entries
+
     def read(self, uid: str) -> JobMemory:
         with self._lock:
             return self._entries.get(uid, JobMemory())

@@ -160,3 +160,11 @@ def test_the_api_servers_return_wakes_the_jobs_an_outage_left_backing_off(monkey
     assert c.queue.get(0) == ("ns", "cj"), "looked at on the server's return, not after its backoff"
     c.queue.done(("ns", "cj"))
     assert c.queue.retry(("ns", "cj")) == 30.0, "its backoff starts afresh"
+
+
+def test_a_deleted_job_is_forgotten_by_the_memory() -> None:
+    c = controller()
+    c.reconciler.memory.recorded("uid-cj", done=False)  # a finished job owes its record, and is then deleted
+    assert c.reconciler.memory.read("uid-cj").unrecorded and "uid-cj" in c.reconciler.memory
+    c.observed(CLONE_JOB, job("cj", "9", "SUCCEEDED"), deleted=True)
+    assert "uid-cj" not in c.reconciler.memory
