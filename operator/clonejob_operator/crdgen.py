@@ -221,6 +221,14 @@ def migratingvm_crd() -> dict[str, Any]:
             _column("Last Sync", ".status.lastSync.lastSyncTime", "date"),
             _column("Age", ".metadata.creationTimestamp", "date"),
             _column("Display Name", ".spec.displayName", priority=1),
+            _column(
+                "Cycle Progress",
+                ".status.lastReplicationCycle.progressPercent",
+                "integer",
+                1,
+                "The replication cycle under way, percent.",
+            ),
+            _column("Error", ".status.error.message", priority=1, description="Why it is in the ERROR state."),
         ],
     )
 

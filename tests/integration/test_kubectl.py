@@ -14,7 +14,7 @@ import pytest
 
 from clonejob_operator import crdgen
 from clonejob_operator.api.clonejob import StepKind
-from clonejob_operator.kube import CLONE_JOB, Kube
+from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kube
 from clonejob_operator.targets.kubevirt.kinds import DATA_VOLUME
 from tests.integration.kit import World, running_operator, settings_for, wait_for
 
@@ -180,13 +180,14 @@ def test_no_built_in_resource_uses_our_short_names(kubectl: list[str], world: Wo
     assert done.stdout.split() == ["clonejob.vmmigration.dev/mine"] and "could also match" not in done.stderr
 
 
-def get_wide(kubectl: list[str], namespace: str) -> dict[str, dict[str, str]]:
-    """`kubectl get cjob -o wide`, as name -> column -> cell (cells split on the header's columns)."""
+def get_wide(kubectl: list[str], namespace: str, resource: str = "cjob") -> dict[str, dict[str, str]]:
+    """`kubectl get RESOURCE -o wide`, as name -> column -> cell (cells split on the header's columns, whose titles
+    may be words apart by one space: SOURCE VM)."""
     done = subprocess.run(
-        [*kubectl, "-n", namespace, "get", "cjob", "-o", "wide"], capture_output=True, text=True, check=True
+        [*kubectl, "-n", namespace, "get", resource, "-o", "wide"], capture_output=True, text=True, check=True
     )
     header, *rows = done.stdout.splitlines()
-    titles = [(m.group(), m.start()) for m in re.finditer(r"\S+", header)]
+    titles = [(m.group(), m.start()) for m in re.finditer(r"\S+(?: \S+)*", header)]
     ends = [start for _, start in titles[1:]] + [None]
     return {
         row.split()[0]: {title: row[start:end].strip() for (title, start), end in zip(titles, ends, strict=True)}
@@ -228,3 +229,14 @@ def test_kubectl_get_names_the_vm_of_a_clone(kube: Kube, world: World, namespace
         "Succeeded",
         "the clone is ready",
     )
+
+
+def test_kubectl_get_mvm_wide_shows_the_cycle_under_way_and_the_error(
+    world: World, namespace: str, kubectl: list[str]
+) -> None:
+    world.migrating_vm("web-1")
+    cycle = {"cycleNumber": 4, "progressPercent": 50, "state": "RUNNING"}
+    error = {"code": 5, "message": "ReplicationDestination web-1-boot not found"}
+    world.set_status(MIGRATING_VM, "web-1", {"state": "ERROR", "error": error, "lastReplicationCycle": cycle})
+    row = get_wide(kubectl, namespace, "mvm")["web-1"]
+    assert (row["STATE"], row["CYCLE PROGRESS"], row["ERROR"]) == ("ERROR", "50", error["message"]), row
