@@ -56,8 +56,13 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue(Backoff(most=self.settings.retry_max.total_seconds()))
         unwatched = not {*FEEDS.watched(), VOLUME_SNAPSHOT} <= self.cache.watched  # a kind not served at start
         poll = self.settings.poll_interval if unwatched else None
+        faults = reconciler.metrics.feed_faults
         self.fed = FedQueue(
-            reconciler.feeds, self.settings.retry_max.total_seconds(), poll=poll, post=reconciler.committer.events.post
+            reconciler.feeds,
+            self.settings.retry_max.total_seconds(),
+            poll=poll,
+            post=reconciler.committer.events.post,
+            count=lambda feed, fault: faults.labels(feed=feed, fault=fault).inc(),
         )
         """The MigratingVms a feed keeps, each reconciled by that feed (a queue and a worker of their own)."""
         self.cache.wake = self.queue.add_all
@@ -99,6 +104,9 @@ class Controller:
         else:
             self.cache.upsert(kind, body)
         self.fed.observed(kind, body, deleted)  # its own writes too: a job's hold lets its MigratingVm let go
+        if kind is MIGRATING_VM:  # its own writes too: a fed MigratingVm's state is the operator's
+            state = None if deleted else (body.get("status") or {}).get("state") or "STATE_UNSPECIFIED"
+            self.reconciler.metrics.migrating_vms.seen(namespace, name, state)
         if not deleted and self.cache.echo(kind, body):
             if kind is CLONE_JOB:
                 self.reconciler.metrics.seen(namespace, name, (body.get("status") or {}).get("state"))

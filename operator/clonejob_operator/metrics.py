@@ -1,4 +1,5 @@
-"""Prometheus metrics: CloneJobs by state, transitions, failures by code, step durations."""
+"""Prometheus metrics: CloneJobs and MigratingVms by state, transitions, failures by code, step durations, and
+what the feeds meet."""
 
 from __future__ import annotations
 
@@ -7,16 +8,58 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from clonejob_operator.api.clonejob import CloneJobStatus, State
+from clonejob_operator.api.migratingvm import MigratingVmState
 from clonejob_operator.codes import Code
 from clonejob_operator.timestamps import parse_time
 
 STEP_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 21600, 43200)
 
 
+class Tally:
+    """Objects of one kind by state, as the watch last saw each: a gauge whose counts only move by what changed."""
+
+    def __init__(self, gauge: Gauge, states: tuple[str, ...]) -> None:
+        self.gauge, self.states = gauge, states
+        self._seen: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            for state in self.states:
+                self.gauge.labels(state=state).set(0)
+
+    def seen(self, namespace: str, name: str, state: str | None) -> None:
+        """``state`` None when it is gone. O(1): only two counts move."""
+        with self._lock:
+            key = (namespace, name)
+            before = self._seen.pop(key, None)
+            if state is not None:
+                self._seen[key] = state
+            if before == state:
+                return
+            if before is not None:
+                self.gauge.labels(state=before).dec()
+            if state is not None:
+                self.gauge.labels(state=state).inc()
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.jobs = Gauge("clonejob_jobs", "CloneJobs by state, as last seen.", ["state"], registry=self.registry)
+        jobs = Gauge("clonejob_jobs", "CloneJobs by state, as last seen.", ["state"], registry=self.registry)
+        self.jobs = Tally(jobs, tuple(state.value for state in State))
+        migrating_vms = Gauge(
+            "clonejob_migratingvms", "MigratingVms by state, as last seen.", ["state"], registry=self.registry
+        )
+        self.migrating_vms = Tally(migrating_vms, tuple(state.value for state in MigratingVmState))
+        self.feed_faults = Counter(
+            "clonejob_feed_faults_total",
+            "What a feed met while keeping a MigratingVm's status and holds: a refusal, or no answer (an outage).",
+            ["feed", "fault"],
+            registry=self.registry,
+        )
         self.transitions = Counter(
             "clonejob_transitions_total",
             "CloneJob state transitions.",
@@ -41,32 +84,16 @@ class Metrics:
             "1 while this replica acts: it holds the leader Lease, or runs standalone.",
             registry=self.registry,
         )
-        self._states: dict[tuple[str, str], str] = {}
-        self._lock = threading.Lock()
-        for state in State:
-            self.jobs.labels(state=state.value).set(0)
 
     def term(self, leading: bool) -> None:
-        """A term begins or ends: the job counts start again from the next term's listing."""
-        with self._lock:
-            self._states.clear()
-            for state in State:
-                self.jobs.labels(state=state.value).set(0)
+        """A term begins or ends: the counts start again from the next term's listing."""
+        self.jobs.clear()
+        self.migrating_vms.clear()
         self.leader.set(1 if leading else 0)
 
     def seen(self, namespace: str, name: str, state: str | None) -> None:
-        """A CloneJob as the watch saw it; ``state`` None when it is gone. O(1): only two counts move."""
-        with self._lock:
-            key = (namespace, name)
-            before = self._states.pop(key, None)
-            if state is not None:
-                self._states[key] = state
-            if before == state:
-                return
-            if before is not None:
-                self.jobs.labels(state=before).dec()
-            if state is not None:
-                self.jobs.labels(state=state).inc()
+        """A CloneJob as the watch saw it; ``state`` None when it is gone."""
+        self.jobs.seen(namespace, name, state)
 
     def decided(self, before: CloneJobStatus, after: CloneJobStatus) -> None:
         """Count what one decision changed: a transition, a failure, steps that ended."""

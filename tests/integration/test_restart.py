@@ -99,5 +99,7 @@ def test_liveness_and_metrics_endpoints_answer_and_sigterm_stops_cleanly(
             exposition = answer.read().decode()
         assert 'clonejob_jobs{state="ACTIVE"}' in exposition
         assert "# TYPE clonejob_step_duration_seconds histogram" in exposition
+        assert 'clonejob_migratingvms{state="ERROR"}' in exposition
+        assert "# TYPE clonejob_feed_faults_total counter" in exposition
         process.terminate()
         assert process.wait(20) == 0, log.read_text()[-2000:]

@@ -168,3 +168,15 @@ def test_a_deleted_job_is_forgotten_by_the_memory() -> None:
     assert c.reconciler.memory.read("uid-cj").unrecorded and "uid-cj" in c.reconciler.memory
     c.observed(CLONE_JOB, job("cj", "9", "SUCCEEDED"), deleted=True)
     assert "uid-cj" not in c.reconciler.memory
+
+
+def test_migrating_vms_are_counted_by_state_as_the_watch_sees_them() -> None:
+    c = controller()
+    gauge = c.reconciler.metrics.registry.get_sample_value
+    failed = {**body("web-1", resourceVersion="1"), "status": {"state": "ERROR"}}
+    c.observed(MIGRATING_VM, failed, deleted=False)
+    c.observed(MIGRATING_VM, body("web-2", resourceVersion="2"), deleted=False)
+    assert gauge("clonejob_migratingvms", {"state": "ERROR"}) == 1
+    assert gauge("clonejob_migratingvms", {"state": "STATE_UNSPECIFIED"}) == 1
+    c.observed(MIGRATING_VM, failed, deleted=True)
+    assert gauge("clonejob_migratingvms", {"state": "ERROR"}) == 0

@@ -43,3 +43,21 @@ def test_transitions_failures_and_step_durations() -> None:
     labels = {"step": "preparingVmDisks", "outcome": "failed"}
     assert value(metrics, "clonejob_step_duration_seconds_count", **labels) == 1
     assert value(metrics, "clonejob_step_duration_seconds_sum", **labels) == 120
+
+
+def test_migrating_vms_by_state_and_a_new_term_starts_the_counts_again() -> None:
+    metrics = Metrics()
+    metrics.migrating_vms.seen("a", "web-1", "FIRST_SYNC")
+    metrics.migrating_vms.seen("a", "web-2", "ERROR")
+    metrics.migrating_vms.seen("a", "web-1", "ACTIVE")
+    assert value(metrics, "clonejob_migratingvms", state="FIRST_SYNC") == 0
+    assert value(metrics, "clonejob_migratingvms", state="ACTIVE") == 1
+    assert value(metrics, "clonejob_migratingvms", state="ERROR") == 1
+    metrics.migrating_vms.seen("a", "web-2", None)
+    assert value(metrics, "clonejob_migratingvms", state="ERROR") == 0
+    metrics.seen("a", "j1", "ACTIVE")
+    metrics.term(leading=False)
+    assert (
+        value(metrics, "clonejob_migratingvms", state="ACTIVE") == 0
+        and value(metrics, "clonejob_jobs", state="ACTIVE") == 0
+    )

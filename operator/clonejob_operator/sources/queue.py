@@ -29,13 +29,24 @@ log = logging.getLogger(__name__)
 _FINISHED = frozenset(state.value for state in FINISHED)
 Post = Callable[[dict[str, str], str, str, str], object]
 """(involved object, type, reason, message) -> posted or not: an ``EventPoster``'s ``post``."""
+Count = Callable[[str, str], object]
+"""(feed, ``refused`` or ``outage``) -> None: one fault counted."""
 
 
 class FedQueue:
-    def __init__(self, drivers: FeedDrivers, most: float, poll: float | None = None, post: Post | None = None) -> None:
+    def __init__(
+        self,
+        drivers: FeedDrivers,
+        most: float,
+        poll: float | None = None,
+        post: Post | None = None,
+        count: Count | None = None,
+    ) -> None:
         self.drivers = drivers
         self.post = post
         """How a Warning Event is posted (an ``EventPoster``'s ``post``); None: said in the log only."""
+        self.count = count
+        """How a fault is counted, by feed and kind (``refused``, ``outage``): a metric."""
         self._said = Once()
         self.poll = poll
         """Seconds between two looks at each fed MigratingVm when what its feed reads is not watched (its CRD was
@@ -160,14 +171,14 @@ class FedQueue:
             delay = self.queue.retry(key)
             log.exception("MigratingVm %s/%s: reconciling its feed failed (a bug); again in %.1fs", *key, delay)
         else:
-            self._settle(key, uid, outcomes)
+            self._settle(key, uid, outcomes, feed or "none")
             if self.poll is not None and feed is not None:
                 self.queue.add_after(key, self.poll)
         finally:
             self.queue.done(key)
         return True
 
-    def _settle(self, key: Key, uid: str, outcomes: list[FeedOutcome]) -> None:
+    def _settle(self, key: Key, uid: str, outcomes: list[FeedOutcome], feed: str) -> None:
         """Hand the key back to the queue as the outcomes ask. A refusal is said at WARNING and, once per
         MigratingVm and words, as a Warning Event on it (its status has no place for it); an outage at DEBUG."""
         faults = [o for o in outcomes if o.fault]
@@ -179,6 +190,9 @@ class FedQueue:
             return
         delay = self.queue.retry(key)
         words = "; ".join(str(o.fault) for o in faults)
+        for outcome in faults:
+            if self.count is not None:
+                self.count(feed, "outage" if outcome.outage else "refused")
         if all(o.outage for o in faults):
             log.debug("MigratingVm %s/%s: %s; again in %.1fs", *key, words, delay)
             return

@@ -125,10 +125,12 @@ def test_polled_when_what_the_feed_reads_is_not_watched() -> None:
 
 def test_a_refusal_is_a_warning_event_on_the_migrating_vm_once_and_an_outage_is_none() -> None:
     posted: list[tuple[dict[str, str], str, str, str]] = []
+    counted: list[tuple[str, str]] = []
     queue = FedQueue(
         FeedDrivers(FakeKube(), FEEDS),
         most=0.01,
         post=lambda *event: posted.append(event),
+        count=lambda *fault: counted.append(fault),
     )
     queue.observed(MIGRATING_VM, mvm("web-1"), deleted=False)
     RECORDER.outcomes[:] = [
@@ -148,4 +150,5 @@ def test_a_refusal_is_a_warning_event_on_the_migrating_vm_once_and_an_outage_is_
         "name": "web-1",
     }
     assert (type_, reason) == ("Warning", "FeedFailing") and "403 Forbidden: no" in message
+    assert counted == [("volSync", "outage"), ("volSync", "refused"), ("volSync", "refused")], "each one counted"
     queue.queue.close()
