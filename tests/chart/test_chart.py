@@ -165,6 +165,33 @@ def test_metrics_service_and_optional_service_monitor(render: Render) -> None:
     assert not kinds(render("metrics.enabled=false"), "Service")
 
 
+def test_optional_alerts_name_only_metrics_the_operator_exports(render: Render) -> None:
+    import re
+
+    from clonejob_operator.metrics import Metrics
+
+    assert not kinds(render("metrics.prometheusRule.enabled=true", "metrics.enabled=false"), "PrometheusRule")
+    assert not kinds(render(), "PrometheusRule")
+    enabled = render("metrics.prometheusRule.enabled=true", "metrics.prometheusRule.labels.team=ops")
+    (rule,) = kinds(enabled, "PrometheusRule")
+    assert rule["metadata"]["labels"]["team"] == "ops"
+    (group,) = rule["spec"]["groups"]
+    alerts = {alert["alert"]: alert for alert in group["rules"]}
+    assert sorted(alerts) == [
+        "CloneJobFeedRefused",
+        "CloneJobOperatorNotLeading",
+        "CloneJobsFailed",
+        "MigratingVmInError",
+    ]
+    exported = {metric.name for metric in Metrics().registry.collect()}
+    for name, alert in alerts.items():
+        used = set(re.findall(r"(clonejob_[a-z_]+)\{", alert["expr"]))
+        counters = {metric.removesuffix("_total") for metric in used}
+        assert used and counters <= exported, (name, used, exported)
+        assert f'namespace="{rule["metadata"]["namespace"]}"' in alert["expr"], "this install's replicas only"
+    assert "{{ $labels.code }}" in alerts["CloneJobsFailed"]["annotations"]["summary"], "left for Prometheus"
+
+
 @pytest.mark.parametrize(
     ("value", "complaint"),
     [
