@@ -25,9 +25,12 @@ from clonejob_operator.settings import Settings
 from clonejob_operator.timestamps import parse_time
 
 
-def order(job: Job, world: World, settings: Settings, decision: Decision) -> tuple[list[Effect], float | None]:
+def order(
+    job: Job, world: World, settings: Settings, decision: Decision, intents: bool
+) -> tuple[list[Effect], float | None]:
     """The decision's effects, in the order commit must carry them out, and the seconds until time alone
-    should bring another look (None: only a change will)."""
+    should bring another look (None: only a change will). ``intents``: the status records products about to be
+    created (``intended``), so it is written ahead of them."""
     status = decision.status
     out: list[Effect] = []
     hold = not job.held and not job.deleting and not status.current.terminal
@@ -35,8 +38,7 @@ def order(job: Job, world: World, settings: Settings, decision: Decision) -> tup
     if hold and not first_record:  # before anything is created (someone removed it by hand)
         out.append(AddFinalizer())
     products = decision.products
-    intents = intended(products)
-    write, wait = _worth_writing(job, world, settings, decision, bool(intents))
+    write, wait = _worth_writing(job, world, settings, decision, intents)
     mine = status.summary(job.uid)
     if decision.claim:
         out.append(Claim(mine))

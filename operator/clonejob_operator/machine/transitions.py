@@ -65,7 +65,7 @@ def decide(job: Job, world: World, settings: Settings) -> Decision:
     intents = ordering.intended(decision.products)
     if intents:  # written ahead of the creates
         status.created_resources = merge(status.created_resources, intents)
-    decision.effects, decision.requeue_after = ordering.order(job, world, settings, decision)
+    decision.effects, decision.requeue_after = ordering.order(job, world, settings, decision, bool(intents))
     return decision
 
 
