@@ -26,7 +26,9 @@ from urllib.parse import urlparse
 import kopf
 from aiohttp import web
 
+from clonejob_operator import discovery
 from clonejob_operator.controller import Controller
+from clonejob_operator.discovery import NewlyServed
 from clonejob_operator.kopfwiring import build_registry, operator_settings
 from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, Kind, Kube
 from clonejob_operator.leadership import Candidate, Election
@@ -143,12 +145,11 @@ class Process:
             )
 
     async def _term(self, lost: asyncio.Event | None = None, candidate: Candidate | None = None) -> None:
-        """Run kopf and the controller until the Lease is lost or the process stops.
-
-        kopf ends its run when a watch fails for good (a ``404 page not found`` while a restarted API server
-        registers its CRDs, say). The term then starts it again, with fresh caches, after a ``RESTARTS`` pause;
-        the kinds watched before are waited for (30 s at most): none falls back to polling for want of patience.
-        """
+        """Run kopf and the controller until the Lease is lost or the process stops. kopf ends its run when a
+        watch fails for good (a ``404 page not found`` while a restarted API server registers its CRDs, say); the
+        term starts it again, with fresh caches, after a ``RESTARTS`` pause, waiting (30 s at most) for the kinds
+        watched before: none falls back to polling for want of patience. A kind served since (``discovery``)
+        starts it again at once."""
         assert self._stopping is not None
         stopping = self._stopping
 
@@ -168,14 +169,8 @@ class Process:
         failures = 0
         try:
             while not ended():
-                pause = RESTARTS.delay(failures)
-                try:
-                    controller = await asyncio.to_thread(self._assemble, watched)
-                except Exception as error:  # discovery got no answer: the API server is not back yet
-                    log.log(
-                        _level(), "cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause
-                    )
-                    await _first(asyncio.sleep(pause), *ends())
+                controller = await self._assembled(watched, RESTARTS.delay(failures), ends)
+                if controller is None:
                     failures += 1
                     continue
                 self._say_unwatched(watched := frozenset(controller.cache.watched))
@@ -183,6 +178,9 @@ class Process:
                 crash = await self._run(controller, ends())
                 if crash is None or ended():
                     return
+                if isinstance(crash, NewlyServed):  # no failure: the next run watches them
+                    log.info("%s served now: starting the watches again, with fresh caches, to watch them", crash)
+                    continue
                 failures = 0 if time.monotonic() - began > 60 else failures + 1
                 log.log(_level(), "the watches failed (%s); starting them again in %.0fs, with fresh caches",
                         _short(crash), RESTARTS.delay(failures))  # fmt: skip
@@ -192,6 +190,17 @@ class Process:
             self.leading = False
             self.metrics.term(leading=False)
 
+    async def _assembled(
+        self, watched: frozenset[Kind], pause: float, ends: Callable[[], list[Awaitable[object]]]
+    ) -> Controller | None:
+        """A fresh controller; None, after ``pause``, when discovery got no answer (the API server is not back)."""
+        try:
+            return await asyncio.to_thread(self._assemble, watched)
+        except Exception as error:
+            log.log(_level(), "cannot discover the API server's kinds (%s); again in %.0fs", _short(error), pause)
+            await _first(asyncio.sleep(pause), *ends())
+            return None
+
     def _say_unwatched(self, watched: frozenset[Kind]) -> None:
         """Once per kind and process: a kind the API server does not serve is looked at, not watched."""
         for kind in sorted(set(REGISTRY.watched()) - watched - self._unwatched, key=lambda k: k.plural):
@@ -199,13 +208,14 @@ class Process:
             missing = "its CRD is absent" if kind.custom else f"the API group {kind.group} is not enabled"
             log.warning(
                 "%s.%s/%s is not served (%s), so it is not watched: a job waiting on one is looked at every %gs "
-                "(a request each time) instead of woken by a change; install the CRD (or enable the API) and "
-                "restart the operator to watch it",
+                "(a request each time) instead of woken by a change; install the CRD (or enable the API): it is "
+                "watched once it is served (looked for every %gs)",
                 kind.plural,
                 kind.group,
                 kind.version,
                 missing,
                 self.launch.settings.poll_interval,
+                discovery.INTERVAL,
             )
 
     def _assemble(self, watched: frozenset[Kind]) -> Controller:
@@ -242,21 +252,26 @@ class Process:
         # resolves the kinds once, as it starts; one the API server did not serve then is never watched.
         unserved: list[str] = []
         deaf = asyncio.create_task(self._unserved_once_ready(ready, unserved), name="served check")
+        watched = frozenset(controller.cache.watched)
+        newly = asyncio.create_task(discovery.served_since(self.kube, watched, discovery.INTERVAL), name="discovery")
         failed = _Failing(asyncio.get_running_loop())
         RETRIES.failing, self.controller = failed.tell, controller
         try:
-            await _first(operator, deaf, failed.event.wait(), *ends)
+            await _first(operator, deaf, newly, failed.event.wait(), *ends)
         finally:
             RETRIES.failing, self.controller = None, None
             self.serving.clear()
             signals.cancel()
             deaf.cancel()
+            newly.cancel()
             stopped = stop_flag.is_set() or not operator.done()
             stop_flag.set()
             await _settle(operator, patience=1.0 if failed.error else 10.0)
             self._own_signals()  # kopf installed its own handlers for its run
         if unserved:
             return RuntimeError(f"{', '.join(unserved)} not served as the watches started")
+        if newly.done() and not newly.cancelled():
+            return newly.result()
         done = operator.done() and not operator.cancelled()
         crash = (operator.exception() if done else None) or failed.error
         if crash is None and not stopped:
