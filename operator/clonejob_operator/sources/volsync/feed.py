@@ -21,7 +21,16 @@ from clonejob_operator.api.common import RpcStatus
 from clonejob_operator.api.migratingvm import MigratingVmState, MigratingVmStatus, VolSyncReplication
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import NO_ANSWER, api_message
-from clonejob_operator.kube import CLONE_JOB, MIGRATING_VM, VOLUME_SNAPSHOT, Body, KindNotServed, KubeClient, status_of
+from clonejob_operator.kube import (
+    CLONE_JOB,
+    MIGRATING_VM,
+    VOLUME_SNAPSHOT,
+    Body,
+    Kind,
+    KindNotServed,
+    KubeClient,
+    status_of,
+)
 from clonejob_operator.sources.base import FEED_HOLDER, FeedOutcome, Keeping, holder
 from clonejob_operator.sources.volsync import holds, plan
 from clonejob_operator.sources.volsync.cycles import Destination, DiskSource, Image, Observed, decide
@@ -40,7 +49,7 @@ class VolSyncFeed:
     # --- the MigratingVm ------------------------------------------------------------------------------
     def reconcile(self, namespace: str, name: str, held: frozenset[str] = frozenset()) -> FeedOutcome:
         try:
-            body = self.kube.get(MIGRATING_VM, namespace, name)
+            body = self._read(MIGRATING_VM, namespace, name)
             if body is not None:
                 self._reconcile(namespace, body, held)
         except ApiException as error:
@@ -115,18 +124,25 @@ class VolSyncFeed:
         out = {}
         for disk in replication.disks:
             try:
-                found = self.kube.get(REPLICATION_DESTINATION, namespace, disk.replication_destination)
+                found = self._read(REPLICATION_DESTINATION, namespace, disk.replication_destination)
             except KindNotServed:
                 found = None  # no VolSync here: every destination is missing, and the status says which
             if found is not None:
                 out[disk.replication_destination] = Destination.of(found)
         return out
 
+    def _read(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """From the cache; a miss is confirmed with the API server. Nothing is decided on an absence from a cache:
+        right after a start the watch may not have brought an image or a destination yet, and an image taken
+        for gone would keep its label for ever, a destination taken for gone would make its latest image look
+        relinquished (and deleted)."""
+        return self.kube.get(kind, namespace, name) or self.kube.refresh(kind, namespace, name)
+
     def _images(self, namespace: str, names: frozenset[str] | set[str]) -> dict[str, Body]:
-        """The VolumeSnapshots of these names that exist, read one by one (from the cache)."""
+        """The VolumeSnapshots of these names that exist, read one by one (from the cache, a miss confirmed)."""
         out = {}
         for name in sorted(names):
-            body = self.kube.get(VOLUME_SNAPSHOT, namespace, name)
+            body = self._read(VOLUME_SNAPSHOT, namespace, name)
             if body is not None:
                 out[name] = body
         return out
@@ -224,7 +240,7 @@ class VolSyncFeed:
             if ref.get("kind") != REPLICATION_DESTINATION.kind:
                 continue
             try:
-                owner = self.kube.get(REPLICATION_DESTINATION, namespace, str(ref.get("name", "")))
+                owner = self._read(REPLICATION_DESTINATION, namespace, str(ref.get("name", "")))
             except KindNotServed:
                 return frozenset()
             if owner is not None and Destination.of(owner).snapshot == name:
@@ -236,7 +252,7 @@ class VolSyncFeed:
         unheld: list[str] = []
         held: list[str] = []
         for name in images:
-            body = self.kube.get(VOLUME_SNAPSHOT, namespace, name)
+            body = self._read(VOLUME_SNAPSHOT, namespace, name)
             if body is None:
                 continue  # the target says a missing image is missing; nothing to hold or let go
             holding = holds.Holding.of(body)
@@ -246,7 +262,7 @@ class VolSyncFeed:
     def keep(self, namespace: str, image: str, holder: str, hold: bool) -> None:
         """From the cache: the write is conditioned on the version read (a 409 says the cache was behind). An
         image that is not there cannot be held: nothing may be made from it (a JobError says so)."""
-        body = self.kube.get(VOLUME_SNAPSHOT, namespace, image) or self.kube.refresh(VOLUME_SNAPSHOT, namespace, image)
+        body = self._read(VOLUME_SNAPSHOT, namespace, image)
         if body is None and hold:
             raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {image} is gone: it cannot be held, nor restored from")
         if body is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from urllib3.exceptions import MaxRetryError
 
 from clonejob_operator import names
-from clonejob_operator.kube import MIGRATING_VM, VOLUME_SNAPSHOT
+from clonejob_operator.kube import MIGRATING_VM, VOLUME_SNAPSHOT, Body, Kind
 from clonejob_operator.sources.volsync.feed import VolSyncFeed
 from clonejob_operator.sources.volsync.holds import DO_NOT_DELETE, HELD_BY
 from clonejob_operator.sources.volsync.kinds import REPLICATION_DESTINATION
@@ -18,8 +19,22 @@ NS = "ns"
 DISKS = [{"disk": "boot", "replicationDestination": "rd-boot"}]
 
 
-def world(spec: dict[str, Any] | None = None) -> FakeKube:
-    kube = FakeKube()
+@dataclass
+class Cold(FakeKube):
+    """A cache the watch has not filled yet (right after a start): ``get`` misses what ``cold`` names, which the
+    API server itself (``refresh``) has."""
+
+    cold: set[str] = field(default_factory=set)
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        return None if name in self.cold else super().get(kind, namespace, name)
+
+    def refresh(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        return super().get(kind, namespace, name)
+
+
+def world(spec: dict[str, Any] | None = None) -> Cold:
+    kube = Cold()
     replication = {"volSync": {"disks": DISKS}} if spec is None else spec
     kube.put(MIGRATING_VM, NS, "m", spec={"sourceVmId": "v", "kubevirtTargetDefaults": {}, "replication": replication})
     latest = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "img-1"}
@@ -93,6 +108,37 @@ def test_a_deleted_migrating_vm_lets_go_then_goes() -> None:
     assert ("migratingvms", NS, "m") not in kube.objects
     meta = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
     assert not meta.get("labels") and not meta.get("annotations"), "VolSync's latest: unlabelled, VolSync's again"
+
+
+def test_right_after_a_start_what_the_cache_has_not_brought_yet_is_read_from_the_api_server() -> None:
+    """A MigratingVm deleted before the watch brought its image and destination: the image is let go of (VolSync's
+    latest: unlabelled, not deleted), never left labelled for ever nor taken for relinquished."""
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    kube.delete(MIGRATING_VM, NS, "m")
+    kube.cold = {"img-1", "rd-boot"}
+    assert VolSyncFeed(kube).reconcile(NS, "m", held=frozenset()).fault is None  # the index not filled either
+    assert ("migratingvms", NS, "m") not in kube.objects
+    meta = kube.objects[("volumesnapshots", NS, "img-1")]["metadata"]
+    assert not meta.get("labels") and not meta.get("annotations"), "let go of, and VolSync's latest still"
+
+
+def test_volsyncs_latest_image_is_never_taken_for_relinquished_when_the_cache_misses_its_destination() -> None:
+    kube = world()
+    VolSyncFeed(kube).reconcile(NS, "m")
+    kube.delete(MIGRATING_VM, NS, "m")
+    kube.cold = {"rd-boot"}
+    VolSyncFeed(kube).reconcile(NS, "m", held=frozenset({"img-1"}))
+    assert ("volumesnapshots", NS, "img-1") in kube.objects, "VolSync's latest image: never deleted"
+    assert ("delete", "volumesnapshots", "img-1") not in kube.writes
+
+
+def test_a_destination_the_cache_has_not_brought_yet_is_no_error() -> None:
+    kube = world()
+    kube.cold = {"rd-boot"}
+    assert VolSyncFeed(kube).reconcile(NS, "m").fault is None
+    status = kube.status_of(MIGRATING_VM, NS, "m")
+    assert status["state"] == "ACTIVE" and "error" not in status, status
 
 
 def test_a_relinquished_image_let_go_of_by_its_last_holder_is_deleted() -> None:
