@@ -172,6 +172,12 @@ class KubeClient(Protocol):
         """Create one core/v1 Event, once (no retry)."""
 
 
+def confirmed(kube: KubeClient, kind: Kind, namespace: str, name: str) -> Body | None:
+    """An object as ``kube`` has it, a miss confirmed with the API server: nothing but the CloneJobs' is decided
+    on an absence from a cache, which may still be filling (right after a start) or behind a moment."""
+    return kube.get(kind, namespace, name) or kube.refresh(kind, namespace, name)
+
+
 class Kube:
     """Typed-enough access to custom resources (and batch Jobs, events) in one cluster."""
 

@@ -18,7 +18,7 @@ from clonejob_operator.cache import CachedKube
 from clonejob_operator.codes import JobError
 from clonejob_operator.faults import classify
 from clonejob_operator.jobs import Job
-from clonejob_operator.kube import MIGRATING_VM, Body
+from clonejob_operator.kube import MIGRATING_VM, Body, confirmed
 from clonejob_operator.machine import transitions
 from clonejob_operator.machine.model import Need, World, job_context
 from clonejob_operator.memory import Memory
@@ -82,10 +82,7 @@ class Observer:
     def _look(self, job: Job, body: Body, need: Need, driver: Driver | None, world: World) -> World:
         if need is Need.ADMISSION:
             mvm = job.spec.migrating_vm if job.spec else ""
-            # A miss is confirmed with the API server: the watch may not have brought it yet.
-            migrating_vm = self.kube.get(MIGRATING_VM, job.namespace, mvm) or self.kube.refresh(
-                MIGRATING_VM, job.namespace, mvm
-            )
+            migrating_vm = confirmed(self.kube, MIGRATING_VM, job.namespace, mvm)
             admission = self.gate.admit(job, body, migrating_vm)
             steps = admission.plan.steps if admission.plan else ()
             return replace(world, steps=steps, admission=admission)

@@ -26,9 +26,9 @@ from clonejob_operator.kube import (
     MIGRATING_VM,
     VOLUME_SNAPSHOT,
     Body,
-    Kind,
     KindNotServed,
     KubeClient,
+    confirmed,
     status_of,
 )
 from clonejob_operator.sources.base import FEED_HOLDER, FeedOutcome, Keeping, holder
@@ -49,7 +49,7 @@ class VolSyncFeed:
     # --- the MigratingVm ------------------------------------------------------------------------------
     def reconcile(self, namespace: str, name: str, held: frozenset[str] = frozenset()) -> FeedOutcome:
         try:
-            body = self._read(MIGRATING_VM, namespace, name)
+            body = confirmed(self.kube, MIGRATING_VM, namespace, name)
             if body is not None:
                 self._reconcile(namespace, body, held)
         except ApiException as error:
@@ -124,25 +124,18 @@ class VolSyncFeed:
         out = {}
         for disk in replication.disks:
             try:
-                found = self._read(REPLICATION_DESTINATION, namespace, disk.replication_destination)
+                found = confirmed(self.kube, REPLICATION_DESTINATION, namespace, disk.replication_destination)
             except KindNotServed:
                 found = None  # no VolSync here: every destination is missing, and the status says which
             if found is not None:
                 out[disk.replication_destination] = Destination.of(found)
         return out
 
-    def _read(self, kind: Kind, namespace: str, name: str) -> Body | None:
-        """From the cache; a miss is confirmed with the API server. Nothing is decided on an absence from a cache:
-        right after a start the watch may not have brought an image or a destination yet, and an image taken
-        for gone would keep its label for ever, a destination taken for gone would make its latest image look
-        relinquished (and deleted)."""
-        return self.kube.get(kind, namespace, name) or self.kube.refresh(kind, namespace, name)
-
     def _images(self, namespace: str, names: frozenset[str] | set[str]) -> dict[str, Body]:
         """The VolumeSnapshots of these names that exist, read one by one (from the cache, a miss confirmed)."""
         out = {}
         for name in sorted(names):
-            body = self._read(VOLUME_SNAPSHOT, namespace, name)
+            body = confirmed(self.kube, VOLUME_SNAPSHOT, namespace, name)
             if body is not None:
                 out[name] = body
         return out
@@ -240,7 +233,7 @@ class VolSyncFeed:
             if ref.get("kind") != REPLICATION_DESTINATION.kind:
                 continue
             try:
-                owner = self._read(REPLICATION_DESTINATION, namespace, str(ref.get("name", "")))
+                owner = confirmed(self.kube, REPLICATION_DESTINATION, namespace, str(ref.get("name", "")))
             except KindNotServed:
                 return frozenset()
             if owner is not None and Destination.of(owner).snapshot == name:
@@ -252,7 +245,7 @@ class VolSyncFeed:
         unheld: list[str] = []
         held: list[str] = []
         for name in images:
-            body = self._read(VOLUME_SNAPSHOT, namespace, name)
+            body = confirmed(self.kube, VOLUME_SNAPSHOT, namespace, name)
             if body is None:
                 continue  # the target says a missing image is missing; nothing to hold or let go
             holding = holds.Holding.of(body)
@@ -262,7 +255,7 @@ class VolSyncFeed:
     def keep(self, namespace: str, image: str, holder: str, hold: bool) -> None:
         """From the cache: the write is conditioned on the version read (a 409 says the cache was behind). An
         image that is not there cannot be held: nothing may be made from it (a JobError says so)."""
-        body = self._read(VOLUME_SNAPSHOT, namespace, image)
+        body = confirmed(self.kube, VOLUME_SNAPSHOT, namespace, image)
         if body is None and hold:
             raise JobError(Code.NOT_FOUND, f"VolumeSnapshot {image} is gone: it cannot be held, nor restored from")
         if body is None:

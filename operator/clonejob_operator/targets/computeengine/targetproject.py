@@ -28,7 +28,7 @@ from clonejob_operator.api.base import describe
 from clonejob_operator.api.clonejob import SourceSync
 from clonejob_operator.api.targetproject import SecretKeyRef, TargetProjectSpec
 from clonejob_operator.codes import Code, JobError
-from clonejob_operator.kube import TARGET_PROJECT, KubeClient, Secret
+from clonejob_operator.kube import TARGET_PROJECT, KubeClient, Secret, confirmed
 from clonejob_operator.settings import Settings
 from clonejob_operator.targets.computeengine.client import Compute, credentials_for
 
@@ -94,7 +94,7 @@ class TargetProjects:
         """What the TargetProject ``name`` of ``namespace`` (never another) says now, or None when missing."""
         if self.kube is None:
             return None
-        body = self.kube.get(TARGET_PROJECT, namespace, name) or self.kube.refresh(TARGET_PROJECT, namespace, name)
+        body = confirmed(self.kube, TARGET_PROJECT, namespace, name)
         if body is None:
             return None
         try:

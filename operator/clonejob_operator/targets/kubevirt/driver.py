@@ -15,7 +15,7 @@ from clonejob_operator.api.clonejob import CloneJobStatus, ResourceRef, SourceSy
 from clonejob_operator.api.kubevirt import KubevirtTargetDefaults, KubevirtTargetDetails, with_defaults
 from clonejob_operator.codes import Code, JobError
 from clonejob_operator.faults import Fault
-from clonejob_operator.kube import ADAPTATION_PROFILE, Body, Kind, KubeClient
+from clonejob_operator.kube import ADAPTATION_PROFILE, Body, Kind, KubeClient, confirmed
 from clonejob_operator.machine.effects import CreateProduct, DeleteProduct
 from clonejob_operator.targets.base import (
     CleanupReport,
@@ -161,10 +161,7 @@ class KubevirtDriver:
         """Before a later step goes on, every disk the job made must still be there: a clone is never
         finished with a VM that points at a missing disk (the job fails instead)."""
         for disk in _disks(job.status):
-            # An absence in a cache proves nothing (it may still be filling): ask the API server first.
-            body = self.kube.get(DATA_VOLUME, job.namespace, disk.name) or self.kube.refresh(
-                DATA_VOLUME, job.namespace, disk.name
-            )
+            body = confirmed(self.kube, DATA_VOLUME, job.namespace, disk.name)
             if body is None:
                 raise JobError(
                     Code.FAILED_PRECONDITION,
@@ -173,10 +170,7 @@ class KubevirtDriver:
             owned(DATA_VOLUME, body, job)
 
     def _snapshot(self, job: JobContext, name: str) -> Body:
-        # A cache may not have seen a snapshot made a moment ago: ask the API server before saying it is missing.
-        snapshot = self.kube.get(VOLUME_SNAPSHOT, job.namespace, name) or self.kube.refresh(
-            VOLUME_SNAPSHOT, job.namespace, name
-        )
+        snapshot = confirmed(self.kube, VOLUME_SNAPSHOT, job.namespace, name)
         if snapshot is None:
             raise JobError(
                 Code.NOT_FOUND,
